@@ -1,0 +1,102 @@
+"""Aurora Dashboard: the application factory."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from dash import Dash
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+
+from aurora.api import EXTENSION_KEY, create_api_blueprint, register_error_handlers
+from aurora.cache import SnapshotCache
+from aurora.callbacks import register_callbacks
+from aurora.config import Settings
+from aurora.db import create_db_engine, init_db, missing_tables
+from aurora.demo import is_demo_database, seed_demo
+from aurora.layouts.page import build_layout
+from aurora.service import Clock, StatsService, utc_now
+
+log = logging.getLogger(__name__)
+
+ASSETS_FOLDER = str(Path(__file__).resolve().parent.parent / "assets")
+
+
+class StartupError(RuntimeError):
+    """Aurora cannot start as configured; the message says which setting and what to do."""
+
+
+@dataclass(frozen=True)
+class AuroraContext:
+    """What request handlers and callbacks reach through `current_app.extensions['aurora']`."""
+
+    settings: Settings
+    engine: Engine
+    snapshots: SnapshotCache
+    service: StatsService
+
+
+def prepare_database(engine: Engine, settings: Settings, clock: Clock) -> bool:
+    """Create the schema where Aurora owns the database, seed demo data if asked; True if demo."""
+    try:
+        if settings.database_is_default:
+            init_db(engine)
+        else:
+            missing = missing_tables(engine)
+            if missing:
+                raise StartupError(
+                    f"DATABASE_URL: tables missing ({', '.join(missing)}); "
+                    "run `python app.py init-db` to create them"
+                )
+        if settings.demo:
+            return seed_demo(engine, clock())
+        return is_demo_database(engine)
+    except OperationalError as error:
+        # The dashboard still starts: it answers 503 until the database is reachable.
+        log.error("database unreachable at startup (%s); retrying on demand", error.orig.__class__.__name__)
+        return False
+
+
+def create_app(
+    settings: Settings,
+    *,
+    snapshots: SnapshotCache | None = None,
+    clock: Clock = utc_now,
+) -> Dash:
+    engine = create_db_engine(settings.database_url)
+    demo = prepare_database(engine, settings, clock)
+    snapshots = snapshots or SnapshotCache()
+    service = StatsService(
+        engine, snapshots, refresh_seconds=settings.refresh_seconds, demo=demo, clock=clock
+    )
+
+    app = Dash(
+        __name__,
+        assets_folder=ASSETS_FOLDER,
+        title="Aurora Dashboard",
+        update_title=None,
+    )
+    server = app.server
+    server.extensions[EXTENSION_KEY] = AuroraContext(settings, engine, snapshots, service)
+    limiter = Limiter(
+        get_remote_address,
+        app=server,
+        default_limits=[],
+        headers_enabled=True,
+        storage_uri="memory://",
+    )
+    server.register_blueprint(create_api_blueprint(limiter, settings.rate_limit))
+    register_error_handlers(server)
+    app.layout = build_layout(settings.refresh_seconds)
+    register_callbacks(app)
+    log.info(
+        "Aurora Dashboard ready: database %s%s, bot %s",
+        engine.url.render_as_string(hide_password=True),
+        " (demo data)" if demo else "",
+        "enabled" if settings.bot_enabled else "disabled (DISCORD_TOKEN not set)",
+    )
+    return app

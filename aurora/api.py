@@ -1,0 +1,125 @@
+"""The JSON/CSV API on the Dash app's Flask server.
+
+Errors are always JSON `{"error": {"status", "message"}}`; no traceback ever reaches a client.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask_limiter import Limiter
+from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed, NotFound
+
+from aurora.contract import activity_to_csv
+from aurora.models import iso_utc
+from aurora.service import StatsService, StatsUnavailable
+
+log = logging.getLogger(__name__)
+
+EXTENSION_KEY = "aurora"
+API_METHODS = ["GET", "HEAD"]
+
+
+def stats_service() -> StatsService:
+    return current_app.extensions[EXTENSION_KEY].service
+
+
+def json_error(status: int, message: str, headers: dict | None = None) -> Response:
+    response = jsonify({"error": {"status": status, "message": message}})
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def reject_query_parameters() -> None:
+    if request.args:
+        names = ", ".join(sorted(set(request.args.keys())))
+        raise BadRequest(f"this endpoint takes no query parameters (got: {names})")
+
+
+def current_stats_or_503():
+    try:
+        return stats_service().current_with_json()
+    except StatsUnavailable:
+        return None
+
+
+def _unavailable() -> Response:
+    retry = current_app.extensions[EXTENSION_KEY].settings.refresh_seconds
+    return json_error(
+        503,
+        "statistics are not available yet: the database has not answered",
+        {"Retry-After": str(min(retry, 30))},
+    )
+
+
+def create_api_blueprint(limiter: Limiter, rate_limit: str) -> Blueprint:
+    api = Blueprint("api", __name__, url_prefix="/api")
+    # One budget per client across the API, so polling one route cannot dodge the limit on another.
+    limited = limiter.shared_limit(rate_limit, scope="api")
+
+    @api.route("/stats", methods=API_METHODS, provide_automatic_options=False)
+    @limited
+    def stats() -> Response:
+        reject_query_parameters()
+        current = current_stats_or_503()
+        if current is None:
+            return _unavailable()
+        _, body = current
+        return Response(body, mimetype="application/json", headers={"Cache-Control": "no-store"})
+
+    @api.route("/activity.csv", methods=API_METHODS, provide_automatic_options=False)
+    @limited
+    def activity_csv() -> Response:
+        reject_query_parameters()
+        current = current_stats_or_503()
+        if current is None:
+            return _unavailable()
+        stats, _ = current
+        stamp = iso_utc(stats.generated_at).replace(":", "").replace("-", "")
+        return Response(
+            activity_to_csv(stats),
+            mimetype="text/csv",
+            headers={
+                "Content-Disposition": f'attachment; filename="aurora-activity-{stamp}.csv"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+    every_method = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+    @api.route("/", defaults={"rest": ""}, methods=every_method, provide_automatic_options=False)
+    @api.route("/<path:rest>", methods=every_method, provide_automatic_options=False)
+    def unknown(rest: str) -> Response:
+        # Without this rule, Dash's catch-all page route would answer API paths with HTML. A path
+        # that exists for GET but was asked with another method lands here too: that is a 405.
+        adapter = current_app.url_map.bind("localhost")
+        try:
+            endpoint, _ = adapter.match(f"/api/{rest}", method="GET")
+        except HTTPException:
+            endpoint = None
+        if endpoint not in (None, f"{api.name}.unknown"):
+            raise MethodNotAllowed(valid_methods=API_METHODS)
+        raise NotFound(f"no API endpoint at /api/{rest}")
+
+    return api
+
+
+def register_error_handlers(server: Flask) -> None:
+    @server.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        message = error.description or error.name
+        if error.code == 429:
+            message = f"rate limit exceeded ({error.description}); retry after Retry-After seconds"
+        elif error.code == 405:
+            message = f"method {request.method} is not allowed here"
+        # get_headers() carries Allow for 405 (and any header the exception was given).
+        headers = {name: value for name, value in error.get_headers() if name != "Content-Type"}
+        return json_error(error.code or 500, message, headers)
+
+    @server.errorhandler(Exception)
+    def unexpected_error(error: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return json_error(500, "internal error; the server log has details")

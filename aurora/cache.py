@@ -1,0 +1,31 @@
+"""The hand-over point between the bot thread and the web side: latest snapshot, under a lock."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+from aurora.models import BotSnapshot, disabled_snapshot
+
+
+class SnapshotCache:
+    """Thread-safe holder of the newest `BotSnapshot`.
+
+    The bot thread calls `publish`; request threads call `latest`. Snapshots are frozen plain
+    data, so handing out the same object to many readers is safe.
+    """
+
+    def __init__(self, initial: BotSnapshot | None = None) -> None:
+        self._lock = threading.Lock()
+        self._snapshot = initial or disabled_snapshot(datetime.now(UTC))
+        self._version = 0
+
+    def publish(self, snapshot: BotSnapshot) -> None:
+        with self._lock:
+            self._snapshot = snapshot
+            self._version += 1
+
+    def latest(self) -> tuple[int, BotSnapshot]:
+        """The newest snapshot and a version number that changes with every publish."""
+        with self._lock:
+            return self._version, self._snapshot

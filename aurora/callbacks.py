@@ -1,0 +1,107 @@
+"""The page's one refresh callback: interval tick -> stats service -> components.
+
+Callbacks are registered on the app passed in (not with the module-level `dash.callback`
+registry): that registry is drained into the first app that serves a request, and the factory
+builds many apps per process (tests, several instances).
+"""
+
+from __future__ import annotations
+
+from dash import Dash, Input, Output, no_update
+
+from aurora import ids
+from aurora.api import stats_service
+from aurora.figures import activity_figure
+from aurora.layouts.components import event_items, shard_items, top_command_items
+from aurora.layouts.formatting import (
+    KpiView,
+    bot_status_text,
+    clock_time,
+    commands_view,
+    ping_view,
+    servers_view,
+    users_view,
+)
+from aurora.models import Stats
+from aurora.service import StatsUnavailable
+
+KPI_CARDS = (
+    (ids.KPI_SERVERS, servers_view),
+    (ids.KPI_USERS, users_view),
+    (ids.KPI_COMMANDS, commands_view),
+    (ids.KPI_PING, ping_view),
+)
+
+OUTPUTS = [
+    *(
+        output
+        for card_id, _ in KPI_CARDS
+        for output in (
+            Output(ids.kpi_value(card_id), "children"),
+            Output(ids.kpi_value(card_id), "className"),
+            Output(ids.kpi_change(card_id), "children"),
+            Output(ids.kpi_change(card_id), "className"),
+        )
+    ),
+    Output(ids.ACTIVITY_CHART, "figure"),
+    Output(ids.RECENT_EVENTS, "children"),
+    Output(ids.TOP_COMMANDS, "children"),
+    Output(ids.SHARDS, "children"),
+    Output(ids.BOT_STATUS, "children"),
+    Output(ids.BOT_STATUS, "className"),
+    Output(ids.DEMO_BADGE, "hidden"),
+    Output(ids.UPDATED_AT, "children"),
+    Output(ids.STATUS_BANNER, "children"),
+    Output(ids.STATUS_BANNER, "className"),
+    Output(ids.STATUS_BANNER, "hidden"),
+]
+
+UNAVAILABLE_MESSAGE = (
+    "The database is unreachable: statistics cannot be computed right now. "
+    "Retrying automatically."
+)
+
+
+def kpi_outputs(view: KpiView) -> list:
+    return [view.value, "kpi-value", view.change, f"kpi-change {view.tone}"]
+
+
+def page_values(stats: Stats) -> list:
+    """Every output of the refresh callback, in OUTPUTS order, from one Stats."""
+    values: list = []
+    for _, view_of in KPI_CARDS:
+        values.extend(kpi_outputs(view_of(stats)))
+    banner = ""
+    if stats.stale and stats.stale_since is not None:
+        banner = f"Data delayed since {clock_time(stats.stale_since)}: showing the last good numbers."
+    values.extend(
+        [
+            activity_figure(stats.activity),
+            event_items(stats.recent_events),
+            top_command_items(stats.top_commands),
+            shard_items(stats.bot.shards),
+            bot_status_text(stats),
+            f"badge bot {stats.bot.status}",
+            not stats.demo,
+            "Updated " + clock_time(stats.generated_at),
+            banner,
+            "banner",
+            not banner,
+        ]
+    )
+    return values
+
+
+def unavailable_values() -> list:
+    """Keep whatever the page shows (the last good numbers) and raise the error banner."""
+    return [no_update] * (len(OUTPUTS) - 3) + [UNAVAILABLE_MESSAGE, "banner error", False]
+
+
+def register_callbacks(app: Dash) -> None:
+    @app.callback(*OUTPUTS, Input(ids.REFRESH_INTERVAL, "n_intervals"))
+    def refresh_page(_n_intervals: int) -> list:
+        try:
+            stats = stats_service().current()
+        except StatsUnavailable:
+            return unavailable_values()
+        return page_values(stats)

@@ -1,0 +1,172 @@
+"""Settings: the only place that reads the environment.
+
+`load_settings()` builds one frozen `Settings` from `os.environ` (plus an optional `.env` file);
+everything else receives that object. A bad value raises `SettingsError` whose message is one line
+naming the variable, so startup can print it instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from limits import parse_many
+
+DEFAULT_DATABASE_FILE = "aurora.db"
+DEFAULT_API_BASE = "https://discord.com/api/v10"
+DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg"
+
+
+class SettingsError(ValueError):
+    """A setting has a value Aurora cannot run with; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = f"sqlite:///{DEFAULT_DATABASE_FILE}"
+    database_is_default: bool = True
+    discord_token: str | None = field(default=None, repr=False)
+    discord_api_base: str = DEFAULT_API_BASE
+    discord_gateway_url: str = DEFAULT_GATEWAY_URL
+    discord_shard_count: int | None = None
+    host: str = "127.0.0.1"
+    port: int = 8050
+    refresh_seconds: int = 30
+    rate_limit: str = "60/minute"
+    demo: bool = True
+    debug: bool = False
+
+    @property
+    def bot_enabled(self) -> bool:
+        return bool(self.discord_token)
+
+    def with_overrides(self, **changes) -> Settings:
+        return replace(self, **changes)
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_DATABASE_SCHEMES = ("sqlite", "postgresql")
+
+
+def _parse_bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise SettingsError(f"{name}={raw!r} is not a boolean (use true/false, 1/0, yes/no, on/off)")
+
+
+def _parse_int(name: str, raw: str, *, low: int, high: int) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a whole number") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name}={value} is out of range ({low}..{high})")
+    return value
+
+
+def _parse_rate_limit(name: str, raw: str) -> str:
+    try:
+        limits = parse_many(raw)
+    except ValueError:
+        limits = []
+    if not limits:
+        raise SettingsError(
+            f"{name}={raw!r} is not a rate limit (examples: '60/minute', '100 per hour')"
+        )
+    return raw.strip()
+
+
+def _parse_database_url(name: str, raw: str) -> str:
+    value = raw.strip()
+    scheme = value.split(":", 1)[0].split("+", 1)[0]
+    if "://" not in value or scheme not in _DATABASE_SCHEMES:
+        raise SettingsError(
+            f"{name} must be a postgresql:// or sqlite:// URL (got scheme {scheme!r})"
+        )
+    # Heroku-style and libpq-style URLs name PostgreSQL "postgres"; SQLAlchemy wants the driver.
+    if value.startswith("postgresql://"):
+        value = "postgresql+psycopg2://" + value[len("postgresql://"):]
+    return value
+
+
+def _parse_url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
+    value = raw.strip().rstrip("/")
+    if not re.match(rf"^({'|'.join(schemes)})://[^/\s]+", value):
+        raise SettingsError(f"{name}={raw!r} must be a {' or '.join(schemes)} URL")
+    return value
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Parse a simple KEY=VALUE `.env` file; real environment variables take precedence."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for line_number, line in enumerate(path.read_text().splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if stripped.startswith("export "):
+            stripped = stripped[len("export "):]
+        key, sep, value = stripped.partition("=")
+        if not sep or not key.strip():
+            raise SettingsError(f"{path}:{line_number} is not KEY=VALUE")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def settings_from_mapping(env: Mapping[str, str]) -> Settings:
+    """Build settings from a mapping of environment variables (empty values count as unset)."""
+
+    def get(name: str) -> str | None:
+        value = env.get(name)
+        return value if value is not None and value.strip() != "" else None
+
+    kwargs: dict = {}
+    if (raw := get("DATABASE_URL")) is not None:
+        kwargs["database_url"] = _parse_database_url("DATABASE_URL", raw)
+        kwargs["database_is_default"] = False
+    if (raw := get("DISCORD_TOKEN")) is not None:
+        token = raw.strip()
+        if any(ch.isspace() for ch in token):
+            raise SettingsError("DISCORD_TOKEN contains whitespace")
+        kwargs["discord_token"] = token
+    if (raw := get("DISCORD_API_BASE")) is not None:
+        kwargs["discord_api_base"] = _parse_url("DISCORD_API_BASE", raw, ("http", "https"))
+    if (raw := get("DISCORD_GATEWAY_URL")) is not None:
+        kwargs["discord_gateway_url"] = _parse_url("DISCORD_GATEWAY_URL", raw, ("ws", "wss"))
+    if (raw := get("DISCORD_SHARD_COUNT")) is not None:
+        kwargs["discord_shard_count"] = _parse_int("DISCORD_SHARD_COUNT", raw, low=1, high=4096)
+    if (raw := get("AURORA_HOST")) is not None:
+        kwargs["host"] = raw.strip()
+    if (raw := get("AURORA_PORT")) is not None:
+        kwargs["port"] = _parse_int("AURORA_PORT", raw, low=1, high=65535)
+    if (raw := get("AURORA_REFRESH_SECONDS")) is not None:
+        kwargs["refresh_seconds"] = _parse_int("AURORA_REFRESH_SECONDS", raw, low=1, high=3600)
+    if (raw := get("AURORA_RATE_LIMIT")) is not None:
+        kwargs["rate_limit"] = _parse_rate_limit("AURORA_RATE_LIMIT", raw)
+    if (raw := get("AURORA_DEBUG")) is not None:
+        kwargs["debug"] = _parse_bool("AURORA_DEBUG", raw)
+    # Demo data is only ever seeded into the embedded default database unless asked for.
+    demo_default = kwargs.get("database_is_default", True)
+    raw = get("AURORA_DEMO")
+    kwargs["demo"] = _parse_bool("AURORA_DEMO", raw) if raw is not None else demo_default
+    return Settings(**kwargs)
+
+
+def load_settings(env_file: Path | None = Path(".env")) -> Settings:
+    """Read `.env` (if present) and the process environment, the latter winning."""
+    merged: dict[str, str] = {}
+    if env_file is not None:
+        merged.update(read_env_file(env_file))
+    merged.update(os.environ)
+    return settings_from_mapping(merged)

@@ -1,0 +1,74 @@
+"""The public JSON/CSV shape of `Stats` (camelCase, the original dashboard's contract)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from aurora.models import Stats, iso_utc
+
+
+def _iso_or_none(moment) -> str | None:
+    return iso_utc(moment) if moment is not None else None
+
+
+def stats_to_dict(stats: Stats) -> dict:
+    bot = stats.bot
+    return {
+        "generatedAt": iso_utc(stats.generated_at),
+        "demo": stats.demo,
+        "stale": stats.stale,
+        "staleSince": _iso_or_none(stats.stale_since),
+        "bot": {
+            "status": bot.status,
+            "simulated": bot.simulated,
+            "commandsRegistered": bot.commands_registered,
+            "lastCommandAt": _iso_or_none(bot.last_command_at),
+            "uptimeSeconds": stats.uptime_seconds,
+            "shards": [
+                {
+                    "id": shard.shard_id,
+                    "status": shard.status,
+                    "latency": round(shard.latency_ms) if shard.latency_ms is not None else None,
+                }
+                for shard in bot.shards
+            ],
+        },
+        "guilds": {
+            "count": stats.guild_count,
+            "changeFromLastMonth": stats.guild_change_from_last_month,
+        },
+        "users": {
+            "active": stats.active_users,
+            "changePercentFromLastMonth": stats.active_users_change_percent,
+        },
+        "commands": {
+            "total": stats.commands_total,
+            "changePercentFromLastMonth": stats.commands_change_percent,
+            "top": [{"name": item.name, "count": item.count} for item in stats.top_commands],
+        },
+        "ping": {"avg": stats.ping_avg_ms, "changeFromLastHour": stats.ping_change_from_last_hour},
+        "recentEvents": [
+            {"type": event.kind, "message": event.message, "timestamp": iso_utc(event.timestamp)}
+            for event in stats.recent_events
+        ],
+        "activityOverview": [
+            {"hour": iso_utc(point.hour), "commands": point.commands, "transactions": point.transactions}
+            for point in stats.activity
+        ],
+    }
+
+
+def stats_to_json(stats: Stats) -> bytes:
+    # allow_nan=False: a NaN/Infinity would be invalid JSON; fail loudly rather than emit it.
+    return json.dumps(stats_to_dict(stats), allow_nan=False, separators=(",", ":")).encode()
+
+
+def activity_to_csv(stats: Stats) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(["hour", "commands", "transactions"])
+    for point in stats.activity:
+        writer.writerow([iso_utc(point.hour), point.commands, point.transactions])
+    return buffer.getvalue()

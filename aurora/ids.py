@@ -1,0 +1,25 @@
+"""Component IDs: one place, so layouts, callbacks and browser tests agree."""
+
+REFRESH_INTERVAL = "refresh-interval"
+STATUS_BANNER = "status-banner"
+DEMO_BADGE = "demo-badge"
+BOT_STATUS = "bot-status"
+UPDATED_AT = "updated-at"
+KPI_GRID = "kpi-grid"
+KPI_SERVERS = "kpi-servers"
+KPI_USERS = "kpi-users"
+KPI_COMMANDS = "kpi-commands"
+KPI_PING = "kpi-ping"
+ACTIVITY_CHART = "activity-chart"
+RECENT_EVENTS = "recent-events"
+TOP_COMMANDS = "top-commands"
+SHARDS = "shards"
+DOWNLOAD_CSV = "download-csv"
+
+
+def kpi_value(card_id: str) -> str:
+    return f"{card_id}-value"
+
+
+def kpi_change(card_id: str) -> str:
+    return f"{card_id}-change"

@@ -1,0 +1,1 @@
+"""Page structure and presentational pieces. Imports `aurora.ids` and `aurora.models` only."""

@@ -1,0 +1,51 @@
+"""Stats -> Dash components for the parts of the page that change."""
+
+from __future__ import annotations
+
+from dash import html
+
+from aurora.layouts.formatting import clock_time
+from aurora.models import CommandCount, RecentEvent, ShardSnapshot
+
+EVENT_ICONS = {"success": "●", "error": "▲", "info": "◆"}
+
+
+def event_items(events: tuple[RecentEvent, ...]) -> list[html.Li]:
+    if not events:
+        return [html.Li("No events yet", className="event muted")]
+    # Text goes in as children, which React renders as text: database strings are never HTML.
+    return [
+        html.Li(
+            className=f"event {event.kind}",
+            children=[
+                html.Span(EVENT_ICONS[event.kind], className="event-icon"),
+                html.Span(event.message, className="event-message"),
+                html.Time(clock_time(event.timestamp), className="event-time"),
+            ],
+        )
+        for event in events
+    ]
+
+
+def top_command_items(commands: tuple[CommandCount, ...]) -> list[html.Li]:
+    if not commands:
+        return [html.Li("No commands in the last 24 hours", className="muted")]
+    return [
+        html.Li([html.Span(f"/{item.name}", className="command-name"), html.Span(f"{item.count:,}", className="command-count")])
+        for item in commands
+    ]
+
+
+def shard_items(shards: tuple[ShardSnapshot, ...]) -> list:
+    if len(shards) < 2:
+        return []
+    rows = [
+        html.Li(
+            className=f"shard {shard.status}",
+            children=f"Shard {shard.shard_id}: {shard.status}"
+            + (f", {round(shard.latency_ms)} ms" if shard.latency_ms is not None else ""),
+        )
+        for shard in shards
+    ]
+    return [html.H3("Shards"), html.Ul(rows)]
+

@@ -1,0 +1,108 @@
+"""Stats values -> the text and tone the page shows. Pure functions, tested without a browser."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from aurora.models import BotSnapshot, Stats
+
+NO_VALUE = "—"
+
+
+@dataclass(frozen=True)
+class KpiView:
+    value: str
+    change: str
+    tone: str  # "up", "down", "flat" or "muted": the CSS modifier of the change line
+
+
+def _tone(delta: float | int | None, *, lower_is_better: bool = False) -> str:
+    if delta is None or delta == 0:
+        return "flat"
+    better = delta < 0 if lower_is_better else delta > 0
+    return "up" if better else "down"
+
+
+def _signed(value: float | int, suffix: str = "") -> str:
+    text = f"{value:+,.1f}" if isinstance(value, float) else f"{value:+,d}"
+    return (text[1:] if value == 0 else text) + suffix
+
+
+def bot_unavailable_text(bot: BotSnapshot) -> str | None:
+    """Why Discord figures are missing, or None when the bot is running."""
+    if bot.status == "disabled":
+        return "Bot disabled"
+    if bot.status == "disconnected":
+        return "Bot offline"
+    return None
+
+
+def servers_view(stats: Stats) -> KpiView:
+    missing = bot_unavailable_text(stats.bot)
+    if missing or stats.guild_count is None:
+        return KpiView(NO_VALUE, missing or "Waiting for the bot", "muted")
+    change = stats.guild_change_from_last_month
+    if change is None:
+        return KpiView(f"{stats.guild_count:,}", "no data from a month ago yet", "flat")
+    return KpiView(f"{stats.guild_count:,}", _signed(change) + " vs last month", _tone(change))
+
+
+def users_view(stats: Stats) -> KpiView:
+    change = stats.active_users_change_percent
+    if change is None:
+        return KpiView(f"{stats.active_users:,}", "no users a month ago", "flat")
+    return KpiView(f"{stats.active_users:,}", _signed(change, "%") + " vs last month", _tone(change))
+
+
+def commands_view(stats: Stats) -> KpiView:
+    change = stats.commands_change_percent
+    if change is None:
+        return KpiView(f"{stats.commands_total:,}", "no commands in the previous 30 days", "flat")
+    return KpiView(
+        f"{stats.commands_total:,}", _signed(change, "%") + " vs 30-day daily mean", _tone(change)
+    )
+
+
+def ping_view(stats: Stats) -> KpiView:
+    missing = bot_unavailable_text(stats.bot)
+    if missing or stats.ping_avg_ms is None:
+        return KpiView(NO_VALUE, missing or "no latency samples yet", "muted")
+    change = stats.ping_change_from_last_hour
+    value = f"{stats.ping_avg_ms:,} ms"
+    if change is None:
+        return KpiView(value, "no samples from the hour before", "flat")
+    return KpiView(value, _signed(change, " ms") + " vs previous hour", _tone(change, lower_is_better=True))
+
+
+BOT_STATUS_LABELS = {
+    "connected": "Bot connected",
+    "connecting": "Bot connecting…",
+    "reconnecting": "Bot reconnecting…",
+    "disconnected": "Bot offline",
+    "disabled": "Bot disabled",
+}
+
+
+def format_duration(seconds: int) -> str:
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m"
+
+
+def bot_status_text(stats: Stats) -> str:
+    label = BOT_STATUS_LABELS[stats.bot.status]
+    if stats.bot.simulated:
+        label += " (simulated Discord)"
+    if stats.uptime_seconds is not None and stats.bot.status == "connected":
+        label += f" · up {format_duration(stats.uptime_seconds)}"
+    return label
+
+
+def clock_time(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")

@@ -1,0 +1,115 @@
+"""Plain, frozen values that cross module and thread boundaries.
+
+Nothing in here knows about Discord, SQL or Dash: the bot thread builds `BotSnapshot`s, the
+queries build `DatabaseStats`, the service combines them into `Stats`, and the API and the page
+only ever read these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+BotStatus = Literal["connected", "connecting", "reconnecting", "disconnected", "disabled"]
+EventKind = Literal["success", "error", "info"]
+
+
+def iso_utc(moment: datetime) -> str:
+    """ISO-8601 in UTC with a `Z`, second precision: the one format the API speaks."""
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace(
+        "+00:00", "Z"
+    )
+
+
+@dataclass(frozen=True)
+class ShardSnapshot:
+    shard_id: int
+    status: BotStatus
+    latency_ms: float | None
+
+
+@dataclass(frozen=True)
+class BotSnapshot:
+    """What the bot thread publishes: plain data, taken on the bot's own loop."""
+
+    status: BotStatus
+    taken_at: datetime
+    guild_count: int | None = None
+    user_count: int | None = None
+    latency_ms: float | None = None
+    commands_registered: int | None = None
+    last_command_at: datetime | None = None
+    started_at: datetime | None = None
+    shards: tuple[ShardSnapshot, ...] = ()
+    # Averages over the samples the bot keeps (see bot_runner); None until there are samples.
+    ping_avg_ms: float | None = None
+    ping_previous_hour_avg_ms: float | None = None
+    guild_count_month_ago: int | None = None
+    simulated: bool = False
+
+
+def disabled_snapshot(now: datetime) -> BotSnapshot:
+    return BotSnapshot(status="disabled", taken_at=now)
+
+
+@dataclass(frozen=True)
+class RecentEvent:
+    kind: EventKind
+    message: str
+    timestamp: datetime
+
+
+@dataclass(frozen=True)
+class ActivityPoint:
+    hour: datetime
+    commands: int
+    transactions: int
+
+
+@dataclass(frozen=True)
+class CommandCount:
+    name: str
+    count: int
+
+
+@dataclass(frozen=True)
+class DatabaseStats:
+    """The database half of the stats, computed once per refresh."""
+
+    computed_at: datetime
+    active_users: int
+    active_users_month_ago: int
+    commands_24h: int
+    commands_previous_30_days: int
+    recent_events: tuple[RecentEvent, ...]
+    activity: tuple[ActivityPoint, ...]
+    top_commands: tuple[CommandCount, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Everything the API and the page show, for one moment."""
+
+    generated_at: datetime
+    demo: bool
+    stale: bool
+    stale_since: datetime | None
+    bot: BotSnapshot
+    guild_count: int | None
+    guild_change_from_last_month: int | None
+    active_users: int
+    active_users_change_percent: float | None
+    commands_total: int
+    commands_change_percent: float | None
+    ping_avg_ms: int | None
+    ping_change_from_last_hour: int | None
+    recent_events: tuple[RecentEvent, ...]
+    activity: tuple[ActivityPoint, ...]
+    top_commands: tuple[CommandCount, ...]
+
+    @property
+    def uptime_seconds(self) -> int | None:
+        if self.bot.started_at is None or self.bot.status in ("disabled", "disconnected"):
+            return None
+        return max(0, int((self.bot.taken_at - self.bot.started_at).total_seconds()))

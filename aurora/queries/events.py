@@ -1,0 +1,68 @@
+"""The Recent Events list: newest transactions and moderation cases, worded for the public.
+
+A message names what happened (kind, amount, command name, case number) and nothing that
+identifies a person: no user ids, usernames, moderators, reasons or free-text descriptions.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, select
+
+from aurora.db import COMMAND_RUN, moderation_cases, transactions
+from aurora.models import RecentEvent
+
+RECENT_EVENTS_LIMIT = 10
+
+_TRANSACTION_WORDING = {
+    "DAILY_REWARD": "Daily reward claimed",
+    "TRANSFER_IN": "Transfer received",
+    "TRANSFER_OUT": "Transfer sent",
+    "SHOP_BUY": "Shop purchase",
+}
+
+
+def format_coins(amount: int) -> str:
+    return f"{abs(amount):,} coin" + ("" if abs(amount) == 1 else "s")
+
+
+def transaction_message(kind: str, amount: int, description: str | None) -> tuple[str, str]:
+    if kind == COMMAND_RUN:
+        name = (description or "").strip().lstrip("/")
+        return "info", (f"Command /{name} run" if name else "Command run")
+    wording = _TRANSACTION_WORDING.get(kind)
+    if wording is None:
+        return "success", f"Transaction {kind}: {format_coins(amount)}"
+    return "success", f"{wording}: {format_coins(amount)}"
+
+
+def moderation_message(case_number: str, kind: str) -> str:
+    return f"Moderation case {case_number}: {kind}"
+
+
+def recent_events(conn: Connection, limit: int = RECENT_EVENTS_LIMIT) -> list[RecentEvent]:
+    newest_transactions = conn.execute(
+        select(
+            transactions.c.type,
+            transactions.c.amount,
+            transactions.c.description,
+            transactions.c.created_at,
+        )
+        .order_by(transactions.c.created_at.desc(), transactions.c.id.desc())
+        .limit(limit)
+    )
+    newest_cases = conn.execute(
+        select(moderation_cases.c.case_id, moderation_cases.c.type, moderation_cases.c.created_at)
+        .order_by(moderation_cases.c.created_at.desc(), moderation_cases.c.id.desc())
+        .limit(limit)
+    )
+    events = []
+    for kind, amount, description, created_at in newest_transactions:
+        event_kind, message = transaction_message(kind, amount, description)
+        events.append(RecentEvent(kind=event_kind, message=message, timestamp=created_at))
+    for case_number, kind, created_at in newest_cases:
+        events.append(
+            RecentEvent(kind="error", message=moderation_message(case_number, kind), timestamp=created_at)
+        )
+    # Stable sort: on equal timestamps transactions stay before cases, each newest-id first.
+    events.sort(key=lambda event: event.timestamp, reverse=True)
+    return events[:limit]

@@ -1,0 +1,170 @@
+"""Fixtures: a fresh database per test (SQLite file and, where reachable, PostgreSQL), a fresh
+app per test, and a headless Chromium.
+
+Services that are missing make their tests skip with the reason, except under CI=true, where a
+missing service fails the run instead: CI must exercise every real part.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import uuid
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+from werkzeug.serving import make_server
+
+from aurora import create_app
+from aurora.config import Settings
+from aurora.db import create_db_engine, init_db
+from tests.support import FrozenClock
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+POSTGRES_ADMIN_URL = os.environ.get(
+    "AURORA_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+)
+
+
+def unavailable(reason: str) -> None:
+    """Skip locally; fail in CI, where every real service must be present."""
+    if IN_CI:
+        pytest.fail(f"CI=true but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_engine():
+    engine = create_engine(POSTGRES_ADMIN_URL, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+    except OperationalError as error:
+        engine.dispose()
+        unavailable(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} ({error.orig.__class__.__name__})")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_admin_engine):
+    """A database URL whose search_path is a schema private to this test."""
+    schema = f"aurora_test_{uuid.uuid4().hex[:12]}"
+    with postgres_admin_engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    yield f"{POSTGRES_ADMIN_URL}?options={quote(f'-csearch_path={schema}')}"
+    with postgres_admin_engine.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'aurora-test.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request):
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def engine(database_url):
+    engine = create_db_engine(database_url)
+    init_db(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def clock():
+    return FrozenClock()
+
+
+@pytest.fixture
+def settings(database_url, engine) -> Settings:
+    """Settings for an existing database (tables created by the `engine` fixture), no demo."""
+    return Settings(database_url=database_url, database_is_default=False, demo=False)
+
+
+@pytest.fixture
+def make_app(settings, clock):
+    created = []
+
+    def build(**overrides):
+        app = create_app(settings.with_overrides(**overrides), clock=clock)
+        created.append(app)
+        return app
+
+    yield build
+    for app in created:
+        app.server.extensions["aurora"].engine.dispose()
+
+
+@pytest.fixture
+def client(make_app):
+    return make_app().server.test_client()
+
+
+class LiveServer:
+    """The app served on a free loopback port by a threaded werkzeug server."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self._server = make_server("127.0.0.1", 0, app.server, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_server():
+    servers = []
+
+    def serve(app) -> LiveServer:
+        server = LiveServer(app).__enter__()
+        servers.append(server)
+        return server
+
+    yield serve
+    for server in servers:
+        server.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        unavailable("Chromium is not installed (Debian: apt-get install chromium chromium-driver)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium,
+            args=["--disable-background-networking", "--disable-component-update", "--no-first-run"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser page that records console errors and page errors for assertions."""
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    page.console_errors = []
+    page.on("console", lambda message: message.type == "error" and page.console_errors.append(message.text))
+    page.on("pageerror", lambda error: page.console_errors.append(str(error)))
+    yield page
+    context.close()

@@ -1,0 +1,75 @@
+"""Helpers shared by the tests: a settable clock and row builders at known times."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, insert
+
+from aurora.db import COMMAND_RUN, moderation_cases, transactions, users
+
+# A fixed moment with a non-zero minute, so "now" and "start of the hour" differ.
+NOW = datetime(2026, 11, 27, 14, 37, 12, 500000, tzinfo=UTC)
+_user_ids = itertools.count(400_000_000_000_000_001)
+_case_numbers = itertools.count(1)
+
+
+class FrozenClock:
+    """A clock tests move by hand; thread-safe because the service reads it from threads."""
+
+    def __init__(self, now: datetime = NOW) -> None:
+        self._now = now
+        self._lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def advance(self, **delta) -> None:
+        with self._lock:
+            self._now += timedelta(**delta)
+
+
+def user(created_at: datetime, *, active: bool = True, username: str | None = None) -> dict:
+    user_id = next(_user_ids)
+    return {
+        "id": user_id,
+        "username": username or f"user{user_id}",
+        "is_active": active,
+        "balance": 100,
+        "created_at": created_at,
+    }
+
+
+def command(created_at: datetime, name: str = "ping", user_id: int | None = None) -> dict:
+    return {"user_id": user_id, "amount": 0, "type": COMMAND_RUN, "description": name, "created_at": created_at}
+
+
+def transaction(created_at: datetime, kind: str = "DAILY_REWARD", amount: int = 250, **extra) -> dict:
+    row = {"user_id": None, "amount": amount, "type": kind, "description": None, "created_at": created_at}
+    row.update(extra)
+    return row
+
+
+def case(created_at: datetime, kind: str = "warn", **extra) -> dict:
+    row = {
+        "case_id": f"CASE-{next(_case_numbers):04d}",
+        "type": kind,
+        "user_id": 400_000_000_000_000_999,
+        "username": "offender",
+        "moderator_id": 400_000_000_000_000_998,
+        "moderator_name": "moderator",
+        "reason": "spamming",
+        "created_at": created_at,
+    }
+    row.update(extra)
+    return row
+
+
+def insert_rows(engine: Engine, *, user_rows=(), transaction_rows=(), case_rows=()) -> None:
+    with engine.begin() as conn:
+        for table, rows in ((users, user_rows), (transactions, transaction_rows), (moderation_cases, case_rows)):
+            if rows:
+                conn.execute(insert(table), list(rows))

@@ -1,0 +1,118 @@
+"""Settings: defaults, parsing, and one clear line for every bad value."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aurora.config import Settings, SettingsError, load_settings, settings_from_mapping
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_defaults_run_the_embedded_demo():
+    settings = settings_from_mapping({})
+    assert settings == Settings()
+    assert settings.database_url == "sqlite:///aurora.db"
+    assert settings.database_is_default and settings.demo
+    assert (settings.host, settings.port) == ("127.0.0.1", 8050)
+    assert settings.refresh_seconds == 30
+    assert settings.rate_limit == "60/minute"
+    assert not settings.bot_enabled
+
+
+def test_values_are_parsed():
+    settings = settings_from_mapping(
+        {
+            "DATABASE_URL": "postgresql://aurora:pw@db.internal:5432/aurora",
+            "DISCORD_TOKEN": "abc.def.ghi",
+            "AURORA_HOST": "0.0.0.0",
+            "AURORA_PORT": "9000",
+            "AURORA_REFRESH_SECONDS": "10",
+            "AURORA_RATE_LIMIT": "100 per hour",
+        }
+    )
+    assert settings.database_url == "postgresql+psycopg2://aurora:pw@db.internal:5432/aurora"
+    assert not settings.database_is_default
+    assert not settings.demo  # never seed demo rows into a database Aurora does not own
+    assert settings.bot_enabled
+    assert (settings.host, settings.port, settings.refresh_seconds) == ("0.0.0.0", 9000, 10)
+    assert settings.rate_limit == "100 per hour"
+
+
+def test_the_token_never_appears_in_repr():
+    assert "abc.def.ghi" not in repr(settings_from_mapping({"DISCORD_TOKEN": "abc.def.ghi"}))
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("AURORA_PORT", "eighty"),
+        ("AURORA_PORT", "70000"),
+        ("AURORA_REFRESH_SECONDS", "0"),
+        ("AURORA_REFRESH_SECONDS", "1.5"),
+        ("AURORA_RATE_LIMIT", "lots"),
+        ("DATABASE_URL", "mysql://root@localhost/aurora"),
+        ("DATABASE_URL", "aurora.db"),
+        ("AURORA_DEMO", "maybe"),
+        ("DISCORD_TOKEN", "two words"),
+        ("DISCORD_API_BASE", "ftp://example"),
+        ("DISCORD_GATEWAY_URL", "http://example"),
+    ],
+)
+def test_a_bad_value_names_the_variable(name, value):
+    with pytest.raises(SettingsError) as raised:
+        settings_from_mapping({name: value})
+    message = str(raised.value)
+    assert message.startswith(name)
+    assert "\n" not in message
+
+
+def test_env_file_is_read_and_the_environment_wins(tmp_path, monkeypatch):
+    env_file = tmp_path / ".env"
+    env_file.write_text("# comment\nAURORA_PORT=9100\nexport AURORA_HOST='0.0.0.0'\nAURORA_REFRESH_SECONDS=15\n")
+    monkeypatch.setenv("AURORA_REFRESH_SECONDS", "20")
+    settings = load_settings(env_file)
+    assert (settings.port, settings.host, settings.refresh_seconds) == (9100, "0.0.0.0", 20)
+
+
+def test_a_malformed_env_file_line_is_named(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("AURORA_PORT=9100\nnot a setting\n")
+    with pytest.raises(SettingsError, match=r"\.env:2 is not KEY=VALUE"):
+        load_settings(env_file)
+
+
+def run_app(tmp_path, env, *args):
+    return subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), *args],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_startup_with_a_bad_setting_prints_one_line_and_no_traceback(tmp_path):
+    result = run_app(tmp_path, {"AURORA_PORT": "eighty"})
+    assert result.returncode == 2
+    assert result.stderr.strip() == "aurora: AURORA_PORT='eighty' is not a whole number"
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_existing_database_without_tables_points_to_init_db(tmp_path):
+    database = tmp_path / "existing.db"
+    env = {"DATABASE_URL": f"sqlite:///{database}"}
+    result = run_app(tmp_path, env)
+    assert result.returncode == 2
+    assert "DATABASE_URL: tables missing (users, transactions, moderation_cases)" in result.stderr
+    assert "python app.py init-db" in result.stderr
+    assert "Traceback" not in result.stderr
+
+    created = run_app(tmp_path, env, "init-db")
+    assert created.returncode == 0, created.stderr
+    assert "tables ready" in created.stdout

@@ -1,0 +1,99 @@
+"""The page's values from Stats, tested without a browser."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from dash import no_update
+
+from aurora import ids
+from aurora.callbacks import OUTPUTS, page_values, unavailable_values
+from aurora.figures import activity_figure
+from aurora.layouts.formatting import commands_view, ping_view, servers_view, users_view
+from aurora.models import ActivityPoint, BotSnapshot, DatabaseStats, RecentEvent
+from aurora.service import combine
+from tests.support import NOW
+
+ACTIVITY = tuple(ActivityPoint(NOW.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23 - i), i, 2 * i) for i in range(24))
+
+
+def stats_with(bot: BotSnapshot, **database_overrides):
+    database = DatabaseStats(
+        computed_at=NOW,
+        active_users=1234,
+        active_users_month_ago=1000,
+        commands_24h=5000,
+        commands_previous_30_days=180_000,
+        recent_events=(RecentEvent("info", "Command /ping run", NOW),),
+        activity=ACTIVITY,
+    )
+    return combine(replace(database, **database_overrides), bot, demo=False, stale=False, stale_since=None)
+
+
+DISABLED = BotSnapshot(status="disabled", taken_at=NOW)
+CONNECTED = BotSnapshot(
+    status="connected", taken_at=NOW, guild_count=42, guild_count_month_ago=40, ping_avg_ms=87.4,
+    ping_previous_hour_avg_ms=80.0, started_at=NOW - timedelta(hours=3),
+)
+
+
+def test_kpis_with_the_bot_disabled_say_so_instead_of_zero():
+    stats = stats_with(DISABLED)
+    assert servers_view(stats).value == "—" and servers_view(stats).change == "Bot disabled"
+    assert ping_view(stats).value == "—" and ping_view(stats).tone == "muted"
+    assert users_view(stats).value == "1,234"
+    assert users_view(stats).change == "+23.4% vs last month" and users_view(stats).tone == "up"
+    assert commands_view(stats).value == "5,000"
+    assert commands_view(stats).change == "-16.7% vs 30-day daily mean" and commands_view(stats).tone == "down"
+
+
+def test_kpis_with_a_connected_bot():
+    stats = stats_with(CONNECTED)
+    assert (servers_view(stats).value, servers_view(stats).change) == ("42", "+2 vs last month")
+    # Latency going up is bad news: shown as "down".
+    assert (ping_view(stats).value, ping_view(stats).change, ping_view(stats).tone) == ("87 ms", "+7 ms vs previous hour", "down")
+
+
+def test_offline_bot_is_shown_plainly():
+    stats = stats_with(replace(CONNECTED, status="disconnected"))
+    assert servers_view(stats).change == "Bot offline"
+    assert stats.guild_count is None
+
+
+def test_null_bases_are_explained():
+    stats = stats_with(DISABLED, active_users_month_ago=0, commands_previous_30_days=0)
+    assert users_view(stats).change == "no users a month ago"
+    assert commands_view(stats).change == "no commands in the previous 30 days"
+
+
+def test_page_values_fill_every_output():
+    values = page_values(stats_with(CONNECTED))
+    assert len(values) == len(OUTPUTS)
+    by_id = {(output.component_id, output.component_property): value for output, value in zip(OUTPUTS, values, strict=True)}
+    assert by_id[(ids.kpi_value(ids.KPI_SERVERS), "children")] == "42"
+    assert by_id[(ids.DEMO_BADGE, "hidden")] is True
+    assert by_id[(ids.STATUS_BANNER, "hidden")] is True
+    assert by_id[(ids.BOT_STATUS, "children")] == "Bot connected · up 3h 0m"
+
+
+def test_stale_stats_raise_the_delay_banner():
+    stats = replace(stats_with(DISABLED), stale=True, stale_since=NOW - timedelta(minutes=5))
+    values = dict(zip([(o.component_id, o.component_property) for o in OUTPUTS], page_values(stats), strict=True))
+    assert values[(ids.STATUS_BANNER, "hidden")] is False
+    assert values[(ids.STATUS_BANNER, "children")].startswith("Data delayed since 2026-11-27 14:32 UTC")
+
+
+def test_unavailable_keeps_the_last_numbers_and_shows_the_error():
+    values = unavailable_values()
+    assert len(values) == len(OUTPUTS)
+    assert values[: len(OUTPUTS) - 3] == [no_update] * (len(OUTPUTS) - 3)
+    assert values[-1] is False and "unreachable" in values[-3]
+
+
+def test_activity_figure_has_both_series_over_24_hours():
+    figure = activity_figure(ACTIVITY)
+    assert [trace.name for trace in figure.data] == ["Commands", "Other transactions"]
+    assert list(figure.data[0].y) == list(range(24))
+    assert list(figure.data[1].y) == [2 * i for i in range(24)]
+    assert len(figure.data[0].x) == 24
