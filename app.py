@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
+import signal
 import sys
 from typing import NoReturn
 
@@ -20,9 +21,12 @@ from aurora.db import create_db_engine, init_db
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def _fail(message: str) -> NoReturn:
+GUNICORN_BOOT_ERROR = 3  # tells gunicorn's master to stop instead of respawning the worker
+
+
+def _fail(message: str, exit_code: int = 2) -> NoReturn:
     print(f"aurora: {message}", file=sys.stderr)
-    raise SystemExit(2)
+    raise SystemExit(exit_code)
 
 
 @functools.cache
@@ -31,7 +35,13 @@ def _server():
     try:
         return create_app(load_settings()).server
     except (SettingsError, StartupError) as error:
-        _fail(str(error))
+        _fail(str(error), GUNICORN_BOOT_ERROR)
+
+
+def shutdown() -> None:
+    """Stop what `server` started (the bot thread), if it was ever built."""
+    if _server.cache_info().currsize:
+        _server().extensions["aurora"].shutdown()
 
 
 def __getattr__(name: str):
@@ -56,9 +66,21 @@ def main(argv: list[str] | None = None) -> int:
         app = create_app(settings)
     except (SettingsError, StartupError) as error:
         _fail(str(error))
+    # SIGTERM (systemd, docker stop) ends the server like Ctrl-C, so the bot closes its connection.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     print(f"Aurora Dashboard on http://{settings.host}:{settings.port}/", flush=True)
-    app.run(host=settings.host, port=settings.port, debug=settings.debug, use_reloader=False)
+    try:
+        # No reloader, ever: it would run this module twice and with it a second bot.
+        app.run(host=settings.host, port=settings.port, debug=settings.debug, use_reloader=False)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        app.server.extensions["aurora"].shutdown()
     return 0
+
+
+def _raise_keyboard_interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,12 +14,16 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from aurora.api import EXTENSION_KEY, create_api_blueprint, register_error_handlers
+from aurora.bot_commands import CommandServices
+from aurora.bot_runner import BotRunner
 from aurora.cache import SnapshotCache
 from aurora.callbacks import register_callbacks
 from aurora.config import Settings
 from aurora.db import create_db_engine, init_db, missing_tables
 from aurora.demo import is_demo_database, seed_demo
 from aurora.layouts.page import build_layout
+from aurora.queries.balances import balance_of
+from aurora.recorder import CommandRecorder
 from aurora.service import Clock, StatsService, utc_now
 
 log = logging.getLogger(__name__)
@@ -38,6 +43,13 @@ class AuroraContext:
     engine: Engine
     snapshots: SnapshotCache
     service: StatsService
+    bot: BotRunner | None = None
+
+    def shutdown(self) -> None:
+        """Stop the bot (closing its gateway connection) and release database connections."""
+        if self.bot is not None:
+            self.bot.stop()
+        self.engine.dispose()
 
 
 def prepare_database(engine: Engine, settings: Settings, clock: Clock) -> bool:
@@ -61,12 +73,35 @@ def prepare_database(engine: Engine, settings: Settings, clock: Clock) -> bool:
         return False
 
 
+def start_bot(
+    settings: Settings, engine: Engine, snapshots: SnapshotCache, service: StatsService, clock: Clock, **options
+) -> BotRunner:
+    def balance(user_id: int) -> int | None:
+        with engine.connect() as conn:
+            return balance_of(conn, user_id)
+
+    runner = BotRunner(
+        settings,
+        snapshots,
+        CommandRecorder(engine),
+        CommandServices(stats=service.current, balance_of=balance),
+        clock=clock,
+        **options,
+    )
+    runner.start()
+    atexit.register(runner.stop)
+    return runner
+
+
 def create_app(
     settings: Settings,
     *,
     snapshots: SnapshotCache | None = None,
     clock: Clock = utc_now,
+    bot_options: dict | None = None,
 ) -> Dash:
+    """Build the dashboard. With a DISCORD_TOKEN, the bot starts in a background thread;
+    `bot_options` tunes that runner (tests shorten its timers)."""
     engine = create_db_engine(settings.database_url)
     demo = prepare_database(engine, settings, clock)
     snapshots = snapshots or SnapshotCache()
@@ -81,7 +116,8 @@ def create_app(
         update_title=None,
     )
     server = app.server
-    server.extensions[EXTENSION_KEY] = AuroraContext(settings, engine, snapshots, service)
+    bot = start_bot(settings, engine, snapshots, service, clock, **(bot_options or {})) if settings.bot_enabled else None
+    server.extensions[EXTENSION_KEY] = AuroraContext(settings, engine, snapshots, service, bot)
     limiter = Limiter(
         get_remote_address,
         app=server,

@@ -78,7 +78,7 @@ def page_values(stats: Stats) -> list:
         [
             activity_figure(stats.activity),
             event_items(stats.recent_events),
-            top_command_items(stats.top_commands),
+            top_command_items(stats.top_commands, stats.bot.command_failures),
             shard_items(stats.bot.shards),
             bot_status_text(stats),
             f"badge bot {stats.bot.status}",

@@ -24,8 +24,10 @@ def stats_to_dict(stats: Stats) -> dict:
             "status": bot.status,
             "simulated": bot.simulated,
             "commandsRegistered": bot.commands_registered,
+            "cachedUsers": bot.user_count,
             "lastCommandAt": _iso_or_none(bot.last_command_at),
             "uptimeSeconds": stats.uptime_seconds,
+            "commandFailures": [{"name": item.name, "count": item.count} for item in bot.command_failures],
             "shards": [
                 {
                     "id": shard.shard_id,

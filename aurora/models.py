@@ -23,6 +23,12 @@ def iso_utc(moment: datetime) -> str:
 
 
 @dataclass(frozen=True)
+class CommandCount:
+    name: str
+    count: int
+
+
+@dataclass(frozen=True)
 class ShardSnapshot:
     shard_id: int
     status: BotStatus
@@ -46,6 +52,7 @@ class BotSnapshot:
     ping_avg_ms: float | None = None
     ping_previous_hour_avg_ms: float | None = None
     guild_count_month_ago: int | None = None
+    command_failures: tuple[CommandCount, ...] = ()
     simulated: bool = False
 
 
@@ -65,12 +72,6 @@ class ActivityPoint:
     hour: datetime
     commands: int
     transactions: int
-
-
-@dataclass(frozen=True)
-class CommandCount:
-    name: str
-    count: int
 
 
 @dataclass(frozen=True)

@@ -95,14 +95,14 @@ def settings(database_url, engine) -> Settings:
 def make_app(settings, clock):
     created = []
 
-    def build(**overrides):
-        app = create_app(settings.with_overrides(**overrides), clock=clock)
+    def build(bot_options=None, snapshots=None, **overrides):
+        app = create_app(settings.with_overrides(**overrides), clock=clock, bot_options=bot_options, snapshots=snapshots)
         created.append(app)
         return app
 
     yield build
     for app in created:
-        app.server.extensions["aurora"].engine.dispose()
+        app.server.extensions["aurora"].shutdown()
 
 
 @pytest.fixture

@@ -320,7 +320,9 @@ class FakeDiscord:
 
     async def _add_guild(self, members: int) -> int:
         guild = self._make_guild(members)
-        await self._dispatch_guild(guild.id, "GUILD_CREATE", self._guild_payload(guild))
+        # Discord omits `unavailable` when the bot joins a guild; `false` would mean "available again".
+        payload = {key: value for key, value in self._guild_payload(guild).items() if key != "unavailable"}
+        await self._dispatch_guild(guild.id, "GUILD_CREATE", payload)
         return guild.id
 
     async def _remove_guild(self, guild_id: int) -> None:

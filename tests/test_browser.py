@@ -9,6 +9,7 @@ import pytest
 
 from aurora import create_app, ids
 from aurora.config import Settings
+from tests.fake_discord import FakeDiscord
 from tests.support import NOW, case, command, insert_rows, transaction, user
 
 pytestmark = pytest.mark.browser
@@ -103,3 +104,23 @@ def test_unreachable_database_shows_an_error_state(page, tmp_path, live_server):
     assert "database is unreachable" in banner.inner_text()
     assert kpi_text(page, ids.KPI_USERS) == "Loading…"
     assert page.console_errors == []
+
+
+def test_page_shows_the_connected_bot(page, make_app, live_server):
+    with FakeDiscord(token="browser-token", guilds=[4, 6]) as fake:
+        app = make_app(
+            discord_token="browser-token",
+            discord_api_base=fake.api_base,
+            discord_gateway_url=fake.gateway_url,
+            bot_options={"tick_seconds": 0.05, "identify_delay_seconds": 0, "client_options": {"guild_ready_timeout": 0.05}},
+        )
+        client = app.server.test_client()
+        FakeDiscord.wait_for(lambda: client.get("/api/stats").get_json()["ping"]["avg"] is not None)
+        server = live_server(app)
+        open_dashboard(page, server)
+        page.wait_for_function(f"document.querySelector('#{ids.kpi_value(ids.KPI_SERVERS)}').innerText === '2'")
+        ping = page.locator(f"#{ids.kpi_value(ids.KPI_PING)}").inner_text()
+        assert ping.endswith(" ms") and ping[:-3].isdigit()
+        assert page.locator(f"#{ids.BOT_STATUS}").inner_text().startswith("Bot connected")
+        assert page.console_errors == []
+        app.server.extensions["aurora"].shutdown()

@@ -78,6 +78,8 @@ class BotThread:
         async with self.client:  # without it the close task stays pending and stop() hangs
             await self.client.start(token)
 
+    stopped = False
+
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
         self.loop.run_until_complete(asyncio.wait([self.task]))  # an error stays on the task
@@ -92,7 +94,10 @@ class BotThread:
         return asyncio.run_coroutine_threadsafe(run(), self.loop).result(2)
 
     def stop(self) -> None:
-        """Close the client, join the thread, and re-raise whatever ended the client."""
+        """Close the client, join the thread, and re-raise whatever ended the client (once)."""
+        if self.stopped:
+            return
+        self.stopped = True
         if self.thread.is_alive():
             asyncio.run_coroutine_threadsafe(self.client.close(), self.loop).result(5)
         self.thread.join(5)
@@ -259,13 +264,12 @@ def test_slash_command_in_guild_and_dm(fake: FakeDiscord, run_bot: RunBot) -> No
         ("POST", "follow-up"), ("PATCH", "edited")]
 
 
-def test_bad_token_raises_login_failure(fake: FakeDiscord) -> None:
-    async def login() -> None:
-        async with Bot() as bot:
-            await bot.start("wrong-token")
-
+def test_bad_token_raises_login_failure(fake: FakeDiscord, run_bot: RunBot) -> None:
+    # In a thread of its own: the main thread may already hold Playwright's event loop.
+    bt = run_bot(Bot(), "wrong-token")
+    bt.thread.join(5)
     with pytest.raises(discord.LoginFailure):
-        asyncio.run(login())
+        bt.stop()
     assert fake.requests == [("GET", "/api/v10/users/@me")]
 
 

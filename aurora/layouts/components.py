@@ -27,13 +27,21 @@ def event_items(events: tuple[RecentEvent, ...]) -> list[html.Li]:
     ]
 
 
-def top_command_items(commands: tuple[CommandCount, ...]) -> list[html.Li]:
+def top_command_items(
+    commands: tuple[CommandCount, ...], failures: tuple[CommandCount, ...] = ()
+) -> list[html.Li]:
     if not commands:
         return [html.Li("No commands in the last 24 hours", className="muted")]
-    return [
-        html.Li([html.Span(f"/{item.name}", className="command-name"), html.Span(f"{item.count:,}", className="command-count")])
-        for item in commands
-    ]
+    failed = {item.name: item.count for item in failures}
+    items = []
+    for item in commands:
+        count = f"{item.count:,}"
+        if failed.get(item.name):
+            count += f" · {failed[item.name]:,} failed"
+        items.append(
+            html.Li([html.Span(f"/{item.name}", className="command-name"), html.Span(count, className="command-count")])
+        )
+    return items
 
 
 def shard_items(shards: tuple[ShardSnapshot, ...]) -> list:

@@ -1,0 +1,228 @@
+"""The real discord.py client, run by the app, against the fake Discord on loopback."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from aurora.cache import SnapshotCache
+from aurora.db import COMMAND_RUN, transactions
+from tests.fake_discord import FakeDiscord
+from tests.support import insert_rows, user
+from tests.tcp_proxy import TcpProxy
+
+TOKEN = "aurora-test-token"
+wait_for = FakeDiscord.wait_for
+FAST_BOT = {"tick_seconds": 0.05, "identify_delay_seconds": 0, "client_options": {"guild_ready_timeout": 0.05}}
+
+
+class RecordingCache(SnapshotCache):
+    """Keeps every published status, to see transitions that last only milliseconds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.statuses: list[str] = []
+
+    def publish(self, snapshot) -> None:
+        self.statuses.append(snapshot.status)
+        super().publish(snapshot)
+
+
+@pytest.fixture
+def fake():
+    with FakeDiscord(token=TOKEN, guilds=[5, 3, 4]) as fake:
+        yield fake
+
+
+@pytest.fixture
+def bot_app(make_app, fake):
+    """Apps whose bot talks to `fake`; stopped before the fake goes away."""
+    apps = []
+
+    def build(snapshots=None, token=TOKEN, **overrides):
+        bot_options = {**FAST_BOT, **overrides.pop("bot_options", {})}
+        app = make_app(
+            discord_token=token,
+            discord_api_base=fake.api_base,
+            discord_gateway_url=fake.gateway_url,
+            rate_limit="100000/minute",  # the tests poll /api/stats far faster than a person
+            bot_options=bot_options,
+            snapshots=snapshots,
+            **overrides,
+        )
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        context_of(app).shutdown()
+
+
+def stats_of(app):
+    return app.server.test_client().get("/api/stats").get_json()
+
+
+def context_of(app):
+    return app.server.extensions["aurora"]
+
+
+def wait_connected(app):
+    wait_for(lambda: stats_of(app)["bot"]["status"] == "connected" and stats_of(app)["ping"]["avg"] is not None)
+    return stats_of(app)
+
+
+def command_rows(engine):
+    with engine.connect() as conn:
+        return conn.execute(
+            select(transactions.c.description, transactions.c.user_id).where(transactions.c.type == COMMAND_RUN)
+        ).all()
+
+
+def test_guilds_users_and_ping_come_from_the_connected_bot(bot_app, fake, clock):
+    app = bot_app()
+    body = wait_connected(app)
+    assert body["guilds"]["count"] == 3
+    assert body["guilds"]["changeFromLastMonth"] is None  # no month-old sample in this process
+    distinct_users = {uid for gid in fake.guild_ids for uid in fake.member_ids(gid)}
+    assert body["bot"]["cachedUsers"] == len(distinct_users) == 10
+    assert body["bot"]["commandsRegistered"] == 3
+    assert body["bot"]["shards"][0]["status"] == "connected"
+    # On loopback the ACK can beat discord.py's own send timestamp, so a sample reads up to one
+    # heartbeat interval; what matters here is a finite number in range, never NaN/Infinity.
+    assert 0 <= body["ping"]["avg"] <= fake.heartbeat_interval_ms + 50
+    assert body["ping"]["changeFromLastHour"] is None
+    assert body["bot"]["uptimeSeconds"] == 0  # the test clock does not move
+    assert ("PUT", f"/api/v10/applications/{fake.application_id}/commands") in fake.requests
+
+
+def test_socket_drop_resumes_and_keeps_the_numbers(bot_app, fake):
+    cache = RecordingCache()
+    app = bot_app(snapshots=cache)
+    wait_connected(app)
+    cache.statuses.clear()
+    fake.drop_connections(4000)
+    wait_for(lambda: fake.resume_count >= 1)
+    wait_for(lambda: stats_of(app)["bot"]["status"] == "connected" and "reconnecting" in cache.statuses)
+    assert cache.statuses.index("reconnecting") < len(cache.statuses) - 1
+    assert cache.statuses[-1] == "connected"
+    assert stats_of(app)["guilds"]["count"] == 3
+    fake.abort_connections()
+    wait_for(lambda: fake.resume_count >= 2)
+    wait_for(lambda: stats_of(app)["bot"]["status"] == "connected")
+    assert stats_of(app)["guilds"]["count"] == 3
+
+
+def test_guild_join_and_leave_move_the_count(bot_app, fake):
+    app = bot_app(bot_options={"tick_seconds": 3600})  # only join/leave events themselves may publish
+    wait_for(lambda: stats_of(app)["guilds"]["count"] == 3)
+    new_guild = fake.add_guild(members=6)
+    wait_for(lambda: stats_of(app)["guilds"]["count"] == 4)
+    fake.remove_guild(new_guild)
+    fake.remove_guild(fake.guild_ids[0])
+    wait_for(lambda: stats_of(app)["guilds"]["count"] == 2)
+
+
+def test_slash_commands_in_a_guild_and_a_dm_are_recorded(bot_app, fake, engine, clock):
+    registered = 500_000_000_000_000_001
+    insert_rows(engine, user_rows=[{**user(clock() - timedelta(days=3)), "id": registered}])
+    app = bot_app()
+    wait_connected(app)
+    assert stats_of(app)["commands"]["total"] == 0
+
+    fake.send_interaction("ping", guild_id=fake.guild_ids[0])
+    fake.send_interaction("ping", guild_id=None, user_id=registered)
+    wait_for(lambda: len(command_rows(engine)) == 2)
+    assert sorted(command_rows(engine), key=lambda row: row[1] or 0) == [("ping", None), ("ping", registered)]
+    assert [r["body"]["type"] for r in fake.interaction_responses] == [4, 4]
+    assert fake.interaction_responses[0]["body"]["data"]["content"].startswith("Pong!")
+
+    clock.advance(seconds=31)
+    stats_of(app)  # due: refresh behind this request
+    wait_for(lambda: stats_of(app)["commands"]["total"] == 2)
+    body = stats_of(app)
+    assert body["commands"]["top"] == [{"name": "ping", "count": 2}]
+    # lastCommandAt travels with the next snapshot tick.
+    wait_for(lambda: stats_of(app)["bot"]["lastCommandAt"] == "2026-11-27T14:37:12Z")
+
+
+def test_stats_and_balance_commands_answer_from_aurora(bot_app, fake, engine, clock):
+    registered = 500_000_000_000_000_002
+    insert_rows(engine, user_rows=[{**user(clock() - timedelta(days=40)), "id": registered, "balance": 4321}])
+    app = bot_app()
+    wait_connected(app)
+    fake.send_interaction("balance", guild_id=fake.guild_ids[1], user_id=registered)
+    fake.send_interaction("stats", guild_id=fake.guild_ids[1])
+    wait_for(lambda: len(fake.interaction_responses) == 2 and len(fake.followups) >= 1)
+    balance = next(r for r in fake.interaction_responses if r["body"]["type"] == 4)
+    assert balance["body"]["data"]["content"] == "Your balance: 4,321 coins"
+    text = fake.followups[0]["body"]["content"]
+    assert "Servers: 3" in text and "Active users: 1" in text
+
+
+@pytest.mark.parametrize("database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+def test_records_wait_out_a_database_outage(bot_app, fake, engine, settings):
+    url = make_url(settings.database_url)
+    proxy = TcpProxy(url.host, url.port)
+    try:
+        app = bot_app(database_url=url.set(port=proxy.port).render_as_string(hide_password=False))
+        wait_connected(app)
+        recorder = context_of(app).bot.recorder
+        proxy.cut()
+        for _ in range(5):
+            fake.send_interaction("ping", guild_id=fake.guild_ids[0])
+        wait_for(lambda: len(fake.interaction_responses) == 5)
+        wait_for(lambda: recorder.pending == 5)
+        assert command_rows(engine) == []  # read directly, around the proxy
+        proxy.restore()
+        wait_for(lambda: len(command_rows(engine)) == 5, timeout=15)
+        assert recorder.pending == 0 and recorder.dropped == 0
+    finally:
+        proxy.close()
+
+
+def test_a_bad_token_shows_offline_and_the_dashboard_keeps_serving(bot_app, fake, caplog):
+    caplog.set_level(logging.ERROR, logger="aurora.bot_runner")
+    app = bot_app(token="not-the-right-token")
+    wait_for(lambda: stats_of(app)["bot"]["status"] == "disconnected")
+    body = stats_of(app)
+    assert body["guilds"]["count"] is None and body["ping"]["avg"] is None
+    assert "Discord rejected DISCORD_TOKEN" in caplog.text
+    assert "not-the-right-token" not in caplog.text
+    assert app.server.test_client().get("/").status_code == 200
+
+
+def test_shutdown_is_clean_and_quick(bot_app, fake):
+    app = bot_app()
+    wait_connected(app)
+    started = time.monotonic()
+    context_of(app).bot.stop()
+    took = time.monotonic() - started
+    assert not context_of(app).bot.running
+    assert took < 5, f"shutdown took {took:.1f} s"
+    wait_for(lambda: fake.connection_count == 0, timeout=2)  # the gateway socket was closed
+
+
+def test_two_shards_report_their_own_latency(make_app):
+    with FakeDiscord(token=TOKEN, guilds=4, members=3, shards=2) as fake:
+        app = make_app(
+            discord_token=TOKEN,
+            discord_api_base=fake.api_base,
+            discord_gateway_url=fake.gateway_url,
+            discord_shard_count=2,
+            rate_limit="100000/minute",
+            bot_options=FAST_BOT,
+        )
+        wait_for(
+            lambda: [s["status"] for s in stats_of(app)["bot"]["shards"]] == ["connected", "connected"]
+            and all(s["latency"] is not None for s in stats_of(app)["bot"]["shards"])
+        )
+        body = stats_of(app)
+        assert [shard["id"] for shard in body["bot"]["shards"]] == [0, 1]
+        assert body["guilds"]["count"] == 4
+        assert fake.identify_count == 2
+        context_of(app).shutdown()

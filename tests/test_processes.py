@@ -1,0 +1,106 @@
+"""The real entry points as separate processes: `python app.py` and `gunicorn -w 1 app:server`
+run the bot against the fake Discord and close its connection on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.fake_discord import FakeDiscord
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "process-test-token"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def fetch_stats(port: int) -> dict | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/stats", timeout=2) as response:
+            return json.load(response)
+    except OSError:
+        return None
+
+
+def environment(tmp_path, fake, port) -> dict:
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'aurora.db'}",
+        "DISCORD_TOKEN": TOKEN,
+        "DISCORD_API_BASE": fake.api_base,
+        "DISCORD_GATEWAY_URL": fake.gateway_url,
+        "AURORA_PORT": str(port),
+        "AURORA_RATE_LIMIT": "1000/minute",
+    }
+
+
+def run_until_connected_then_terminate(command, env, port, fake, cwd):
+    subprocess.run([sys.executable, str(ROOT / "app.py"), "init-db"], env=env, cwd=cwd, check=True, timeout=60)
+    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        FakeDiscord.wait_for(
+            lambda: (stats := fetch_stats(port)) is not None and stats["guilds"]["count"] == 2, timeout=30
+        )
+        assert fake.identify_count == 1  # exactly one gateway session
+        process.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        output, _ = process.communicate(timeout=10)
+        took = time.monotonic() - started
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert took < 5, f"took {took:.1f} s to stop"
+    FakeDiscord.wait_for(lambda: fake.connection_count == 0, timeout=2)
+    assert "Traceback" not in output
+    assert "Task was destroyed" not in output
+    assert TOKEN not in output
+    return output
+
+
+@pytest.fixture
+def fake():
+    with FakeDiscord(token=TOKEN, guilds=[3, 2]) as fake:
+        yield fake
+
+
+def test_python_app_py_runs_the_bot_and_stops_on_sigterm(tmp_path, fake):
+    port = free_port()
+    env = environment(tmp_path, fake, port)
+    run_until_connected_then_terminate([sys.executable, str(ROOT / "app.py")], env, port, fake, tmp_path)
+
+
+def test_gunicorn_with_one_worker_runs_the_bot_the_same_way(tmp_path, fake):
+    port = free_port()
+    env = environment(tmp_path, fake, port)
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    command = [str(gunicorn), "--config", str(ROOT / "gunicorn.conf.py"), "--chdir", str(ROOT),
+               "--bind", f"127.0.0.1:{port}", "app:server"]
+    run_until_connected_then_terminate(command, env, port, fake, tmp_path)
+
+
+def test_gunicorn_refuses_several_workers_with_a_bot(tmp_path, fake):
+    port = free_port()
+    env = environment(tmp_path, fake, port)
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    result = subprocess.run(
+        [str(gunicorn), "--config", str(ROOT / "gunicorn.conf.py"), "--chdir", str(ROOT), "--workers", "3",
+         "--bind", f"127.0.0.1:{port}", "app:server"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30,
+    )
+    assert result.returncode != 0
+    assert "each with its own bot and gateway connection" in result.stderr
+    assert fake.identify_count == 0
