@@ -116,6 +116,7 @@ class _RefreshState:
     last_attempt_failed: bool = False
     refreshing: bool = False
     refresh_count: int = 0
+    generation: int = 0
     last_attempt_at: datetime | None = None
 
 
@@ -129,6 +130,8 @@ class StatsService:
         demo: bool,
         clock: Clock = utc_now,
         first_result_wait: float = 4.5,
+        refresh_deadline: timedelta = timedelta(seconds=10),
+        compute: Callable[[Engine, datetime], DatabaseStats] = compute_database_stats,
     ) -> None:
         self._engine = engine
         self._snapshots = snapshots
@@ -136,6 +139,8 @@ class StatsService:
         self._demo = demo
         self._clock = clock
         self._first_result_wait = first_result_wait
+        self._refresh_deadline = refresh_deadline
+        self._compute = compute
         self._state = _RefreshState()
         self._changed = threading.Condition()
         self._memo: tuple[tuple, Stats, bytes] | None = None
@@ -149,32 +154,25 @@ class StatsService:
     def stale_after(self) -> timedelta:
         return 2 * self._interval + timedelta(seconds=5)
 
-    def refresh_now(self) -> DatabaseStats:
-        """Run the queries in the calling thread (the CLI and tests use this)."""
-        with self._changed:
-            self._state.refreshing = True
-            self._state.last_attempt_at = self._clock()
-        self._run_refresh()
-        with self._changed:
-            if self._state.result is None:
-                raise StatsUnavailable(self._state.last_error or "no stats")
-            return self._state.result
-
-    def _run_refresh(self) -> None:
+    def _run_refresh(self, generation: int) -> None:
         now = self._clock()
         try:
-            result, error = compute_database_stats(self._engine, now), None
+            result, error = self._compute(self._engine, now), None
         except Exception as exc:  # any database failure must leave the last good stats serving
             log.warning("stats refresh failed: %s", exc.__class__.__name__, exc_info=log.isEnabledFor(logging.DEBUG))
             result, error = None, f"{exc.__class__.__name__}"
         with self._changed:
             state = self._state
             state.refresh_count += 1
-            state.refreshing = False
-            state.last_attempt_failed = result is None
-            state.last_error = error
-            if result is not None:
+            newer = result is not None and (state.result is None or result.computed_at > state.result.computed_at)
+            if newer:
                 state.result = result
+            if generation == state.generation:
+                state.refreshing = False
+                state.last_attempt_failed = result is None
+                state.last_error = error
+            elif newer:
+                state.last_attempt_failed = False  # an abandoned refresh came back after all
             self._changed.notify_all()
 
     def _refresh_due(self, now: datetime) -> bool:
@@ -188,11 +186,21 @@ class StatsService:
     def _start_refresh_if_due(self, now: datetime) -> None:
         """Called with the condition held."""
         state = self._state
+        if state.refreshing and now - state.last_attempt_at > self._refresh_deadline:
+            # A database that accepted the connection and then went silent can hold a query
+            # forever; give up on it (its thread may still finish) and let a new attempt start.
+            log.warning("stats refresh hung for over %ss; abandoning it", self._refresh_deadline.seconds)
+            state.refreshing = False
+            state.last_attempt_failed = True
+            state.last_error = "the refresh timed out"
         if state.refreshing or not self._refresh_due(now):
             return
         state.refreshing = True
+        state.generation += 1
         state.last_attempt_at = now
-        threading.Thread(target=self._run_refresh, name="aurora-stats-refresh", daemon=True).start()
+        threading.Thread(
+            target=self._run_refresh, args=(state.generation,), name="aurora-stats-refresh", daemon=True
+        ).start()
 
     def database_stats(self) -> DatabaseStats:
         now = self._clock()

@@ -132,22 +132,52 @@ def test_a_failed_refresh_serves_the_last_good_stats_marked_stale(engine, clock)
     assert not fresh.stale and fresh.stale_since is None
 
 
+class HangingCompute:
+    """compute_database_stats that hangs on chosen calls, like a database that stopped answering."""
+
+    def __init__(self, hang_on_calls):
+        self.calls = 0
+        self.hang_on_calls = set(hang_on_calls)
+        self.release = threading.Event()
+
+    def __call__(self, engine, now):
+        self.calls += 1
+        if self.calls in self.hang_on_calls:
+            self.release.wait(10)
+        return compute_database_stats(engine, now)
+
+
 def test_stats_turn_stale_when_refreshes_hang(engine, clock):
-    service = make_service(engine, clock)
+    compute = HangingCompute(hang_on_calls={2})
+    service = make_service(engine, clock, compute=compute, refresh_deadline=timedelta(seconds=600))
     service.current()
-    release = threading.Event()
-    original = service._run_refresh
-
-    def hanging_refresh():
-        release.wait(10)
-        original()
-
-    service._run_refresh = hanging_refresh
     clock.advance(seconds=2 * 30 + 5)
-    assert not service.current().stale  # exactly at the bound: not yet
+    assert not service.current().stale  # exactly at the bound: not yet (the refresh now hangs)
     clock.advance(seconds=1)
-    assert service.current().stale
-    release.set()
+    stale = service.current()
+    assert stale.stale and stale.stale_since == NOW
+    compute.release.set()
+
+
+def test_a_hung_refresh_is_abandoned_and_retried(engine, clock):
+    compute = HangingCompute(hang_on_calls={2})
+    service = make_service(engine, clock, compute=compute, refresh_deadline=timedelta(seconds=10))
+    service.current()
+    clock.advance(seconds=30)
+    service.current()  # starts refresh 2, which hangs
+    assert wait_until(lambda: compute.calls == 2)
+    clock.advance(seconds=10)
+    service.current()  # within the deadline: still waiting for it
+    assert compute.calls == 2
+    clock.advance(seconds=1)
+    assert service.current().stale  # abandoned: stale at once, and a new attempt starts
+    assert wait_until(lambda: service.refresh_count == 2)
+    fresh = service.current()
+    assert not fresh.stale
+    assert fresh.generated_at == clock()
+    compute.release.set()
+    assert wait_until(lambda: service.refresh_count == 3)
+    assert service.current().generated_at == clock()  # the late, older result does not win
 
 
 def test_no_stats_before_the_first_good_refresh(tmp_path, clock):
