@@ -1,6 +1,7 @@
 """Aurora Dashboard entry point.
 
-    python app.py            run the dashboard (dev server) on the configured database
+    python app.py            run the dashboard (dev server) on the configured database;
+                             with AURORA_ROLE=bot: only the bot, publishing to Redis
     python app.py init-db    create Aurora's tables and indexes where they are missing
     gunicorn app:server      production server (see README)
 """
@@ -17,6 +18,7 @@ from typing import NoReturn
 from aurora import StartupError, create_app
 from aurora.config import SettingsError, load_settings
 from aurora.db import create_db_engine, init_db
+from aurora.dev_server import JsonErrorRequestHandler
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -63,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
             init_db(engine)
             print(f"aurora: tables ready in {engine.url.render_as_string(hide_password=True)}")
             return 0
+        if settings.role == "bot":
+            return run_bot_role(settings)
         app = create_app(settings)
     except (SettingsError, StartupError) as error:
         _fail(str(error))
@@ -71,12 +75,35 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Aurora Dashboard on http://{settings.host}:{settings.port}/", flush=True)
     try:
         # No reloader, ever: it would run this module twice and with it a second bot.
-        app.run(host=settings.host, port=settings.port, debug=settings.debug, use_reloader=False)
+        app.run(
+            host=settings.host,
+            port=settings.port,
+            debug=settings.debug,
+            use_reloader=False,
+            request_handler=JsonErrorRequestHandler,
+        )
     except KeyboardInterrupt:
         pass
     finally:
         app.server.extensions["aurora"].shutdown()
     return 0
+
+
+def run_bot_role(settings) -> int:
+    """AURORA_ROLE=bot: only the bot, publishing to Redis, until SIGINT/SIGTERM."""
+    from aurora.bot_process import BotProcess
+
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    process = BotProcess(settings)
+    try:
+        process.start()
+        print("Aurora bot running (AURORA_ROLE=bot); Ctrl-C or SIGTERM stops it", flush=True)
+        process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        process.stop()
+    return 1 if process.lease_lost else 0
 
 
 def _raise_keyboard_interrupt(_signum, _frame) -> None:

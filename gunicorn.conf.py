@@ -1,38 +1,94 @@
 """gunicorn settings for `gunicorn app:server` (read automatically from the working directory).
 
-With a DISCORD_TOKEN the bot runs inside the web worker, so exactly one worker may exist:
-more would each open their own gateway connection. Concurrency comes from threads instead.
+With a DISCORD_TOKEN (role `all`) the bot runs inside the web worker, so exactly one worker may
+exist: more would each open their own gateway connection. Concurrency comes from threads instead.
+With AURORA_ROLE=web the bot runs elsewhere and any number of workers may serve (`--workers 4`);
+AURORA_ROLE=bot runs no web server at all (`python app.py`).
+
+gthread workers: a Server-Sent Events stream holds one thread, not a whole worker, and the
+worker's `timeout` is a heartbeat of the worker, not a limit on a request, so long streams live.
 """
 
+import glob
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 # The config is read before --chdir applies: make the project importable from anywhere.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from aurora.config import SettingsError, load_settings
+
+def _prepare_metrics_folder() -> str | None:
+    """Give prometheus_client a folder for every worker's counters (multiprocess mode).
+
+    It must exist and be empty at start, and be known before prometheus_client is imported: the
+    aurora import below imports it (in this master, before any worker forks) and it picks its
+    mode once, then. An operator-chosen PROMETHEUS_MULTIPROC_DIR is emptied of old files;
+    otherwise a private temporary folder is made (and removed at exit: the returned path).
+    """
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        for stale in glob.glob(os.path.join(folder, "*.db")):
+            os.remove(stale)
+        return None
+    folder = tempfile.mkdtemp(prefix="aurora-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    return folder
+
+
+_own_metrics_folder = _prepare_metrics_folder()
+
+from aurora.config import SettingsError, load_settings  # noqa: E402  (after the folder, see above)
 
 worker_class = "gthread"
 workers = 1
 threads = 8
 timeout = 30
 graceful_timeout = 10
+keepalive = 5
 bind = "127.0.0.1:8050"
 accesslog = "-"
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+# pid: which worker answered, when several serve.
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms pid=%(p)s'
 control_socket_disable = True
 
 
 def on_starting(server) -> None:
     try:
+        _check_settings(server)
+    except SystemExit:
+        on_exit(server)  # gunicorn skips on_exit when on_starting refuses
+        raise
+
+
+def _check_settings(server) -> None:
+    try:
         settings = load_settings()
     except SettingsError as error:
         raise SystemExit(f"aurora: {error}") from None
+    if settings.role == "bot":
+        raise SystemExit("aurora: AURORA_ROLE=bot runs no web server; start the bot with `python app.py`")
     if settings.bot_enabled and server.cfg.workers > 1:
         raise SystemExit(
             f"aurora: DISCORD_TOKEN is set and gunicorn would start {server.cfg.workers} workers, each with "
-            "its own bot and gateway connection; run one worker (use --threads for concurrency)"
+            "its own bot and gateway connection; run one worker (use --threads for concurrency), or run "
+            "the bot as its own process (AURORA_ROLE=bot) and these as AURORA_ROLE=web"
         )
+
+
+def child_exit(server, worker) -> None:
+    # A worker's files stay (its counts still add up); only its live gauges must be dropped.
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server) -> None:
+    if _own_metrics_folder:
+        shutil.rmtree(_own_metrics_folder, ignore_errors=True)
 
 
 def worker_exit(server, worker) -> None:

@@ -13,6 +13,7 @@ from flask_limiter.util import get_remote_address
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
+from aurora.aggregates import IncrementalStats
 from aurora.api import EXTENSION_KEY, create_api_blueprint, register_error_handlers
 from aurora.bot_commands import CommandServices
 from aurora.bot_runner import BotRunner
@@ -22,9 +23,13 @@ from aurora.config import Settings
 from aurora.db import create_db_engine, init_db, missing_tables
 from aurora.demo import is_demo_database, seed_demo
 from aurora.layouts.page import build_layout
+from aurora.metrics import install_metrics
 from aurora.queries.balances import balance_of
 from aurora.recorder import CommandRecorder
+from aurora.scaleout import connect_shared, limiter_storage, shared_compute, snapshot_source
+from aurora.security import install_access_control, install_proxy_fix, install_security_headers
 from aurora.service import Clock, StatsService, utc_now
+from aurora.stream import StreamSlots
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +48,7 @@ class AuroraContext:
     engine: Engine
     snapshots: SnapshotCache
     service: StatsService
+    streams: StreamSlots
     bot: BotRunner | None = None
 
     def shutdown(self) -> None:
@@ -76,6 +82,8 @@ def prepare_database(engine: Engine, settings: Settings, clock: Clock) -> bool:
 def start_bot(
     settings: Settings, engine: Engine, snapshots: SnapshotCache, service: StatsService, clock: Clock, **options
 ) -> BotRunner:
+    if settings.role == "web":
+        raise StartupError("AURORA_ROLE=web never starts the bot: run it as its own process with AURORA_ROLE=bot")
     def balance(user_id: int) -> int | None:
         with engine.connect() as conn:
             return balance_of(conn, user_id)
@@ -102,11 +110,18 @@ def create_app(
 ) -> Dash:
     """Build the dashboard. With a DISCORD_TOKEN, the bot starts in a background thread;
     `bot_options` tunes that runner (tests shorten its timers)."""
+    if settings.role == "bot":
+        raise StartupError("AURORA_ROLE=bot runs no web server: start the bot with `python app.py`")
     engine = create_db_engine(settings.database_url)
     demo = prepare_database(engine, settings, clock)
-    snapshots = snapshots or SnapshotCache()
+    # With REDIS_URL: role web reads the bot's snapshot from Redis, and every process shares one
+    # stats computation per interval (`shared_compute` wraps whatever compute function is used).
+    shared = connect_shared(settings)
+    snapshots = snapshots or snapshot_source(settings, shared, clock)
     service = StatsService(
-        engine, snapshots, refresh_seconds=settings.refresh_seconds, demo=demo, clock=clock
+        engine, snapshots, refresh_seconds=settings.refresh_seconds, demo=demo, clock=clock,
+        # Incremental: the same figures as compute_database_stats at a cost independent of table size.
+        compute=shared_compute(settings, shared, IncrementalStats()),
     )
 
     app = Dash(
@@ -117,13 +132,18 @@ def create_app(
     )
     server = app.server
     bot = start_bot(settings, engine, snapshots, service, clock, **(bot_options or {})) if settings.bot_enabled else None
-    server.extensions[EXTENSION_KEY] = AuroraContext(settings, engine, snapshots, service, bot)
+    streams = StreamSlots(settings.stream_max_per_client, settings.stream_max_total)
+    server.extensions[EXTENSION_KEY] = AuroraContext(settings, engine, snapshots, service, streams, bot)
+    install_proxy_fix(app, settings)
+    install_access_control(app, settings)
+    install_security_headers(app)
+    install_metrics(server)
     limiter = Limiter(
         get_remote_address,
         app=server,
         default_limits=[],
         headers_enabled=True,
-        storage_uri="memory://",
+        **limiter_storage(settings),
     )
     server.register_blueprint(create_api_blueprint(limiter, settings.rate_limit))
     register_error_handlers(server)

@@ -9,11 +9,14 @@ import logging
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from flask_limiter import Limiter
-from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed, NotFound
+from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed
 
 from aurora.contract import activity_to_csv
 from aurora.models import iso_utc
+from aurora.openapi import openapi_json
+from aurora.request_guard import api_method_error, echo_names, install_request_guards, raw_method, shortened
 from aurora.service import StatsService, StatsUnavailable
+from aurora.stream import TooManyStreams, stats_events
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +38,7 @@ def json_error(status: int, message: str, headers: dict | None = None) -> Respon
 
 def reject_query_parameters() -> None:
     if request.args:
-        names = ", ".join(sorted(set(request.args.keys())))
+        names = echo_names(request.args.keys())
         raise BadRequest(f"this endpoint takes no query parameters (got: {names})")
 
 
@@ -88,6 +91,40 @@ def create_api_blueprint(limiter: Limiter, rate_limit: str) -> Blueprint:
             },
         )
 
+    @api.route("/stats/realtime", methods=API_METHODS, provide_automatic_options=False)
+    @limited
+    def stats_realtime() -> Response:
+        reject_query_parameters()
+        context = current_app.extensions[EXTENSION_KEY]
+        settings = context.settings
+        try:
+            release = context.streams.acquire(request.remote_addr or "unknown")
+        except TooManyStreams as error:
+            return json_error(429, error.message, {"Retry-After": "30"})
+        events = stats_events(
+            context.service,
+            last_event_id=request.headers.get("Last-Event-ID"),
+            min_gap_seconds=settings.refresh_seconds,
+            heartbeat_seconds=settings.stream_heartbeat_seconds,
+            max_seconds=settings.stream_max_seconds,
+        )
+        response = Response(
+            events,
+            mimetype="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+        # Runs when the server closes the response: at the end, on disconnect, or if never started.
+        response.call_on_close(release)
+        return response
+
+    @api.route("/openapi.json", methods=API_METHODS, provide_automatic_options=False)
+    @limited
+    def openapi_document() -> Response:
+        reject_query_parameters()
+        access_control = current_app.extensions[EXTENSION_KEY].settings.access_token is not None
+        body = openapi_json(rate_limit=rate_limit, access_control=access_control)
+        return Response(body, mimetype="application/json")
+
     every_method = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
     @api.route("/", defaults={"rest": ""}, methods=every_method, provide_automatic_options=False)
@@ -95,26 +132,31 @@ def create_api_blueprint(limiter: Limiter, rate_limit: str) -> Blueprint:
     def unknown(rest: str) -> Response:
         # Without this rule, Dash's catch-all page route would answer API paths with HTML. A path
         # that exists for GET but was asked with another method lands here too: that is a 405.
-        adapter = current_app.url_map.bind("localhost")
-        try:
-            endpoint, _ = adapter.match(f"/api/{rest}", method="GET")
-        except HTTPException:
-            endpoint = None
-        if endpoint not in (None, f"{api.name}.unknown"):
-            raise MethodNotAllowed(valid_methods=API_METHODS)
-        raise NotFound(f"no API endpoint at /api/{rest}")
+        raise api_method_error(f"/api/{rest}", API_METHODS)
 
+    # The one media type each operation answers with (for Accept), by view name.
+    media_types = {
+        "stats": "application/json",
+        "activity_csv": "text/csv",
+        "stats_realtime": "text/event-stream",
+        "openapi_document": "application/json",
+    }
+    install_request_guards(api, methods=API_METHODS, media_types=media_types)
     return api
 
 
 def register_error_handlers(server: Flask) -> None:
     @server.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
+        if isinstance(error, MethodNotAllowed) and request.path.startswith("/api/"):
+            # The routing's own 405 (a method no rule lists, like PROPFIND) would name the catch-all's
+            # methods in Allow; answer as the API does: Allow GET, HEAD on a real route, else 404.
+            error = api_method_error(request.path, API_METHODS)
         message = error.description or error.name
         if error.code == 429:
             message = f"rate limit exceeded ({error.description}); retry after Retry-After seconds"
         elif error.code == 405:
-            message = f"method {request.method} is not allowed here"
+            message = f"method {shortened(raw_method())} is not allowed here"
         # get_headers() carries Allow for 405 (and any header the exception was given).
         headers = {name: value for name, value in error.get_headers() if name != "Content-Type"}
         return json_error(error.code or 500, message, headers)

@@ -21,7 +21,7 @@ from discord.ext import commands
 from aurora.bot_commands import AuroraCommands, CommandServices
 from aurora.bot_state import BotState, ShardReading, finite_ms
 from aurora.cache import SnapshotCache
-from aurora.config import Settings
+from aurora.config import Settings, SettingsError
 from aurora.recorder import CommandRecord, CommandRecorder
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ _running_tokens: set[str] = set()
 _running_lock = threading.Lock()
 
 
-class BotAlreadyRunning(RuntimeError):
+class BotAlreadyRunning(SettingsError):
     """A second bot for the same token in one process would open a second gateway connection."""
 
 
@@ -97,8 +97,8 @@ class BotRunner:
         with _running_lock:
             if token in _running_tokens:
                 raise BotAlreadyRunning(
-                    "this process already runs the bot for this DISCORD_TOKEN; a second one would open a "
-                    "duplicate gateway connection"
+                    "DISCORD_TOKEN: this process already runs the bot for this token; a second one would "
+                    "open a duplicate gateway connection"
                 )
             _running_tokens.add(token)
         self._recorder.start()

@@ -98,8 +98,8 @@ def unavailable_values() -> list:
 
 
 def register_callbacks(app: Dash) -> None:
-    @app.callback(*OUTPUTS, Input(ids.REFRESH_INTERVAL, "n_intervals"))
-    def refresh_page(_n_intervals: int) -> list:
+    @app.callback(*OUTPUTS, Input(ids.REFRESH_INTERVAL, "n_intervals"), Input(ids.LIVE_STATS, "data"))
+    def refresh_page(_n_intervals: int, _live_event_id: str | None) -> list:
         try:
             stats = stats_service().current()
         except StatsUnavailable:

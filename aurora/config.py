@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -36,8 +36,20 @@ class Settings:
     port: int = 8050
     refresh_seconds: int = 30
     rate_limit: str = "60/minute"
+    trusted_proxy_hops: int = 0
+    access_token: str | None = field(default=None, repr=False)
+    stream_max_per_client: int = 3
+    stream_max_total: int = 100
+    stream_max_seconds: int = 3600
+    stream_heartbeat_seconds: float = 15.0
     demo: bool = True
     debug: bool = False
+    # Scale-out (README, "Running at scale"): which part this process runs, and the Redis that
+    # the parts share. The URL can carry a password, hence repr=False.
+    role: str = "all"
+    redis_url: str | None = field(default=None, repr=False)
+    redis_prefix: str = "aurora"
+    bot_ttl_seconds: int = 30
 
     @property
     def bot_enabled(self) -> bool:
@@ -154,13 +166,58 @@ def settings_from_mapping(env: Mapping[str, str]) -> Settings:
         kwargs["refresh_seconds"] = _parse_int("AURORA_REFRESH_SECONDS", raw, low=1, high=3600)
     if (raw := get("AURORA_RATE_LIMIT")) is not None:
         kwargs["rate_limit"] = _parse_rate_limit("AURORA_RATE_LIMIT", raw)
+    if (raw := get("AURORA_TRUSTED_PROXY_HOPS")) is not None:
+        kwargs["trusted_proxy_hops"] = _parse_int("AURORA_TRUSTED_PROXY_HOPS", raw, low=0, high=10)
+    if (raw := get("AURORA_ACCESS_TOKEN")) is not None:
+        token = raw.strip()
+        if len(token) < 16:
+            raise SettingsError("AURORA_ACCESS_TOKEN is too short (use at least 16 random characters)")
+        kwargs["access_token"] = token
+    if (raw := get("AURORA_STREAMS_PER_CLIENT")) is not None:
+        kwargs["stream_max_per_client"] = _parse_int("AURORA_STREAMS_PER_CLIENT", raw, low=1, high=1000)
+    if (raw := get("AURORA_STREAMS_TOTAL")) is not None:
+        kwargs["stream_max_total"] = _parse_int("AURORA_STREAMS_TOTAL", raw, low=1, high=100_000)
+    if (raw := get("AURORA_STREAM_MAX_SECONDS")) is not None:
+        kwargs["stream_max_seconds"] = _parse_int("AURORA_STREAM_MAX_SECONDS", raw, low=10, high=86_400)
     if (raw := get("AURORA_DEBUG")) is not None:
         kwargs["debug"] = _parse_bool("AURORA_DEBUG", raw)
+    _parse_scale_out(get, kwargs)
     # Demo data is only ever seeded into the embedded default database unless asked for.
     demo_default = kwargs.get("database_is_default", True)
     raw = get("AURORA_DEMO")
     kwargs["demo"] = _parse_bool("AURORA_DEMO", raw) if raw is not None else demo_default
     return Settings(**kwargs)
+
+
+_ROLES = ("all", "bot", "web")
+
+
+def _parse_scale_out(get: Callable[[str], str | None], kwargs: dict) -> None:
+    """AURORA_ROLE, REDIS_URL and friends; the bot and web roles only make sense with Redis."""
+    role = (get("AURORA_ROLE") or "all").strip().lower()
+    if role not in _ROLES:
+        raise SettingsError(f"AURORA_ROLE={role!r} is not a role (use all, bot or web)")
+    kwargs["role"] = role
+    if (raw := get("REDIS_URL")) is not None:
+        kwargs["redis_url"] = _parse_url("REDIS_URL", raw, ("redis", "rediss"))
+    if (raw := get("AURORA_REDIS_PREFIX")) is not None:
+        if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", raw.strip()):
+            raise SettingsError(f"AURORA_REDIS_PREFIX={raw!r} may only use letters, digits and _.:- (1-64)")
+        kwargs["redis_prefix"] = raw.strip()
+    if (raw := get("AURORA_BOT_TTL_SECONDS")) is not None:
+        kwargs["bot_ttl_seconds"] = _parse_int("AURORA_BOT_TTL_SECONDS", raw, low=2, high=600)
+    if role != "all" and "redis_url" not in kwargs:
+        raise SettingsError(
+            f"REDIS_URL is required with AURORA_ROLE={role} (redis://host:6379/0 or rediss://...): "
+            "the bot and web processes share the bot's state and the rate limit through it"
+        )
+    if role == "bot" and "discord_token" not in kwargs:
+        raise SettingsError("DISCORD_TOKEN is required with AURORA_ROLE=bot: that process only runs the bot")
+    if role == "web" and "discord_token" in kwargs:
+        raise SettingsError(
+            "DISCORD_TOKEN is set but AURORA_ROLE=web never starts the bot; run the bot as its own "
+            "process (AURORA_ROLE=bot) and keep the token out of the web processes"
+        )
 
 
 def load_settings(env_file: Path | None = Path(".env")) -> Settings:

@@ -86,6 +86,8 @@ users = Table(
     Column("is_active", Boolean, nullable=False, server_default=text("true")),
     Column("balance", BigInteger, nullable=False, server_default=text("0")),
     Column("created_at", UTCDateTime, nullable=False),
+    # Incremental stats count the users registered since the last reconcile from this index alone.
+    Index("ix_users_created_at_is_active", "created_at", "is_active"),
 )
 
 transactions = Table(

@@ -1,6 +1,9 @@
 """Component IDs: one place, so layouts, callbacks and browser tests agree."""
 
 REFRESH_INTERVAL = "refresh-interval"
+# Fed by assets/live.js from /api/stats/realtime; LIVE_STATS_READY tells it the page is rendered.
+LIVE_STATS = "live-stats"
+LIVE_STATS_READY = "live-stats-ready"
 STATUS_BANNER = "status-banner"
 DEMO_BADGE = "demo-badge"
 BOT_STATUS = "bot-status"

@@ -21,6 +21,7 @@ from werkzeug.serving import make_server
 from aurora import create_app
 from aurora.config import Settings
 from aurora.db import create_db_engine, init_db
+from aurora.dev_server import JsonErrorRequestHandler
 from tests.support import FrozenClock
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -95,8 +96,10 @@ def settings(database_url, engine) -> Settings:
 def make_app(settings, clock):
     created = []
 
-    def build(bot_options=None, snapshots=None, **overrides):
-        app = create_app(settings.with_overrides(**overrides), clock=clock, bot_options=bot_options, snapshots=snapshots)
+    def build(bot_options=None, snapshots=None, app_clock=clock, **overrides):
+        app = create_app(
+            settings.with_overrides(**overrides), clock=app_clock, bot_options=bot_options, snapshots=snapshots
+        )
         created.append(app)
         return app
 
@@ -115,7 +118,9 @@ class LiveServer:
 
     def __init__(self, app) -> None:
         self.app = app
-        self._server = make_server("127.0.0.1", 0, app.server, threaded=True)
+        self._server = make_server(
+            "127.0.0.1", 0, app.server, threaded=True, request_handler=JsonErrorRequestHandler
+        )
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -168,3 +173,34 @@ def page(browser):
     page.on("pageerror", lambda error: page.console_errors.append(str(error)))
     yield page
     context.close()
+
+
+REDIS_TEST_URL = os.environ.get("AURORA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    import redis
+
+    client = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        unavailable(f"Redis is not reachable at {REDIS_TEST_URL} ({error.__class__.__name__})")
+    finally:
+        client.close()
+    return REDIS_TEST_URL
+
+
+@pytest.fixture
+def redis_prefix(redis_url):
+    """A key prefix private to this test; its keys (and the rate limiter's) are deleted after."""
+    import redis
+
+    prefix = f"aurora-test-{uuid.uuid4().hex[:12]}"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    stale = list(client.scan_iter(match=f"*{prefix}*", count=1000))
+    if stale:
+        client.delete(*stale)
+    client.close()

@@ -90,6 +90,7 @@ class FakeDiscord:
         self.token = token
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.ack_heartbeats = ack_heartbeats  # read on every heartbeat, so settable at runtime
+        self.refuse_gateway = False  # settable at runtime: new gateway connections get a 503
         self.shards = shards  # what GET /gateway/bot recommends
         self.identify_count = 0
         self.resume_count = 0
@@ -431,7 +432,9 @@ class FakeDiscord:
         return _json(message)
 
     # ----- Gateway -------------------------------------------------------------------------------
-    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+    async def _gateway(self, request: web.Request) -> web.StreamResponse:
+        if self.refuse_gateway:  # an outage: the client keeps retrying with backoff
+            return _error(503, "Service Unavailable")
         ws = web.WebSocketResponse(timeout=1.0, autoping=True)  # 1 s close handshake, not 10 s
         await ws.prepare(request)
         conn = _Conn(ws, request.transport)

@@ -73,3 +73,18 @@ def insert_rows(engine: Engine, *, user_rows=(), transaction_rows=(), case_rows=
         for table, rows in ((users, user_rows), (transactions, transaction_rows), (moderation_cases, case_rows)):
             if rows:
                 conn.execute(insert(table), list(rows))
+
+
+# The bot's timers, shortened for a loopback fake Discord (no 5 s identify wait, fast snapshots).
+FAST_BOT_OPTIONS = {"tick_seconds": 0.05, "identify_delay_seconds": 0, "client_options": {"guild_ready_timeout": 0.05}}
+
+
+def with_fake_discord(fake, **bot_options) -> dict:
+    """make_app() overrides that connect the app's bot to `fake` (and lift the rate limit for polling)."""
+    return {
+        "discord_token": fake.token,
+        "discord_api_base": fake.api_base,
+        "discord_gateway_url": fake.gateway_url,
+        "rate_limit": "100000/minute",
+        "bot_options": {**FAST_BOT_OPTIONS, **bot_options},
+    }

@@ -10,9 +10,15 @@ import pytest
 from aurora import create_app, ids
 from aurora.config import Settings
 from tests.fake_discord import FakeDiscord
-from tests.support import NOW, case, command, insert_rows, transaction, user
+from tests.support import NOW, case, command, insert_rows, transaction, user, with_fake_discord
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def database_url(sqlite_url):
+    """The page does not care which database is behind the service (both are covered below it)."""
+    return sqlite_url
 
 
 def kpi_text(page, card_id):
@@ -108,17 +114,13 @@ def test_unreachable_database_shows_an_error_state(page, tmp_path, live_server):
 
 def test_page_shows_the_connected_bot(page, make_app, live_server):
     with FakeDiscord(token="browser-token", guilds=[4, 6]) as fake:
-        app = make_app(
-            discord_token="browser-token",
-            discord_api_base=fake.api_base,
-            discord_gateway_url=fake.gateway_url,
-            bot_options={"tick_seconds": 0.05, "identify_delay_seconds": 0, "client_options": {"guild_ready_timeout": 0.05}},
-        )
+        app = make_app(**with_fake_discord(fake))
         client = app.server.test_client()
         FakeDiscord.wait_for(lambda: client.get("/api/stats").get_json()["ping"]["avg"] is not None)
         server = live_server(app)
         open_dashboard(page, server)
-        page.wait_for_function(f"document.querySelector('#{ids.kpi_value(ids.KPI_SERVERS)}').innerText === '2'")
+        # Selectors, not wait_for_function: the page's CSP (rightly) forbids string evaluation.
+        page.wait_for_selector(f"#{ids.kpi_value(ids.KPI_SERVERS)}:text-is('2')")
         ping = page.locator(f"#{ids.kpi_value(ids.KPI_PING)}").inner_text()
         assert ping.endswith(" ms") and ping[:-3].isdigit()
         assert page.locator(f"#{ids.BOT_STATUS}").inner_text().startswith("Bot connected")

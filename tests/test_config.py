@@ -116,3 +116,53 @@ def test_existing_database_without_tables_points_to_init_db(tmp_path):
     created = run_app(tmp_path, env, "init-db")
     assert created.returncode == 0, created.stderr
     assert "tables ready" in created.stdout
+
+
+def test_scale_out_defaults_keep_everything_in_one_process():
+    settings = settings_from_mapping({})
+    assert (settings.role, settings.redis_url, settings.redis_prefix) == ("all", None, "aurora")
+
+
+def test_roles_and_redis_are_parsed():
+    web = settings_from_mapping(
+        {"AURORA_ROLE": "Web", "REDIS_URL": "rediss://:pw@cache.internal:6380/2", "AURORA_REDIS_PREFIX": "prod.eu",
+         "AURORA_BOT_TTL_SECONDS": "45"}
+    )
+    assert (web.role, web.redis_url, web.redis_prefix, web.bot_ttl_seconds) == (
+        "web", "rediss://:pw@cache.internal:6380/2", "prod.eu", 45
+    )
+    assert "pw@" not in repr(web)  # the URL can carry Redis's password
+    bot = settings_from_mapping({"AURORA_ROLE": "bot", "REDIS_URL": "redis://127.0.0.1:6379/0", "DISCORD_TOKEN": "a.b.c"})
+    assert bot.role == "bot" and bot.bot_enabled
+    # Role all with Redis: still one process with the bot thread, but limits and stats are shared.
+    assert settings_from_mapping({"REDIS_URL": "redis://127.0.0.1"}).role == "all"
+
+
+@pytest.mark.parametrize(
+    ("env", "starts_with", "mentions"),
+    [
+        ({"AURORA_ROLE": "worker"}, "AURORA_ROLE", "all, bot or web"),
+        ({"AURORA_ROLE": "web"}, "REDIS_URL is required with AURORA_ROLE=web", "redis://"),
+        ({"AURORA_ROLE": "bot", "DISCORD_TOKEN": "a.b.c"}, "REDIS_URL is required with AURORA_ROLE=bot", "redis://"),
+        ({"AURORA_ROLE": "bot", "REDIS_URL": "redis://h"}, "DISCORD_TOKEN is required", "AURORA_ROLE=bot"),
+        ({"AURORA_ROLE": "web", "REDIS_URL": "redis://h", "DISCORD_TOKEN": "a.b.c"}, "DISCORD_TOKEN is set",
+         "never starts the bot"),
+        ({"REDIS_URL": "http://cache:6379"}, "REDIS_URL", "redis or rediss"),
+        ({"REDIS_URL": "redis://"}, "REDIS_URL", "redis or rediss"),
+        ({"AURORA_REDIS_PREFIX": "has space"}, "AURORA_REDIS_PREFIX", "letters, digits"),
+        ({"AURORA_BOT_TTL_SECONDS": "1"}, "AURORA_BOT_TTL_SECONDS", "out of range"),
+    ],
+)
+def test_a_bad_scale_out_setting_is_one_clear_line(env, starts_with, mentions):
+    with pytest.raises(SettingsError) as raised:
+        settings_from_mapping(env)
+    message = str(raised.value)
+    assert message.startswith(starts_with) and mentions in message
+    assert "\n" not in message
+
+
+def test_role_web_without_redis_stops_startup_with_one_line(tmp_path):
+    result = run_app(tmp_path, {"AURORA_ROLE": "web"})
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("aurora: REDIS_URL is required with AURORA_ROLE=web")
+    assert "Traceback" not in result.stdout + result.stderr

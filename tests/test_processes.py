@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -56,14 +55,12 @@ def run_until_connected_then_terminate(command, env, port, fake, cwd):
         )
         assert fake.identify_count == 1  # exactly one gateway session
         process.send_signal(signal.SIGTERM)
-        started = time.monotonic()
-        output, _ = process.communicate(timeout=10)
-        took = time.monotonic() - started
+        # Must exit within 5 s of SIGTERM: a hang raises TimeoutExpired and fails the test.
+        output, _ = process.communicate(timeout=5)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert took < 5, f"took {took:.1f} s to stop"
     FakeDiscord.wait_for(lambda: fake.connection_count == 0, timeout=2)
     assert "Traceback" not in output
     assert "Task was destroyed" not in output

@@ -121,5 +121,7 @@ def build_layout(refresh_seconds: int) -> html.Div:
                 ],
             ),
             dcc.Interval(id=ids.REFRESH_INTERVAL, interval=refresh_seconds * 1000, n_intervals=0),
+            dcc.Store(id=ids.LIVE_STATS),
+            html.Span(id=ids.LIVE_STATS_READY, hidden=True),
         ],
     )

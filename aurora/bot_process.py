@@ -1,0 +1,101 @@
+"""Role `bot`: the Discord bot (and its command recording) as a process of its own, no web server.
+
+It holds the bot lease for its token (one bot per token across all hosts), publishes each
+snapshot to Redis for the web processes, and stops cleanly on SIGINT/SIGTERM: gateway closed,
+queued command records written, a final `disconnected` snapshot published and the lease released.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from aurora import StartupError, prepare_database, start_bot
+from aurora.config import Settings
+from aurora.db import create_db_engine
+from aurora.lease import BotLease, LeaseHeld
+from aurora.redis_link import RedisError, describe
+from aurora.redis_store import OffLoopPublisher, RedisSnapshotStore
+from aurora.scaleout import connect_shared, shared_compute
+from aurora.service import Clock, StatsService, compute_database_stats, utc_now
+
+log = logging.getLogger(__name__)
+
+# Snapshots per TTL: the key must outlive a late tick or two, and expire soon after the bot dies.
+TICKS_PER_TTL = 3
+
+
+class BotProcess:
+    """The parts of a bot-role process, startable and stoppable from tests as from `app.py`."""
+
+    def __init__(self, settings: Settings, *, clock: Clock = utc_now, bot_options: dict | None = None) -> None:
+        if settings.role != "bot" or settings.redis_url is None or not settings.discord_token:
+            raise StartupError("the bot process needs AURORA_ROLE=bot, REDIS_URL and DISCORD_TOKEN")
+        self._settings = settings
+        self._clock = clock
+        self._bot_options = {"tick_seconds": settings.bot_ttl_seconds / TICKS_PER_TTL, **(bot_options or {})}
+        self.stopped = threading.Event()
+        self.lease_lost = False
+        self._shared = connect_shared(settings)
+        self.lease = BotLease(self._shared.client, settings.discord_token, ttl_seconds=settings.bot_ttl_seconds)
+        self._engine = None
+        self._publisher: OffLoopPublisher | None = None
+        self._runner = None
+
+    def start(self) -> None:
+        settings = self._settings
+        try:
+            # A crashed bot's lease expires within one TTL: wait that long before refusing.
+            self.lease.acquire(wait_seconds=settings.bot_ttl_seconds)
+        except LeaseHeld as error:
+            raise StartupError(str(error)) from None
+        except RedisError as error:
+            raise StartupError(
+                f"REDIS_URL: Redis at {describe(settings.redis_url)} is not reachable ({error.__class__.__name__}); "
+                "the bot needs it for its lease and to reach the web processes"
+            ) from None
+        try:
+            self._engine = create_db_engine(settings.database_url)
+            demo = prepare_database(self._engine, settings, self._clock)
+            store = RedisSnapshotStore(
+                self._shared.client, prefix=self._shared.prefix, ttl_seconds=settings.bot_ttl_seconds,
+                clock=self._clock, health=self._shared.health,
+            )
+            self._publisher = OffLoopPublisher(store)
+            # For the bot's own /stats command; shares the web processes' computation.
+            service = StatsService(
+                self._engine, self._publisher, refresh_seconds=settings.refresh_seconds, demo=demo,
+                clock=self._clock, compute=shared_compute(settings, self._shared, compute_database_stats),
+            )
+            self._runner = start_bot(settings, self._engine, self._publisher, service, self._clock, **self._bot_options)
+        except BaseException:
+            self.stop()
+            raise
+        self.lease.keep_renewed(on_lost=self._lost_lease)
+        log.info(
+            "Aurora bot running (role bot): snapshots to Redis %s under %r every %.1f s",
+            describe(settings.redis_url), settings.redis_prefix, self._bot_options["tick_seconds"],
+        )
+
+    def _lost_lease(self) -> None:
+        self.lease_lost = True
+        self.stopped.set()
+
+    def stop(self) -> None:
+        """Idempotent: close the gateway, flush records and the last snapshot, release the lease."""
+        if self._runner is not None:
+            self._runner.stop()
+            self._runner = None
+        if self._publisher is not None:
+            self._publisher.close()
+            self._publisher = None
+        self.lease.release()
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+        self.stopped.set()
+
+    def wait(self, poll_seconds: float = 0.5) -> None:
+        # A timed wait keeps the main thread responsive to signal handlers.
+        while not self.stopped.wait(poll_seconds):
+            pass

@@ -1,0 +1,84 @@
+"""Wiring for the roles (README, "Running at scale").
+
+- `all` (default): one process, bot thread + web, in-memory snapshot hand-over.
+- `bot`: only the bot; it publishes snapshots to Redis (see `aurora.bot_process`).
+- `web`: only the dashboard; it reads the bot's snapshot from Redis and never starts a bot.
+
+Whenever REDIS_URL is set (any role) the rate limit is counted in Redis and the database stats are
+computed once per interval for all processes; without it everything stays in process memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import redis
+from sqlalchemy import Engine
+
+from aurora.cache import SnapshotCache
+from aurora.config import Settings
+from aurora.metrics import observe_refresh_source, timed_compute
+from aurora.models import DatabaseStats
+from aurora.redis_link import RedisHealth, client_options, connect
+from aurora.redis_store import RedisSnapshotStore
+from aurora.shared_stats import SharedStatsCompute
+
+Compute = Callable[[Engine, datetime], DatabaseStats]
+
+
+@dataclass(frozen=True)
+class SharedRedis:
+    """One process's Redis client and the outage bookkeeping its parts share."""
+
+    client: redis.Redis
+    health: RedisHealth
+    prefix: str
+
+
+def connect_shared(settings: Settings) -> SharedRedis | None:
+    if settings.redis_url is None:
+        return None
+    return SharedRedis(connect(settings.redis_url), RedisHealth(), settings.redis_prefix)
+
+
+def snapshot_source(settings: Settings, shared: SharedRedis | None, clock: Callable[[], datetime]):
+    """Where the web side reads bot snapshots: Redis in role web, the bot thread's cache otherwise."""
+    if settings.role == "web" and shared is not None:
+        return RedisSnapshotStore(
+            shared.client, prefix=shared.prefix, ttl_seconds=settings.bot_ttl_seconds, clock=clock, health=shared.health
+        )
+    return SnapshotCache()
+
+
+def shared_compute(settings: Settings, shared: SharedRedis | None, inner: Compute) -> Compute:
+    """`inner` (any compute function) timed for /metrics and, with Redis, run once per interval
+    for every process of the deployment."""
+    timed = timed_compute(inner)
+    if shared is None:
+        return timed
+    return SharedStatsCompute(
+        shared.client,
+        timed,
+        prefix=shared.prefix,
+        interval_seconds=settings.refresh_seconds,
+        health=shared.health,
+        observe=observe_refresh_source,
+    )
+
+
+def limiter_storage(settings: Settings) -> dict:
+    """flask-limiter storage arguments: Redis (shared by all workers and hosts) when configured.
+
+    If Redis becomes unreachable, flask-limiter counts in process memory (logging the switch once)
+    and goes back to Redis when it answers again, instead of failing every request.
+    """
+    if settings.redis_url is None:
+        return {"storage_uri": "memory://"}
+    return {
+        "storage_uri": settings.redis_url,
+        "storage_options": client_options(),
+        "in_memory_fallback_enabled": True,
+        "key_prefix": settings.redis_prefix,
+    }

@@ -1,0 +1,101 @@
+"""Response hardening, optional access control, and client addresses behind proxies."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import logging
+
+from dash import Dash
+from flask import Response, request
+from werkzeug.datastructures import WWWAuthenticate
+from werkzeug.exceptions import Unauthorized
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from aurora.config import Settings
+
+log = logging.getLogger(__name__)
+
+REALM = "Aurora Dashboard"
+
+
+def content_security_policy(app: Dash) -> str:
+    # Dash's only inline script is its renderer bootstrap: allowed by hash, nothing else inline.
+    # Plotly injects <style> elements, so styles need 'unsafe-inline' (styles cannot run code).
+    script_sources = " ".join(["'self'", *app.csp_hashes()])
+    return "; ".join(
+        [
+            "default-src 'self'",
+            f"script-src {script_sources}",
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data: blob:",
+            "font-src 'self' data:",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+def install_security_headers(app: Dash) -> None:
+    policy = content_security_policy(app)
+    headers = {
+        "Content-Security-Policy": policy,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "X-Frame-Options": "DENY",
+        "Cross-Origin-Opener-Policy": "same-origin",
+    }
+
+    @app.server.after_request
+    def add_security_headers(response: Response) -> Response:
+        for name, value in headers.items():
+            response.headers.setdefault(name, value)
+        return response
+
+
+def presented_token(authorization: str | None) -> str | None:
+    """The secret in `Authorization: Bearer <token>` or HTTP Basic (any user name, token as password)."""
+    if not authorization:
+        return None
+    scheme, _, credentials = authorization.partition(" ")
+    scheme = scheme.lower()
+    if scheme == "bearer":
+        return credentials.strip()
+    if scheme == "basic":
+        try:
+            decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        _, separator, password = decoded.partition(":")
+        return password if separator else None
+    return None
+
+
+def install_access_control(app: Dash, settings: Settings) -> None:
+    if settings.access_token is None:
+        log.warning("AURORA_ACCESS_TOKEN is not set: the dashboard and its API are public")
+        return
+    expected = settings.access_token.encode()
+
+    @app.server.before_request
+    def require_token() -> None:
+        token = presented_token(request.headers.get("Authorization"))
+        # compare_digest: no timing side channel on how much of the token matched.
+        if token is None or not hmac.compare_digest(token.encode(), expected):
+            raise Unauthorized(
+                "an access token is required (HTTP Basic password or 'Authorization: Bearer <token>')",
+                www_authenticate=WWWAuthenticate("basic", {"realm": REALM, "charset": "UTF-8"}),
+            )
+
+    log.info("access control on: every page and API route requires AURORA_ACCESS_TOKEN")
+
+
+def install_proxy_fix(app: Dash, settings: Settings) -> None:
+    """Trust X-Forwarded-For/-Proto only from the configured number of proxies in front."""
+    if settings.trusted_proxy_hops:
+        hops = settings.trusted_proxy_hops
+        app.server.wsgi_app = ProxyFix(app.server.wsgi_app, x_for=hops, x_proto=hops, x_host=0)

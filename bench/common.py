@@ -1,0 +1,178 @@
+"""What every benchmark shares: the result row, the table, servers started as child processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GUNICORN_CONFIG = ROOT / "gunicorn.conf.py"
+
+
+@dataclass(frozen=True)
+class Result:
+    """One figure: ours against the anchor measured in the same run."""
+
+    figure: str
+    ours: float
+    anchor: float | None
+    unit: str
+    target: str  # e.g. "<= 0.05"; "" for figures shown for information
+    limit: float | None = None
+    higher_is_better: bool = False
+    ratio_override: float | None = None  # for figures whose ratio is not ours / anchor
+
+    @property
+    def ratio(self) -> float | None:
+        if self.ratio_override is not None:
+            return self.ratio_override
+        if self.anchor in (None, 0):
+            return None
+        return self.ours / self.anchor
+
+    @property
+    def passed(self) -> bool | None:
+        if self.limit is None:
+            return None
+        value = self.ratio if self.ratio is not None else self.ours
+        return value >= self.limit if self.higher_is_better else value <= self.limit
+
+
+def _number(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    text = f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.3g}" if abs(value) < 1 else f"{value:,.1f}"
+    return f"{text} {unit}".strip()
+
+
+def format_table(results: list[Result]) -> str:
+    rows = [("figure", "ours", "anchor", "ratio", "target", "pass/fail")]
+    for result in results:
+        verdict = {None: "info", True: "PASS", False: "FAIL"}[result.passed]
+        rows.append(
+            (
+                result.figure,
+                _number(result.ours, result.unit),
+                _number(result.anchor, result.unit),
+                "-" if result.ratio is None else f"{result.ratio:.3f}",
+                result.target or "-",
+                verdict,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) + " |"
+             for row in rows]
+    lines.insert(1, "|" + "|".join("-" * (width + 2) for width in widths) + "|")
+    return "\n".join(lines)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, timeout: float = 30.0, *, ok_statuses=(200,)) -> None:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status in ok_statuses:
+                    return
+        except OSError as error:  # refused while starting, 503 before the first refresh
+            last = error
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f}s ({last})")
+
+
+class Server(str):
+    """A running server's base URL (a str, so it formats like one) that also knows its pid."""
+
+    pid: int
+
+    def __new__(cls, url: str, pid: int) -> Server:
+        server = super().__new__(cls, url)
+        server.pid = pid
+        return server
+
+
+@contextmanager
+def gunicorn(app: str, env: dict[str, str], *, workers: int, threads: int) -> Iterator[Server]:
+    """`gunicorn app` with the project's gunicorn.conf.py on a free loopback port."""
+    port = free_port()
+    command = [
+        sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG), "--bind", f"127.0.0.1:{port}",
+        "--workers", str(workers), "--threads", str(threads), app,
+    ]
+    # The server log goes to a file (a pipe nobody reads would block the server once full).
+    log = tempfile.NamedTemporaryFile(prefix="aurora-bench-", suffix=".log", delete=False)
+    process = subprocess.Popen(
+        command, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=log,
+        start_new_session=True,
+    )
+    try:
+        yield Server(f"http://127.0.0.1:{port}", process.pid)
+    finally:
+        # The whole session: master and workers, started by us and nothing else.
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
+        lines = Path(log.name).read_text(errors="replace").splitlines()
+        Path(log.name).unlink()
+        if any("Traceback" in line or "[ERROR]" in line for line in lines):
+            print(f"bench: {app} logged errors; its log ends:\n  " + "\n  ".join(lines[-25:]), file=sys.stderr)
+
+
+def process_tree_rss_bytes(pid: int) -> int:
+    """Resident memory of a process and all its descendants (Linux /proc)."""
+    total = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            with open(f"/proc/{current}/status") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except FileNotFoundError:
+            continue
+        pending.extend(int(child) for child in children)
+    return total
+
+
+def machine_description() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({cpu}), {memory_gb:.0f} GB RAM, Python {sys.version.split()[0]}"
+
+
+def progress(label: str, done: int, total: int) -> None:
+    """A one-line progress bar on stderr (redrawn in place)."""
+    width = 30
+    filled = int(width * done / total) if total else width
+    end = "\n" if done >= total else ""
+    sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,}{end}")
+    sys.stderr.flush()

@@ -1,0 +1,39 @@
+"""The benchmark suite keeps working: `python -m bench --quick` runs end to end against the real
+PostgreSQL, gunicorn, wrk (or the Python load generator), Chromium and the fake Discord, and prints
+its table. Timings are printed for people; they are never asserted here."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import unavailable
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = [pytest.mark.postgres, pytest.mark.browser]
+
+
+def test_quick_benchmark_suite_runs_and_prints_the_table(postgres_admin_engine):
+    # postgres_admin_engine: skips (or fails under CI) when PostgreSQL is not there.
+    if shutil.which("chromium") is None and shutil.which("chromium-browser") is None:
+        unavailable("Chromium is not installed (Debian: apt-get install chromium)")
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick"],
+        cwd=ROOT, capture_output=True, text=True, timeout=240,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    table = completed.stdout
+    assert "| figure" in table and "| pass/fail |" in table
+    for figure in ("1. steady refresh", "2. growth", "3. /api/stats", "4. time to KPI", "4. callback payload",
+                   "5. RSS growth"):
+        assert figure in table, table
+    # The incremental refresh must have matched the plain SQL on the generated data.
+    equality_row = next(line for line in table.splitlines() if "refresh equals plain SQL" in line)
+    assert "PASS" in equality_row, table
+    print(table)
