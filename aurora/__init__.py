@@ -18,11 +18,10 @@ from aurora.api import EXTENSION_KEY, create_api_blueprint, register_error_handl
 from aurora.bot_commands import CommandServices
 from aurora.bot_runner import BotRunner
 from aurora.cache import SnapshotCache
-from aurora.callbacks import register_callbacks
+from aurora.callbacks import install_page
 from aurora.config import Settings
 from aurora.db import create_db_engine, init_db, missing_tables
 from aurora.demo import is_demo_database, seed_demo
-from aurora.layouts.page import build_layout
 from aurora.metrics import install_metrics
 from aurora.queries.balances import balance_of
 from aurora.recorder import CommandRecorder
@@ -138,17 +137,19 @@ def create_app(
     install_access_control(app, settings)
     install_security_headers(app)
     install_metrics(server)
-    limiter = Limiter(
-        get_remote_address,
-        app=server,
-        default_limits=[],
-        headers_enabled=True,
-        **limiter_storage(settings),
-    )
+    # Without a limit there is no limiter at all: its per-request hook would cost for nothing.
+    limiter = None
+    if settings.rate_limit:
+        limiter = Limiter(
+            get_remote_address,
+            app=server,
+            default_limits=[],
+            headers_enabled=True,
+            **limiter_storage(settings),
+        )
     server.register_blueprint(create_api_blueprint(limiter, settings.rate_limit))
     register_error_handlers(server)
-    app.layout = build_layout(settings.refresh_seconds)
-    register_callbacks(app)
+    install_page(app, settings.refresh_seconds)
     log.info(
         "Aurora Dashboard ready: database %s%s, bot %s",
         engine.url.render_as_string(hide_password=True),

@@ -58,10 +58,11 @@ def _unavailable() -> Response:
     )
 
 
-def create_api_blueprint(limiter: Limiter, rate_limit: str) -> Blueprint:
+def create_api_blueprint(limiter: Limiter | None, rate_limit: str | None) -> Blueprint:
+    """`limiter` is None when AURORA_RATE_LIMIT=off (a proxy in front limits instead)."""
     api = Blueprint("api", __name__, url_prefix="/api")
     # One budget per client across the API, so polling one route cannot dodge the limit on another.
-    limited = limiter.shared_limit(rate_limit, scope="api")
+    limited = limiter.shared_limit(rate_limit, scope="api") if limiter else (lambda view: view)
 
     @api.route("/stats", methods=API_METHODS, provide_automatic_options=False)
     @limited

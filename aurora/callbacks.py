@@ -8,34 +8,21 @@ builds many apps per process (tests, several instances).
 from __future__ import annotations
 
 from dash import Dash, Input, Output, no_update
+from flask import has_request_context
 
 from aurora import ids
 from aurora.api import stats_service
 from aurora.figures import activity_figure
 from aurora.layouts.components import event_items, shard_items, top_command_items
-from aurora.layouts.formatting import (
-    KpiView,
-    bot_status_text,
-    clock_time,
-    commands_view,
-    ping_view,
-    servers_view,
-    users_view,
-)
+from aurora.layouts.formatting import KpiView, bot_status_text, clock_time
+from aurora.layouts.page import KPI_CARDS, build_layout
 from aurora.models import Stats
 from aurora.service import StatsUnavailable
-
-KPI_CARDS = (
-    (ids.KPI_SERVERS, servers_view),
-    (ids.KPI_USERS, users_view),
-    (ids.KPI_COMMANDS, commands_view),
-    (ids.KPI_PING, ping_view),
-)
 
 OUTPUTS = [
     *(
         output
-        for card_id, _ in KPI_CARDS
+        for card_id, *_ in KPI_CARDS
         for output in (
             Output(ids.kpi_value(card_id), "children"),
             Output(ids.kpi_value(card_id), "className"),
@@ -69,7 +56,7 @@ def kpi_outputs(view: KpiView) -> list:
 def page_values(stats: Stats) -> list:
     """Every output of the refresh callback, in OUTPUTS order, from one Stats."""
     values: list = []
-    for _, view_of in KPI_CARDS:
+    for *_, view_of in KPI_CARDS:
         values.extend(kpi_outputs(view_of(stats)))
     banner = ""
     if stats.stale and stats.stale_since is not None:
@@ -97,11 +84,26 @@ def unavailable_values() -> list:
     return [no_update] * (len(OUTPUTS) - 3) + [UNAVAILABLE_MESSAGE, "banner error", False]
 
 
+def current_stats_or_none() -> Stats | None:
+    try:
+        return stats_service().current()
+    except StatsUnavailable:
+        return None
+
+
+def install_page(app: Dash, refresh_seconds: int) -> None:
+    """The layout (built per page load, with the current figures) and its refresh callback."""
+
+    def serve_layout():
+        # Dash also calls this once outside any request, to validate the layout: no figures then.
+        return build_layout(refresh_seconds, current_stats_or_none() if has_request_context() else None)
+
+    app.layout = serve_layout
+    register_callbacks(app)
+
+
 def register_callbacks(app: Dash) -> None:
     @app.callback(*OUTPUTS, Input(ids.REFRESH_INTERVAL, "n_intervals"), Input(ids.LIVE_STATS, "data"))
     def refresh_page(_n_intervals: int, _live_event_id: str | None) -> list:
-        try:
-            stats = stats_service().current()
-        except StatsUnavailable:
-            return unavailable_values()
-        return page_values(stats)
+        stats = current_stats_or_none()
+        return unavailable_values() if stats is None else page_values(stats)

@@ -35,7 +35,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8050
     refresh_seconds: int = 30
-    rate_limit: str = "60/minute"
+    rate_limit: str | None = "60/minute"  # None: no limit (a proxy in front enforces one)
     trusted_proxy_hops: int = 0
     access_token: str | None = field(default=None, repr=False)
     stream_max_per_client: int = 3
@@ -83,7 +83,9 @@ def _parse_int(name: str, raw: str, *, low: int, high: int) -> int:
     return value
 
 
-def _parse_rate_limit(name: str, raw: str) -> str:
+def _parse_rate_limit(name: str, raw: str) -> str | None:
+    if raw.strip().lower() == "off":
+        return None
     try:
         limits = parse_many(raw)
     except ValueError:

@@ -269,13 +269,18 @@ def _paths(access_control: bool) -> dict:
     }
 
 
-def build_openapi_document(*, rate_limit: str, access_control: bool) -> dict:
+def build_openapi_document(*, rate_limit: str | None, access_control: bool) -> dict:
     """The document for an app with this rate limit, with or without a configured access token."""
+    budget = (
+        f"All operations share a budget of {rate_limit} per client IP."
+        if rate_limit
+        else "The app itself sets no rate limit here (a proxy in front is expected to)."
+    )
     description = (
         "Health and activity of the Aurora Discord bot. Every path answers GET and HEAD only: any other "
         "method (methods are case-sensitive) is answered 405 with `Allow` (response `MethodNotAllowed`). "
-        "No operation takes query parameters: any is a 400 naming it. All operations share a budget of "
-        f"{rate_limit} per client IP. Unknown paths under /api/ are 404. Every error is JSON "
+        f"No operation takes query parameters: any is a 400 naming it. {budget} "
+        "Unknown paths under /api/ are 404. Every error is JSON "
         '`{"error": {"status": <code>, "message": <text>}}`.'
     )
     document: dict = {
@@ -297,6 +302,6 @@ def build_openapi_document(*, rate_limit: str, access_control: bool) -> dict:
 
 
 @functools.lru_cache(maxsize=4)
-def openapi_json(*, rate_limit: str, access_control: bool) -> bytes:
+def openapi_json(*, rate_limit: str | None, access_control: bool) -> bytes:
     """The serialized document, built once per configuration."""
     return json.dumps(build_openapi_document(rate_limit=rate_limit, access_control=access_control)).encode()

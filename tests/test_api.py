@@ -187,3 +187,10 @@ def test_unreachable_database_is_a_503_with_retry_after(tmp_path):
 def test_generated_at_is_the_refresh_moment(client, clock):
     body = client.get("/api/stats").get_json()
     assert datetime.fromisoformat(body["generatedAt"].replace("Z", "+00:00")) == clock().replace(microsecond=0)
+
+
+def test_rate_limit_off_installs_no_limiter(make_app):
+    client = make_app(rate_limit=None).server.test_client()
+    responses = [client.get("/api/stats") for _ in range(70)]
+    assert {response.status_code for response in responses} == {200}
+    assert "X-RateLimit-Limit" not in responses[-1].headers

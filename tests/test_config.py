@@ -43,6 +43,11 @@ def test_values_are_parsed():
     assert settings.rate_limit == "100 per hour"
 
 
+def test_rate_limit_can_be_switched_off_for_a_limiting_proxy():
+    assert settings_from_mapping({"AURORA_RATE_LIMIT": "off"}).rate_limit is None
+    assert settings_from_mapping({"AURORA_RATE_LIMIT": "OFF"}).rate_limit is None
+
+
 def test_the_token_never_appears_in_repr():
     assert "abc.def.ghi" not in repr(settings_from_mapping({"DISCORD_TOKEN": "abc.def.ghi"}))
 

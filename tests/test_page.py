@@ -11,6 +11,7 @@ from aurora import ids
 from aurora.callbacks import OUTPUTS, page_values, unavailable_values
 from aurora.figures import activity_figure
 from aurora.layouts.formatting import commands_view, ping_view, servers_view, users_view
+from aurora.layouts.page import build_layout
 from aurora.models import ActivityPoint, BotSnapshot, DatabaseStats, RecentEvent
 from aurora.service import combine
 from tests.support import NOW
@@ -97,3 +98,30 @@ def test_activity_figure_has_both_series_over_24_hours():
     assert list(figure.data[0].y) == list(range(24))
     assert list(figure.data[1].y) == [2 * i for i in range(24)]
     assert len(figure.data[0].x) == 24
+
+
+def find_component(component, component_id):
+    if getattr(component, "id", None) == component_id:
+        return component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list) else [children]:
+        if child is not None and not isinstance(child, str):
+            found = find_component(child, component_id)
+            if found is not None:
+                return found
+    return None
+
+
+def test_the_layout_carries_the_current_figures_for_the_first_render():
+    layout = build_layout(30, replace(stats_with(CONNECTED), demo=True))
+    assert find_component(layout, ids.kpi_value(ids.KPI_SERVERS)).children == "42"
+    assert find_component(layout, ids.kpi_value(ids.KPI_USERS)).children == "1,234"
+    assert find_component(layout, ids.kpi_change(ids.KPI_PING)).className == "kpi-change down"
+    assert find_component(layout, ids.DEMO_BADGE).hidden is False
+    assert find_component(layout, ids.BOT_STATUS).children.startswith("Bot connected")
+
+
+def test_before_the_first_result_the_layout_says_loading():
+    layout = build_layout(30, None)
+    assert find_component(layout, ids.kpi_value(ids.KPI_USERS)).children == "Loading…"
+    assert find_component(layout, ids.DEMO_BADGE).hidden is True

@@ -1,27 +1,52 @@
-"""The dashboard page: a static shell whose values the refresh callback fills in."""
+"""The dashboard page. Served with the current KPI figures already in it (so they show at the
+first render, without waiting for a callback round trip); the refresh callback keeps it current."""
 
 from __future__ import annotations
 
 from dash import dcc, html
 
 from aurora import ids
+from aurora.layouts.formatting import (
+    KpiView,
+    bot_status_text,
+    clock_time,
+    commands_view,
+    ping_view,
+    servers_view,
+    users_view,
+)
+from aurora.models import Stats
 
 LOADING = "Loading…"
 
+# card id, title, icon, how its figure reads
+KPI_CARDS = (
+    (ids.KPI_SERVERS, "Total Servers", "▣", servers_view),
+    (ids.KPI_USERS, "Active Users", "●", users_view),
+    (ids.KPI_COMMANDS, "Commands (24 h)", "⌘", commands_view),
+    (ids.KPI_PING, "Avg Ping", "↯", ping_view),
+)
 
-def kpi_card(card_id: str, title: str, icon: str) -> html.Div:
+
+def kpi_card(card_id: str, title: str, icon: str, view: KpiView | None) -> html.Div:
+    if view is None:
+        value = html.Div(LOADING, id=ids.kpi_value(card_id), className="kpi-value loading")
+        change = html.Div("", id=ids.kpi_change(card_id), className="kpi-change muted")
+    else:
+        value = html.Div(view.value, id=ids.kpi_value(card_id), className="kpi-value")
+        change = html.Div(view.change, id=ids.kpi_change(card_id), className=f"kpi-change {view.tone}")
     return html.Div(
         className="card kpi",
         id=card_id,
         children=[
             html.Div(className="kpi-head", children=[html.Span(icon, className="kpi-icon"), html.Span(title)]),
-            html.Div(LOADING, id=ids.kpi_value(card_id), className="kpi-value loading"),
-            html.Div("", id=ids.kpi_change(card_id), className="kpi-change muted"),
+            value,
+            change,
         ],
     )
 
 
-def header() -> html.Header:
+def header(stats: Stats | None) -> html.Header:
     return html.Header(
         className="topbar",
         children=[
@@ -37,21 +62,28 @@ def header() -> html.Header:
                         id=ids.DEMO_BADGE,
                         className="badge demo",
                         title="Generated demo data, not a live bot's records",
-                        hidden=True,
+                        hidden=not (stats and stats.demo),
                     ),
-                    html.Span(LOADING, id=ids.BOT_STATUS, className="badge bot muted"),
-                    html.Span("", id=ids.UPDATED_AT, className="updated"),
+                    html.Span(
+                        bot_status_text(stats) if stats else LOADING,
+                        id=ids.BOT_STATUS,
+                        className=f"badge bot {stats.bot.status}" if stats else "badge bot muted",
+                    ),
+                    html.Span(
+                        "Updated " + clock_time(stats.generated_at) if stats else "", id=ids.UPDATED_AT, className="updated"
+                    ),
                 ],
             ),
         ],
     )
 
 
-def build_layout(refresh_seconds: int) -> html.Div:
+def build_layout(refresh_seconds: int, stats: Stats | None = None) -> html.Div:
+    """The page; `stats` (None before the first result) pre-fills the KPI cards and the header."""
     return html.Div(
         className="shell",
         children=[
-            header(),
+            header(stats),
             html.Div(id=ids.STATUS_BANNER, className="banner", role="status", hidden=True),
             html.Main(
                 className="content",
@@ -60,10 +92,8 @@ def build_layout(refresh_seconds: int) -> html.Div:
                         id=ids.KPI_GRID,
                         className="kpi-grid",
                         children=[
-                            kpi_card(ids.KPI_SERVERS, "Total Servers", "▣"),
-                            kpi_card(ids.KPI_USERS, "Active Users", "●"),
-                            kpi_card(ids.KPI_COMMANDS, "Commands (24 h)", "⌘"),
-                            kpi_card(ids.KPI_PING, "Avg Ping", "↯"),
+                            kpi_card(card_id, title, icon, view_of(stats) if stats else None)
+                            for card_id, title, icon, view_of in KPI_CARDS
                         ],
                     ),
                     html.Section(
