@@ -54,6 +54,7 @@ class AuroraContext:
         """Stop the bot (closing its gateway connection) and release database connections."""
         if self.bot is not None:
             self.bot.stop()
+        self.service.wait_idle()
         self.engine.dispose()
 
 
@@ -150,6 +151,11 @@ def create_app(
     server.register_blueprint(create_api_blueprint(limiter, settings.rate_limit))
     register_error_handlers(server)
     install_page(app, settings.refresh_seconds)
+    # Dash sets itself up on a worker's first request and marks that done before it is: other
+    # first requests arriving meanwhile (a browser fetching scripts from a fresh gunicorn worker)
+    # found no component library registered. Setting it up here closes that window.
+    with server.test_request_context("/"):
+        app._setup_server()
     log.info(
         "Aurora Dashboard ready: database %s%s, bot %s",
         engine.url.render_as_string(hide_password=True),

@@ -2,9 +2,10 @@
 
 The plain definitions re-count 31 days of transactions and every user on each refresh. Here:
 
-- Closed hours are counted once and kept (`_Ledger.hours`: commands/others per hour for the
-  baseline's 31 days, command names per hour for the last day). A window is then a run of kept
-  hours plus at most two partial edges (`< 1 h` each) that are read from the database as they are.
+- Closed hours are counted once and kept (`Ledger.hours`, in `aurora.hour_ledger`: commands/others
+  per hour for the baseline's 31 days, command names per hour for the last day). A window is then
+  a run of kept hours plus at most two partial edges (`< 1 h` each) that are read from the database
+  as they are.
 - The open hour, and every hour the ledger does not hold, are always read live.
 - Rows inserted since the last refresh are found by id (`id > last seen`, a primary-key range
   scan) and added to their hour, so back-dated inserts count at once.
@@ -24,172 +25,22 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, Integer, Text, case, func, literal, select, union_all
+from sqlalchemy import Connection, Engine, Integer, Text, func, literal, select, union_all
 
-from aurora.db import COMMAND_RUN, transactions, users
+from aurora.db import transactions, users
+from aurora.hour_ledger import HOUR, Ledger, Tally, live_segments, rows_per_hour, within
 from aurora.models import ActivityPoint, CommandCount, DatabaseStats
 from aurora.queries import MICROSECOND
-from aurora.queries.activity import HOURS, _hour_bucket, activity_window, current_hour
+from aurora.queries.activity import HOURS, activity_window, current_hour
 from aurora.queries.counts import TOP_COMMANDS_LIMIT, baseline_window, last_day_window
 from aurora.queries.events import recent_events
 
-HOUR = timedelta(hours=1)
 BASELINE_REACH = timedelta(days=31)
 NAMES_REACH = timedelta(hours=24)
 MONTH = timedelta(days=30)
 RECONCILE_EVERY = timedelta(minutes=10)
-
-Range = tuple[datetime, datetime]
-
-
-def ceil_hour(moment: datetime) -> datetime:
-    start = current_hour(moment)
-    return start if start == moment else start + HOUR
-
-
-@dataclass
-class _Tally:
-    """Rows of one hour or one live segment: non-command rows and command runs per name."""
-
-    others: int = 0
-    names: Counter = field(default_factory=Counter)  # name (None for no description) -> runs
-
-    @property
-    def commands(self) -> int:
-        return sum(self.names.values())
-
-    def add(self, is_command: int, name: str | None, rows: int) -> None:
-        if is_command:
-            self.names[name] += rows
-        else:
-            self.others += rows
-
-
-@dataclass
-class _Ledger:
-    """Kept hours `[counts_from, until)` (names only from `names_from`), plus the users' bases."""
-
-    reconciled_at: datetime
-    until: datetime
-    counts_from: datetime
-    names_from: datetime
-    last_id: int
-    last_row: tuple | None
-    hours: dict[datetime, _Tally]
-    users_split: datetime
-    active_before_split: int
-    month_edge: datetime
-    active_before_month_edge: int
-
-    def add(self, grouped: Iterable[tuple[datetime, int, str | None, int]]) -> None:
-        for hour, is_command, name, rows in grouped:
-            if not self.counts_from <= hour < self.until:
-                continue
-            tally = self.hours.setdefault(hour, _Tally())
-            if is_command and hour < self.names_from:
-                # Only the last day's hours keep names; older ones only need the command count.
-                name = None
-            tally.add(is_command, name, rows)
-
-    def forget_before(self, counts_from: datetime, names_from: datetime) -> None:
-        if counts_from > self.counts_from:
-            self.hours = {hour: tally for hour, tally in self.hours.items() if hour >= counts_from}
-            self.counts_from = counts_from
-        if names_from > self.names_from:
-            for hour, tally in self.hours.items():
-                if self.names_from <= hour < names_from:
-                    tally.names = Counter({None: tally.commands})
-            self.names_from = names_from
-
-    def split(self, low: datetime, high: datetime, kept_from: datetime) -> tuple[Range | None, list[Range]]:
-        """[low, high) as kept whole hours (from `kept_from`) plus the live ranges around them."""
-        if high <= low:
-            return None, []
-        first = max(ceil_hour(low), kept_from)
-        last = min(current_hour(high), self.until)
-        if first >= last:
-            return None, [(low, high)]
-        return (first, last), [part for part in ((low, first), (last, high)) if part[0] < part[1]]
-
-    def kept(self, hours: Range | None) -> list[_Tally]:
-        if hours is None:
-            return []
-        return [tally for hour, tally in self.hours.items() if hours[0] <= hour < hours[1]]
-
-
-def _as_hour(value) -> datetime:
-    # PostgreSQL's date_trunc gives a datetime, SQLite's strftime the text of one.
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-_IS_COMMAND = case((transactions.c.type == COMMAND_RUN, 1), else_=0)
-_COMMAND_NAME = case((transactions.c.type == COMMAND_RUN, transactions.c.description), else_=None)
-
-
-def _grouped(inner) -> list:
-    """Group an inner select of (key, is_command, name) rows; grouping by the subquery's columns
-    keeps constants and bound values out of GROUP BY, where a bare integer means a position."""
-    rows = inner.subquery()
-    query = select(rows.c.key, rows.c.is_command, rows.c.name, func.count()).group_by(
-        rows.c.key, rows.c.is_command, rows.c.name
-    )
-    return query
-
-
-def _rows_per_hour(conn: Connection, low: datetime, high: datetime, *, names: bool, ids: Range | None = None):
-    """(hour, is_command, name, rows) for low <= created_at < high (and first < id <= last)."""
-    inner = select(
-        _hour_bucket(conn.dialect.name).label("key"),
-        _IS_COMMAND.label("is_command"),
-        (_COMMAND_NAME if names else literal(None, Text)).label("name"),
-    ).where(transactions.c.created_at >= low, transactions.c.created_at < high)
-    if ids is not None:
-        inner = inner.where(transactions.c.id > ids[0], transactions.c.id <= ids[1])
-    return [(_as_hour(row[0]), row[1], row[2], row[3]) for row in conn.execute(_grouped(inner)) if row[0] is not None]
-
-
-def _live_segments(conn: Connection, ranges: list[Range]) -> dict[Range, _Tally]:
-    """Counts for every elementary segment of the given ranges; one range scan per merged run."""
-    points = sorted({moment for part in ranges for moment in part})
-    segments: dict[Range, _Tally] = {}
-    runs: list[list[datetime]] = []
-    for low, high in zip(points, points[1:], strict=False):
-        if not any(part[0] <= low and high <= part[1] for part in ranges):
-            continue
-        if runs and runs[-1][-1] == low:
-            runs[-1].append(high)
-        else:
-            runs.append([low, high])
-    created = transactions.c.created_at
-    for run in runs:
-        inner = run[1:-1]
-        segment = (
-            case(*((created < point, index) for index, point in enumerate(inner)), else_=len(inner))
-            if inner
-            else literal(0, Integer)
-        )
-        query = _grouped(
-            select(segment.label("key"), _IS_COMMAND.label("is_command"), _COMMAND_NAME.label("name")).where(
-                created >= run[0], created < run[-1]
-            )
-        )
-        for low, high in zip(run, run[1:], strict=False):
-            segments[(low, high)] = _Tally()
-        for index, flag, command_name, rows in conn.execute(query):
-            segments[(run[index], run[index + 1])].add(flag, command_name, rows)
-    return segments
-
-
-def _within(segments: dict[Range, _Tally], parts: list[Range]) -> list[_Tally]:
-    return [
-        tally for (low, high), tally in segments.items() if any(p[0] <= low and high <= p[1] for p in parts)
-    ]
 
 
 def _count_active_users(conn: Connection, low: datetime | None, high: datetime | None) -> int:
@@ -240,7 +91,7 @@ class IncrementalStats:
     def __init__(self, reconcile_every: timedelta = RECONCILE_EVERY) -> None:
         self.reconcile_every = reconcile_every
         self.reconcile_count = 0
-        self._ledger: _Ledger | None = None
+        self._ledger: Ledger | None = None
         self._engine: Engine | None = None
         # The service may abandon a hung refresh and start another: they must not interleave.
         self._lock = threading.Lock()
@@ -261,7 +112,7 @@ class IncrementalStats:
                 self._ledger = None  # a half-applied refresh must not be kept; rebuild next time
                 raise
 
-    def _advance(self, conn: Connection, engine: Engine, now: datetime) -> _Ledger:
+    def _advance(self, conn: Connection, engine: Engine, now: datetime) -> Ledger:
         ledger = self._ledger
         hour = current_hour(now)
         newest_id = _max_transaction_id(conn)
@@ -277,23 +128,23 @@ class IncrementalStats:
             return ledger
         if newest_id > ledger.last_id:
             ledger.add(
-                _rows_per_hour(conn, ledger.counts_from, ledger.until, names=True, ids=(ledger.last_id, newest_id))
+                rows_per_hour(conn, ledger.counts_from, ledger.until, names=True, ids=(ledger.last_id, newest_id))
             )
         if hour > ledger.until:
-            closed = _rows_per_hour(conn, ledger.until, hour, names=True, ids=(-1, newest_id))
+            closed = rows_per_hour(conn, ledger.until, hour, names=True, ids=(-1, newest_id))
             ledger.until = hour
             ledger.add(closed)
         ledger.last_id, ledger.last_row = newest_id, _row_fingerprint(conn, newest_id)
         ledger.forget_before(current_hour(now - BASELINE_REACH), current_hour(now - NAMES_REACH))
         return ledger
 
-    def _reconcile(self, conn: Connection, now: datetime, newest_id: int) -> _Ledger:
+    def _reconcile(self, conn: Connection, now: datetime, newest_id: int) -> Ledger:
         self.reconcile_count += 1
         until = current_hour(now)
         counts_from = current_hour(now - BASELINE_REACH)
         names_from = min(current_hour(now - NAMES_REACH), until)
         month_edge = now - MONTH + MICROSECOND
-        ledger = _Ledger(
+        ledger = Ledger(
             reconciled_at=now,
             until=until,
             counts_from=counts_from,
@@ -307,26 +158,26 @@ class IncrementalStats:
             active_before_month_edge=_count_active_users(conn, None, month_edge),
         )
         ids = (-1, newest_id)
-        ledger.add(_rows_per_hour(conn, counts_from, names_from, names=False, ids=ids))
-        ledger.add(_rows_per_hour(conn, names_from, until, names=True, ids=ids))
+        ledger.add(rows_per_hour(conn, counts_from, names_from, names=False, ids=ids))
+        ledger.add(rows_per_hour(conn, names_from, until, names=True, ids=ids))
         return ledger
 
-    def _stats(self, conn: Connection, ledger: _Ledger, now: datetime) -> DatabaseStats:
+    def _stats(self, conn: Connection, ledger: Ledger, now: datetime) -> DatabaseStats:
         day_hours, day_live = ledger.split(*last_day_window(now), ledger.names_from)
         base_hours, base_live = ledger.split(*baseline_window(now), ledger.counts_from)
         first_hour, _ = activity_window(now)
         grid = [first_hour + index * HOUR for index in range(HOURS)]
         grid_live = [(hour, hour + HOUR) for hour in grid if not ledger.counts_from <= hour < ledger.until]
-        segments = _live_segments(conn, day_live + base_live + grid_live)
+        segments = live_segments(conn, day_live + base_live + grid_live)
 
         day_runs: Counter = Counter()
-        for tally in ledger.kept(day_hours) + _within(segments, day_live):
+        for tally in ledger.kept(day_hours) + within(segments, day_live):
             day_runs.update(tally.names)
-        baseline = sum(t.commands for t in ledger.kept(base_hours) + _within(segments, base_live))
+        baseline = sum(t.commands for t in ledger.kept(base_hours) + within(segments, base_live))
         activity = []
         for hour in grid:
-            found = _within(segments, [(hour, hour + HOUR)]) if (hour, hour + HOUR) in grid_live else [
-                ledger.hours.get(hour, _Tally())
+            found = within(segments, [(hour, hour + HOUR)]) if (hour, hour + HOUR) in grid_live else [
+                ledger.hours.get(hour, Tally())
             ]
             activity.append(
                 ActivityPoint(

@@ -8,7 +8,7 @@ builds many apps per process (tests, several instances).
 from __future__ import annotations
 
 from dash import Dash, Input, Output, no_update
-from flask import has_request_context
+from flask import has_request_context, request
 
 from aurora import ids
 from aurora.api import stats_service
@@ -95,8 +95,11 @@ def install_page(app: Dash, refresh_seconds: int) -> None:
     """The layout (built per page load, with the current figures) and its refresh callback."""
 
     def serve_layout():
-        # Dash also calls this once outside any request, to validate the layout: no figures then.
-        return build_layout(refresh_seconds, current_stats_or_none() if has_request_context() else None)
+        # Figures only for a browser's layout request, and never waiting for the database (before
+        # the first result the page says "Loading…" and the refresh callback fills it in). Dash
+        # also calls this to validate the layout at setup, which must not start database work.
+        serving_page = has_request_context() and request.path.endswith("/_dash-layout")
+        return build_layout(refresh_seconds, stats_service().current_if_ready() if serving_page else None)
 
     app.layout = serve_layout
     register_callbacks(app)

@@ -202,11 +202,12 @@ class StatsService:
             target=self._run_refresh, args=(state.generation,), name="aurora-stats-refresh", daemon=True
         ).start()
 
-    def database_stats(self) -> DatabaseStats:
+    def database_stats(self, *, wait_for_first: bool = True) -> DatabaseStats:
+        """The newest result; before the first one, wait for it (bounded) unless told not to."""
         now = self._clock()
         with self._changed:
             self._start_refresh_if_due(now)
-            if self._state.result is None:
+            if self._state.result is None and wait_for_first:
                 self._changed.wait_for(
                     lambda: not self._state.refreshing, timeout=self._first_result_wait
                 )
@@ -214,12 +215,24 @@ class StatsService:
                 raise StatsUnavailable(self._state.last_error or "the first refresh is still running")
             return self._state.result
 
+    def wait_idle(self, timeout: float = 5.0) -> None:
+        """Let a refresh under way finish (at most `timeout`), e.g. before closing the engine."""
+        with self._changed:
+            self._changed.wait_for(lambda: not self._state.refreshing, timeout=timeout)
+
     def current(self) -> Stats:
         return self.current_with_json()[0]
 
-    def current_with_json(self) -> tuple[Stats, bytes]:
+    def current_if_ready(self) -> Stats | None:
+        """The stats if a result exists, else None at once (a refresh is started if due)."""
+        try:
+            return self.current_with_json(wait_for_first=False)[0]
+        except StatsUnavailable:
+            return None
+
+    def current_with_json(self, *, wait_for_first: bool = True) -> tuple[Stats, bytes]:
         """The stats and their JSON body, serialized once per change rather than per request."""
-        database = self.database_stats()
+        database = self.database_stats(wait_for_first=wait_for_first)
         version, snapshot = self._snapshots.latest()
         now = self._clock()
         with self._changed:

@@ -18,21 +18,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.request
 import uuid
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
-from http.client import HTTPConnection
-from multiprocessing import Process, Queue
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,52 +37,17 @@ from aurora.demo import seed_demo  # noqa: E402
 from aurora.models import BotSnapshot, ShardSnapshot  # noqa: E402
 from aurora.redis_link import connect  # noqa: E402
 from aurora.redis_store import RedisSnapshotStore  # noqa: E402
+from bench.common import Server, gunicorn, python_load, wait_for_http, wrk  # noqa: E402
 
 CONNECTIONS = 16
 REFRESH_SECONDS = 2
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_serving(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
-
-
-@contextmanager
-def web_process(env: dict[str, str], threads: int):
-    port = free_port()
-    log = tempfile.NamedTemporaryFile(prefix="aurora-scaleout-", suffix=".log", delete=False)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}",
-         "--workers", "1", "--threads", str(threads), "--access-logfile", "/dev/null", "app:server"],
-        cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(f"{url}/api/stats")
-        yield url
-    finally:
-        os.killpg(process.pid, signal.SIGINT)  # gunicorn's quick stop; only this session
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()
-        Path(log.name).unlink()
+def web_process(stack: ExitStack, env: dict[str, str], threads: int) -> Server:
+    """One `gunicorn app:server` (1 worker), stopped with `stack`, once it serves /api/stats."""
+    server = stack.enter_context(gunicorn("app:server", env, workers=1, threads=threads))
+    wait_for_http(f"{server}/api/stats", timeout=60)
+    return server
 
 
 def snapshot(now: datetime) -> BotSnapshot:
@@ -99,58 +58,23 @@ def snapshot(now: datetime) -> BotSnapshot:
     )
 
 
-def wrk(url: str, connections: int, seconds: float) -> tuple[float, dict[str, float]]:
-    output = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds:.0f}s", "--latency", url],
-        capture_output=True, text=True, check=True, timeout=seconds + 30,
-    ).stdout
-    if errors := re.search(r"Non-2xx or 3xx responses: (\d+)", output):
-        raise RuntimeError(f"{url}: {errors.group(1)} responses were errors")
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
-    percentiles = {}
-    for label, value, unit in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)$", output, re.MULTILINE):
-        percentiles[f"p{label}"] = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-    return rate, percentiles
-
-
-def _python_client(url: str, connections: int, deadline: float, results: Queue) -> None:
-    host, port = url.removeprefix("http://").split("/")[0].split(":")
-    pool = [HTTPConnection(host, int(port), timeout=10) for _ in range(connections)]
-    done = 0
-    while time.monotonic() < deadline:
-        for conn in pool:
-            conn.request("GET", "/api/stats")
-            response = conn.getresponse()
-            response.read()
-            if response.status != 200:
-                raise RuntimeError(f"{url} answered {response.status}")
-            done += 1
-    results.put(done)
-
-
 def load(urls: list[str], seconds: float) -> tuple[float, dict[str, float]]:
     """Total req/s over all `urls` at once (connections split evenly), and the worst p50/p99."""
     share = CONNECTIONS // len(urls)
     if shutil.which("wrk"):
         outcomes: list[tuple[float, dict[str, float]]] = []
-        threads = [threading.Thread(target=lambda u=u: outcomes.append(wrk(f"{u}/api/stats", share, seconds)))
-                   for u in urls]
+
+        def run_wrk(url: str) -> None:
+            outcomes.append(wrk(f"{url}/api/stats", connections=share, seconds=seconds, threads=1))
+
+        threads = [threading.Thread(target=run_wrk, args=(url,)) for url in urls]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         worst = {key: max(outcome[1].get(key, 0.0) for outcome in outcomes) for key in ("p50", "p99")}
         return sum(outcome[0] for outcome in outcomes), worst
-    results: Queue = Queue()
-    deadline = time.monotonic() + seconds
-    clients = [Process(target=_python_client, args=(u, share, deadline, results)) for u in urls]
-    started = time.monotonic()
-    for client in clients:
-        client.start()
-    total = sum(results.get(timeout=seconds + 30) for _ in clients)
-    for client in clients:
-        client.join(10)
-    return total / (time.monotonic() - started), {}
+    return python_load([f"{url}/api/stats" for url in urls], share, seconds), {}
 
 
 def computations(urls: list[str]) -> float:
@@ -205,8 +129,8 @@ def main(argv: list[str] | None = None) -> int:
             "AURORA_RATE_LIMIT": "100000000/second", "AURORA_REFRESH_SECONDS": str(REFRESH_SECONDS),
         }
         try:
-            first = stack.enter_context(web_process(env, args.threads))
-            second = stack.enter_context(web_process(env, args.threads))
+            first = web_process(stack, env, args.threads)
+            second = web_process(stack, env, args.threads)
             runs = [measure("1 web process", [first], args.seconds),
                     measure("2 web processes", [first, second], args.seconds),
                     measure("1 web process (again)", [first], args.seconds)]

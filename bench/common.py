@@ -1,8 +1,12 @@
-"""What every benchmark shares: the result row, the table, servers started as child processes."""
+"""What every benchmark shares: the result row, the table, servers started as child processes, and
+the HTTP load put on them."""
 
 from __future__ import annotations
 
+import argparse
+import multiprocessing
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -10,10 +14,12 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.client import HTTPConnection
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN_CONFIG = ROOT / "gunicorn.conf.py"
@@ -136,6 +142,60 @@ def gunicorn(app: str, env: dict[str, str], *, workers: int, threads: int) -> It
         Path(log.name).unlink()
         if any("Traceback" in line or "[ERROR]" in line for line in lines):
             print(f"bench: {app} logged errors; its log ends:\n  " + "\n  ".join(lines[-25:]), file=sys.stderr)
+
+
+def wrk(url: str, *, connections: int, seconds: float, threads: int) -> tuple[float, dict[str, float]]:
+    """`wrk` (Debian package `wrk`) against one URL: requests per second and the p50/p99 latency in ms."""
+    output = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:.0f}s", "--latency", url],
+        capture_output=True, text=True, check=True, timeout=seconds + 30,
+    ).stdout
+    if errors := re.search(r"Non-2xx or 3xx responses: (\d+)", output):
+        raise RuntimeError(f"{url}: {errors.group(1)} responses were errors")
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    percentiles = {}
+    for label, value, unit in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)$", output, re.MULTILINE):
+        percentiles[f"p{label}"] = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    return rate, percentiles
+
+
+def _keep_alive_client(url: str, connections: int, deadline: float, results: multiprocessing.Queue) -> None:
+    parts = urlsplit(url)
+    pool = [HTTPConnection(parts.hostname, parts.port, timeout=10) for _ in range(connections)]
+    done = 0
+    while time.monotonic() < deadline:
+        for conn in pool:
+            conn.request("GET", parts.path)
+            response = conn.getresponse()
+            response.read()
+            if response.status != 200:
+                raise RuntimeError(f"{url} answered {response.status}")
+            done += 1
+    results.put(done)
+
+
+def python_load(urls: list[str], connections: int, seconds: float) -> float:
+    """The load generator for machines without wrk: one process per entry of `urls` (the same URL
+    may stand more than once), each cycling over `connections` keep-alive connections (no
+    pipelining) for `seconds`. Returns the requests per second of all of them together."""
+    results: multiprocessing.Queue = multiprocessing.Queue()
+    deadline = time.monotonic() + seconds
+    clients = [multiprocessing.Process(target=_keep_alive_client, args=(url, connections, deadline, results))
+               for url in urls]
+    started = time.monotonic()
+    for client in clients:
+        client.start()
+    total = sum(results.get(timeout=seconds + 30) for _ in clients)
+    for client in clients:
+        client.join(timeout=10)
+    return total / (time.monotonic() - started)
+
+
+def print_results(parser: argparse.ArgumentParser, argv: list[str] | None,
+                  run: Callable[..., list[Result]]) -> int:
+    """A benchmark run on its own: its options go to `run` by name, and its table is printed."""
+    print(format_table(run(**vars(parser.parse_args(argv)))))
+    return 0
 
 
 def process_tree_rss_bytes(pid: int) -> int:

@@ -16,7 +16,7 @@ import argparse
 import shutil
 import statistics
 
-from bench.common import Result, format_table, gunicorn, wait_for_http
+from bench.common import Result, gunicorn, print_results, wait_for_http
 from bench.generate import ensure_dataset
 from bench.throughput import THREADS, WORKERS, app_environment
 
@@ -96,9 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.page", description="target 4")
     parser.add_argument("--size", default="100k")
     parser.add_argument("--runs", type=int, default=10)
-    args = parser.parse_args(argv)
-    print(format_table(run(args.size, args.runs)))
-    return 0
+    return print_results(parser, argv, run)
 
 
 if __name__ == "__main__":

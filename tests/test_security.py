@@ -131,9 +131,11 @@ def test_no_payload_or_log_line_carries_private_data(make_app, live_server, engi
             "response",
             lambda response: "_dash-update-component" in response.url and callback_bodies.append(response.text()),
         )
-        page.goto(server.url + "/")
+        with page.expect_response(lambda response: "_dash-update-component" in response.url):
+            page.goto(server.url + "/")
         page.wait_for_selector("#kpi-servers-value:not(.loading)")
-        page.wait_for_timeout(300)
+        layout = page.request.get(server.url + "/_dash-layout")
+        payloads.append(layout.text())
         assert callback_bodies
         payloads.extend(callback_bodies)
         payloads.append(caplog.text)
