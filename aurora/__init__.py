@@ -22,10 +22,12 @@ from aurora.callbacks import install_page
 from aurora.config import Settings
 from aurora.db import create_db_engine, init_db, missing_tables
 from aurora.demo import is_demo_database, seed_demo
+from aurora.lease import BotLease, LeaseHeld
 from aurora.metrics import install_metrics
 from aurora.queries.balances import balance_of
 from aurora.recorder import CommandRecorder
-from aurora.scaleout import connect_shared, limiter_storage, shared_compute, snapshot_source
+from aurora.redis_link import RedisError, describe
+from aurora.scaleout import SharedRedis, connect_shared, limiter_storage, shared_compute, snapshot_source
 from aurora.security import install_access_control, install_proxy_fix, install_security_headers
 from aurora.service import Clock, StatsService, utc_now
 from aurora.stream import StreamSlots
@@ -49,11 +51,14 @@ class AuroraContext:
     service: StatsService
     streams: StreamSlots
     bot: BotRunner | None = None
+    bot_lease: BotLease | None = None
 
     def shutdown(self) -> None:
         """Stop the bot (closing its gateway connection) and release database connections."""
         if self.bot is not None:
             self.bot.stop()
+        if self.bot_lease is not None:
+            self.bot_lease.release()
         self.service.wait_idle()
         self.engine.dispose()
 
@@ -101,6 +106,24 @@ def start_bot(
     return runner
 
 
+def hold_bot_lease(settings: Settings, shared: SharedRedis) -> BotLease:
+    """Take the Redis lease that keeps one bot per token across processes and hosts.
+
+    A crashed bot's lease expires within one TTL, so wait that long before refusing.
+    """
+    lease = BotLease(shared.client, settings.discord_token, ttl_seconds=settings.bot_ttl_seconds)
+    try:
+        lease.acquire(wait_seconds=settings.bot_ttl_seconds)
+    except LeaseHeld as error:
+        raise StartupError(str(error)) from None
+    except RedisError as error:
+        raise StartupError(
+            f"REDIS_URL: Redis at {describe(settings.redis_url)} is not reachable ({error.__class__.__name__}); "
+            "the bot needs it for its lease (one bot per token across processes)"
+        ) from None
+    return lease
+
+
 def create_app(
     settings: Settings,
     *,
@@ -131,9 +154,15 @@ def create_app(
         update_title=None,
     )
     server = app.server
-    bot = start_bot(settings, engine, snapshots, service, clock, **(bot_options or {})) if settings.bot_enabled else None
+    bot, lease = None, None
+    if settings.bot_enabled:
+        # With Redis, the all-in-one process holds the same per-token lease as a bot process.
+        lease = hold_bot_lease(settings, shared) if shared is not None else None
+        bot = start_bot(settings, engine, snapshots, service, clock, **(bot_options or {}))
+        if lease is not None:
+            lease.keep_renewed(on_lost=bot.stop)
     streams = StreamSlots(settings.stream_max_per_client, settings.stream_max_total)
-    server.extensions[EXTENSION_KEY] = AuroraContext(settings, engine, snapshots, service, streams, bot)
+    server.extensions[EXTENSION_KEY] = AuroraContext(settings, engine, snapshots, service, streams, bot, lease)
     install_proxy_fix(app, settings)
     install_access_control(app, settings)
     install_security_headers(app)

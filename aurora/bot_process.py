@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 import threading
 
-from aurora import StartupError, prepare_database, start_bot
+from aurora import StartupError, hold_bot_lease, prepare_database, start_bot
 from aurora.config import Settings
 from aurora.db import create_db_engine
-from aurora.lease import BotLease, LeaseHeld
-from aurora.redis_link import RedisError, describe
+from aurora.lease import BotLease
+from aurora.redis_link import describe
 from aurora.redis_store import OffLoopPublisher, RedisSnapshotStore
 from aurora.scaleout import connect_shared, shared_compute
 from aurora.service import Clock, StatsService, compute_database_stats, utc_now
@@ -37,23 +37,14 @@ class BotProcess:
         self.stopped = threading.Event()
         self.lease_lost = False
         self._shared = connect_shared(settings)
-        self.lease = BotLease(self._shared.client, settings.discord_token, ttl_seconds=settings.bot_ttl_seconds)
+        self.lease: BotLease | None = None
         self._engine = None
         self._publisher: OffLoopPublisher | None = None
         self._runner = None
 
     def start(self) -> None:
         settings = self._settings
-        try:
-            # A crashed bot's lease expires within one TTL: wait that long before refusing.
-            self.lease.acquire(wait_seconds=settings.bot_ttl_seconds)
-        except LeaseHeld as error:
-            raise StartupError(str(error)) from None
-        except RedisError as error:
-            raise StartupError(
-                f"REDIS_URL: Redis at {describe(settings.redis_url)} is not reachable ({error.__class__.__name__}); "
-                "the bot needs it for its lease and to reach the web processes"
-            ) from None
+        self.lease = hold_bot_lease(settings, self._shared)
         try:
             self._engine = create_db_engine(settings.database_url)
             demo = prepare_database(self._engine, settings, self._clock)
@@ -89,7 +80,8 @@ class BotProcess:
         if self._publisher is not None:
             self._publisher.close()
             self._publisher = None
-        self.lease.release()
+        if self.lease is not None:
+            self.lease.release()
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None

@@ -18,14 +18,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from aurora import StartupError, start_bot
 from aurora.codec import CodecError, dumps, loads
-from aurora.lease import BotLease, LeaseHeld
+from aurora.lease import BotLease, LeaseHeld, lease_key
 from aurora.models import BotSnapshot, CommandCount, DatabaseStats, ShardSnapshot
 from aurora.redis_link import RedisHealth, connect
 from aurora.redis_store import OffLoopPublisher, RedisSnapshotStore, snapshot_key
 from aurora.service import StatsService, compute_database_stats
 from aurora.shared_stats import SharedStatsCompute
 from tests.fake_discord import FakeDiscord
-from tests.support import NOW
+from tests.support import NOW, with_fake_discord
 from tests.tcp_proxy import TcpProxy
 
 wait_for = FakeDiscord.wait_for
@@ -395,3 +395,22 @@ def test_metrics_need_the_access_token_when_one_is_set(make_app):
     http = make_app(access_token=token).server.test_client()
     assert http.get("/metrics").status_code == 401
     assert http.get("/metrics", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_an_all_in_one_process_with_redis_holds_the_bot_lease_too(make_app, redis_url, redis_prefix):
+    token = f"lease-{uuid.uuid4().hex}"
+    with FakeDiscord(token=token, guilds=[2]) as fake:
+        overrides = {**with_fake_discord(fake), "redis_url": redis_url, "redis_prefix": redis_prefix,
+                     "bot_ttl_seconds": 2}
+        app = make_app(**overrides)
+        lease_store = redis.Redis.from_url(redis_url)
+        try:
+            holder = lease_store.get(lease_key(token))
+            assert holder is not None
+            with pytest.raises(StartupError, match="already running"):
+                make_app(**overrides)  # waits one TTL for the lease, then refuses
+            assert fake.identify_count == 1
+            app.server.extensions["aurora"].shutdown()
+            assert lease_store.get(lease_key(token)) is None  # released on a clean stop
+        finally:
+            lease_store.close()
