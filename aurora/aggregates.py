@@ -96,10 +96,6 @@ class IncrementalStats:
         # The service may abandon a hung refresh and start another: they must not interleave.
         self._lock = threading.Lock()
 
-    def reconcile_next_time(self) -> None:
-        with self._lock:
-            self._ledger = None
-
     def __call__(self, engine: Engine, now: datetime) -> DatabaseStats:
         with self._lock, engine.connect() as conn:
             if conn.dialect.name == "postgresql":

@@ -11,13 +11,14 @@ import logging
 import threading
 
 from aurora import StartupError, hold_bot_lease, prepare_database, start_bot
+from aurora.aggregates import IncrementalStats
 from aurora.config import Settings
 from aurora.db import create_db_engine
 from aurora.lease import BotLease
 from aurora.redis_link import describe
 from aurora.redis_store import OffLoopPublisher, RedisSnapshotStore
 from aurora.scaleout import connect_shared, shared_compute
-from aurora.service import Clock, StatsService, compute_database_stats, utc_now
+from aurora.service import Clock, StatsService, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ class BotProcess:
             # For the bot's own /stats command; shares the web processes' computation.
             service = StatsService(
                 self._engine, self._publisher, refresh_seconds=settings.refresh_seconds, demo=demo,
-                clock=self._clock, compute=shared_compute(settings, self._shared, compute_database_stats),
+                clock=self._clock, compute=shared_compute(settings, self._shared, IncrementalStats()),
             )
             self._runner = start_bot(settings, self._engine, self._publisher, service, self._clock, **self._bot_options)
         except BaseException:

@@ -47,19 +47,3 @@ def activity_figure(points: tuple[ActivityPoint, ...] | list[ActivityPoint]) -> 
     figure.update_xaxes(showgrid=False, tickformat="%H:00", dtick=3 * 3600 * 1000)
     figure.update_yaxes(gridcolor=GRID_COLOUR, rangemode="tozero", tickformat=",d")
     return figure
-
-
-def empty_figure(message: str) -> go.Figure:
-    figure = go.Figure()
-    figure.update_layout(
-        height=320,
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
-        xaxis={"visible": False},
-        yaxis={"visible": False},
-        annotations=[
-            {"text": message, "showarrow": False, "font": {"color": TEXT_COLOUR, "size": 14}}
-        ],
-        margin={"l": 0, "r": 0, "t": 0, "b": 0},
-    )
-    return figure
