@@ -4,7 +4,9 @@
     python3 dev.py run     install the runtime dependencies into .venv and start the dashboard
     python3 dev.py test    install everything into .venv, then run ruff and the whole test suite
 
-Extra arguments after `test` go to pytest (for example `python3 dev.py test -k api`).
+Extra arguments after `test` go to pytest (for example `python3 dev.py test -k api`). Without
+them, the tests driven by the injected clock run twice more with the test moment moved a year back
+and a year forward: no test may depend on the date the suite runs on.
 """
 
 from __future__ import annotations
@@ -51,13 +53,25 @@ def run(args: list[str]) -> int:
     return subprocess.call([str(PYTHON), str(ROOT / "app.py"), *args], cwd=ROOT)
 
 
+SHIFTED_MOMENTS_DAYS = (-365, 365)
+
+
 def test(args: list[str]) -> int:
     ensure_environment(ROOT / "requirements-dev.txt")
     print("ruff check .", flush=True)
     lint = subprocess.call([str(PYTHON), "-m", "ruff", "check", "."], cwd=ROOT)
     if lint != 0:
         return lint
-    return subprocess.call([str(PYTHON), "-m", "pytest", *args], cwd=ROOT)
+    result = subprocess.call([str(PYTHON), "-m", "pytest", *args], cwd=ROOT)
+    if result != 0 or args:
+        return result
+    for days in SHIFTED_MOMENTS_DAYS:
+        print(f"pytest -m clock with the test moment moved {days:+d} days", flush=True)
+        env = {**os.environ, "AURORA_TEST_SHIFT_DAYS": str(days)}
+        result = subprocess.call([str(PYTHON), "-m", "pytest", "-q", "-m", "clock"], cwd=ROOT, env=env)
+        if result != 0:
+            return result
+    return 0
 
 
 def main() -> int:

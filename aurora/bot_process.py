@@ -53,7 +53,7 @@ class BotProcess:
                 self._shared.client, prefix=self._shared.prefix, ttl_seconds=settings.bot_ttl_seconds,
                 clock=self._clock, health=self._shared.health,
             )
-            self._publisher = OffLoopPublisher(store)
+            self._publisher = OffLoopPublisher(store, self._clock)
             # For the bot's own /stats command; shares the web processes' computation.
             service = StatsService(
                 self._engine, self._publisher, refresh_seconds=settings.refresh_seconds, demo=demo,

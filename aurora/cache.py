@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime
 
 from aurora.models import BotSnapshot, disabled_snapshot
 
@@ -15,9 +16,11 @@ class SnapshotCache:
     data, so handing out the same object to many readers is safe.
     """
 
-    def __init__(self, initial: BotSnapshot | None = None) -> None:
+    def __init__(self, clock: Callable[[], datetime], initial: BotSnapshot | None = None) -> None:
         self._lock = threading.Lock()
-        self._snapshot = initial or disabled_snapshot(datetime.now(UTC))
+        # Stamped by the injected clock like every other moment: a wall-clock stamp here would
+        # become the stats' `generatedAt` whenever it is later than the database result.
+        self._snapshot = initial or disabled_snapshot(clock())
         self._version = 0
 
     def publish(self, snapshot: BotSnapshot) -> None:

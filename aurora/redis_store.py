@@ -102,9 +102,9 @@ class OffLoopPublisher:
     """`SnapshotCache` interface for the bot: keeps the newest snapshot locally (the bot's own
     /stats command reads it) and forwards it to `target` from a writer thread."""
 
-    def __init__(self, target: RedisSnapshotStore) -> None:
+    def __init__(self, target: RedisSnapshotStore, clock: Callable[[], datetime]) -> None:
         self._target = target
-        self._local = SnapshotCache()
+        self._local = SnapshotCache(clock)
         self._wakeup = threading.Condition()
         self._pending: BotSnapshot | None = None
         self._closing = False

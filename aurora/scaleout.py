@@ -49,7 +49,7 @@ def snapshot_source(settings: Settings, shared: SharedRedis | None, clock: Calla
         return RedisSnapshotStore(
             shared.client, prefix=shared.prefix, ttl_seconds=settings.bot_ttl_seconds, clock=clock, health=shared.health
         )
-    return SnapshotCache()
+    return SnapshotCache(clock)
 
 
 def shared_compute(settings: Settings, shared: SharedRedis | None, inner: Compute) -> Compute:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -10,10 +11,19 @@ from sqlalchemy import Engine, insert
 
 from aurora.db import COMMAND_RUN, moderation_cases, transactions, users
 
-# A fixed moment with a non-zero minute, so "now" and "start of the hour" differ.
-NOW = datetime(2026, 11, 27, 14, 37, 12, 500000, tzinfo=UTC)
+# A fixed moment with a non-zero minute, so "now" and "start of the hour" differ. Nothing may
+# depend on the date the suite runs on: `dev.py test` also runs the suite's clock-driven part
+# with this moment moved a year back and a year forward (AURORA_TEST_SHIFT_DAYS).
+NOW = datetime(2026, 11, 27, 14, 37, 12, 500000, tzinfo=UTC) + timedelta(
+    days=int(os.environ.get("AURORA_TEST_SHIFT_DAYS", "0"))
+)
 _user_ids = itertools.count(400_000_000_000_000_001)
 _case_numbers = itertools.count(1)
+
+
+def iso_z(moment: datetime) -> str:
+    """How the API writes a moment (written independently of the code under test)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class FrozenClock:

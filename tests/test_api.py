@@ -13,7 +13,11 @@ import pytest
 
 from aurora import create_app
 from aurora.config import Settings
-from tests.support import NOW, case, command, insert_rows, transaction, user
+from tests.support import NOW, case, command, insert_rows, iso_z, transaction, user
+
+pytestmark = pytest.mark.clock
+
+HOUR = NOW.replace(minute=0, second=0, microsecond=0)
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 SECRET_USER_ID = 400_000_000_000_777_001
@@ -61,7 +65,7 @@ def test_stats_contract_shape_and_types(client, engine):
         assert set(point) == {"hour", "commands", "transactions"}
         assert ISO_UTC.match(point["hour"]) and point["hour"].endswith(":00:00Z")
         assert isinstance(point["commands"], int) and isinstance(point["transactions"], int)
-    assert points[-1] == {"hour": "2026-11-27T14:00:00Z", "commands": 1, "transactions": 1}
+    assert points[-1] == {"hour": iso_z(HOUR), "commands": 1, "transactions": 1}
 
 
 def test_nothing_private_appears_in_json_or_csv(client, engine):
@@ -85,8 +89,8 @@ def test_csv_export_has_the_24_hourly_points(client, engine):
     assert len(rows) == 25
     stats_points = client.get("/api/stats").get_json()["activityOverview"]
     assert rows[1:] == [[p["hour"], str(p["commands"]), str(p["transactions"])] for p in stats_points]
-    assert rows[-1] == ["2026-11-27T14:00:00Z", "1", "0"]
-    assert rows[-4] == ["2026-11-27T11:00:00Z", "0", "1"]
+    assert rows[-1] == [iso_z(HOUR), "1", "0"]
+    assert rows[-4] == [iso_z(HOUR - timedelta(hours=3)), "0", "1"]
 
 
 @pytest.mark.parametrize("path", ["/api/stats", "/api/activity.csv"])
@@ -168,7 +172,7 @@ def test_serialised_once_per_refresh(client):
     first = client.get("/api/stats").get_data()
     second = client.get("/api/stats").get_data()
     assert first == second
-    assert json.loads(first)["generatedAt"] == "2026-11-27T14:37:12Z"
+    assert json.loads(first)["generatedAt"] == iso_z(NOW)
 
 
 def test_unreachable_database_is_a_503_with_retry_after(tmp_path):

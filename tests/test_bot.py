@@ -13,8 +13,10 @@ from aurora.bot_runner import BotAlreadyRunning
 from aurora.cache import SnapshotCache
 from aurora.db import COMMAND_RUN, transactions
 from tests.fake_discord import FakeDiscord
-from tests.support import insert_rows, user, with_fake_discord
+from tests.support import NOW, insert_rows, iso_z, user, with_fake_discord
 from tests.tcp_proxy import TcpProxy
+
+pytestmark = pytest.mark.clock
 
 TOKEN = "aurora-test-token"
 wait_for = FakeDiscord.wait_for
@@ -23,8 +25,8 @@ wait_for = FakeDiscord.wait_for
 class RecordingCache(SnapshotCache):
     """Keeps every published status, to see transitions that last only milliseconds."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, clock) -> None:
+        super().__init__(clock)
         self.statuses: list[str] = []
 
     def publish(self, snapshot) -> None:
@@ -91,8 +93,8 @@ def test_guilds_users_and_ping_come_from_the_connected_bot(bot_app, fake, clock)
     assert ("PUT", f"/api/v10/applications/{fake.application_id}/commands") in fake.requests
 
 
-def test_socket_drop_resumes_and_keeps_the_numbers(bot_app, fake):
-    cache = RecordingCache()
+def test_socket_drop_resumes_and_keeps_the_numbers(bot_app, fake, clock):
+    cache = RecordingCache(clock)
     app = bot_app(snapshots=cache)
     wait_connected(app)
     cache.statuses.clear()
@@ -138,7 +140,7 @@ def test_slash_commands_in_a_guild_and_a_dm_are_recorded(bot_app, fake, engine, 
     body = stats_of(app)
     assert body["commands"]["top"] == [{"name": "ping", "count": 2}]
     # lastCommandAt travels with the next snapshot tick.
-    wait_for(lambda: stats_of(app)["bot"]["lastCommandAt"] == "2026-11-27T14:37:12Z")
+    wait_for(lambda: stats_of(app)["bot"]["lastCommandAt"] == iso_z(NOW))
 
 
 def test_stats_and_balance_commands_answer_from_aurora(bot_app, fake, engine, clock):

@@ -5,8 +5,12 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
+import pytest
+
 from aurora.bot_state import BotState, ShardReading, finite_ms
 from tests.support import NOW
+
+pytestmark = pytest.mark.clock
 
 
 def snapshot(state, now=NOW, shards=()):

@@ -12,7 +12,7 @@ from aurora.config import Settings
 from tests.fake_discord import FakeDiscord
 from tests.support import NOW, case, command, insert_rows, transaction, user, with_fake_discord
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.clock]
 
 
 @pytest.fixture

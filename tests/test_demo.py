@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from aurora.db import moderation_cases, transactions, users
 from aurora.demo import is_demo_database, seed_demo
 from tests.support import NOW, insert_rows, user
+
+pytestmark = pytest.mark.clock
 
 
 def row_counts(engine):

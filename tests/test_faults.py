@@ -17,6 +17,8 @@ from tests.fake_discord import FakeDiscord
 from tests.support import with_fake_discord
 from tests.tcp_proxy import TcpProxy
 
+pytestmark = pytest.mark.clock
+
 wait_for = FakeDiscord.wait_for
 REQUEST_BOUND_SECONDS = 5
 

@@ -18,6 +18,8 @@ from aurora.db import moderation_cases, transactions, users
 from aurora.service import compute_database_stats
 from tests.support import NOW, FrozenClock, case, command, insert_rows, transaction, user
 
+pytestmark = pytest.mark.clock
+
 US = timedelta(microseconds=1)
 RECONCILE = timedelta(minutes=10)
 # Names chosen so that equal run counts are ordered by collation: case, accents, non-Latin.

@@ -19,12 +19,15 @@ from aurora.openapi import build_openapi_document
 from tests.openapi_check import assert_conforms, document, stats_validator
 from tests.support import NOW, case, command, insert_rows, transaction, user
 
+pytestmark = pytest.mark.clock
+
 TOKEN = "openapi-test-token-0123456789"
 
 
 def connected_bot() -> SnapshotCache:
     """A bot snapshot with every optional figure present, so no nullable field is left null."""
     return SnapshotCache(
+        lambda: NOW,
         BotSnapshot(
             status="connected",
             taken_at=NOW,
@@ -140,7 +143,7 @@ def test_a_stale_answer_and_a_disabled_bot_validate(make_app, engine, clock):
         lambda body: body["users"].update(active="12"),
         lambda body: body["activityOverview"].pop(),
         lambda body: body["recentEvents"][0].update(userId=1),
-        lambda body: body.update(generatedAt="2026-11-27 14:37:12"),
+        lambda body: body.update(generatedAt=f"{NOW:%Y-%m-%d %H:%M:%S}"),
     ],
     ids=["extra-field", "missing-field", "unknown-status", "string-count", "23-hours", "event-extra", "bad-time"],
 )

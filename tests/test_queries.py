@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -12,6 +12,8 @@ from aurora.queries.counts import top_commands
 from aurora.queries.events import recent_events
 from aurora.service import compute_database_stats
 from tests.support import NOW, case, command, insert_rows, transaction, user
+
+pytestmark = pytest.mark.clock
 
 US = timedelta(microseconds=1)
 HOUR = NOW.replace(minute=0, second=0, microsecond=0)
@@ -173,15 +175,19 @@ def test_timestamps_are_utc_whatever_the_session_time_zone(engine):
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_sqlite_rows_written_by_other_programs_are_read_correctly(engine):
-    now = datetime(2026, 11, 27, 14, 0, 0, tzinfo=UTC)  # a whole second: no fraction
+    now = NOW.replace(minute=0, second=0, microsecond=0)  # a whole second: no fraction
+
+    def written(moment: datetime, fraction: str = "") -> str:
+        return f"{moment:%Y-%m-%d %H:%M:%S}{fraction}"
+
     statements = [
-        ("2026-11-26 14:00:00", "COMMAND_RUN"),  # exactly 24 h old: not in the last day
-        ("2026-11-26 14:00:00.000001", "COMMAND_RUN"),
-        ("2026-11-27 14:00:00", "COMMAND_RUN"),  # exactly now: in the last day, in the last hour point
-        ("2026-11-27 13:59:59.999999", "DAILY_REWARD"),
-        ("2026-10-27 14:00:00", "COMMAND_RUN"),  # exactly 31 days old: first moment of the baseline
-        ("2026-10-27 13:59:59", "COMMAND_RUN"),  # before it
-        ("2026-11-26 15:00:00", "COMMAND_RUN"),  # first moment of the activity window
+        (written(now - timedelta(days=1)), "COMMAND_RUN"),  # exactly 24 h old: not in the last day
+        (written(now - timedelta(days=1), ".000001"), "COMMAND_RUN"),
+        (written(now), "COMMAND_RUN"),  # exactly now: in the last day, in the last hour point
+        (written(now - timedelta(seconds=1), ".999999"), "DAILY_REWARD"),
+        (written(now - timedelta(days=31)), "COMMAND_RUN"),  # exactly 31 days old: first moment of the baseline
+        (written(now - timedelta(days=31, seconds=1)), "COMMAND_RUN"),  # before it
+        (written(now - timedelta(hours=23)), "COMMAND_RUN"),  # first moment of the activity window
     ]
     with engine.begin() as conn:
         for created_at, kind in statements:
@@ -191,13 +197,13 @@ def test_sqlite_rows_written_by_other_programs_are_read_correctly(engine):
             )
         conn.execute(
             text("INSERT INTO users (id, username, is_active, balance, created_at) VALUES (1, 'u', 1, 0, :at)"),
-            {"at": "2026-10-28 14:00:00"},  # exactly 30 days before now: in the month-ago base
+            {"at": written(now - timedelta(days=30))},  # exactly 30 days before now: in the month-ago base
         )
     stats = compute_database_stats(engine, now)
     assert stats.commands_24h == 3
     assert stats.commands_previous_30_days == 1
     assert stats.active_users_month_ago == 1
-    assert stats.activity[0].hour == datetime(2026, 11, 26, 15, tzinfo=UTC)
+    assert stats.activity[0].hour == now - timedelta(hours=23)
     assert stats.activity[0].commands == 1
     assert (stats.activity[22].commands, stats.activity[22].transactions) == (0, 1)
     assert stats.activity[23].commands == 1

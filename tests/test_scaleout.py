@@ -28,6 +28,8 @@ from tests.fake_discord import FakeDiscord
 from tests.support import NOW, with_fake_discord
 from tests.tcp_proxy import TcpProxy
 
+pytestmark = pytest.mark.clock
+
 wait_for = FakeDiscord.wait_for
 
 
@@ -113,7 +115,7 @@ class BlockingStore(RedisSnapshotStore):
 
 def test_the_bot_loop_never_waits_for_redis(client, redis_prefix, clock):
     store = BlockingStore(client, prefix=redis_prefix, ttl_seconds=5, clock=clock)
-    publisher = OffLoopPublisher(store)
+    publisher = OffLoopPublisher(store, clock)
     publisher.publish(connected_snapshot(guild_count=100))
     assert store.writing.wait(5)
     # The write to Redis hangs, yet the bot's publishes return (this thread would block otherwise).

@@ -14,6 +14,8 @@ from tests.fake_discord import FakeDiscord
 from tests.support import NOW, case, command, insert_rows, transaction, user, with_fake_discord
 from tests.test_stream import Stream
 
+pytestmark = pytest.mark.clock
+
 ACCESS_TOKEN = "s3cret-access-token-0123456789"
 SNOWFLAKE = re.compile(r"(?<!\d)\d{17,20}(?!\d)")
 

@@ -15,6 +15,8 @@ from aurora.models import BotSnapshot, DatabaseStats, ShardSnapshot
 from aurora.service import StatsService, StatsUnavailable, combine, compute_database_stats, percent_change
 from tests.support import NOW, command, insert_rows, user
 
+pytestmark = pytest.mark.clock
+
 
 @pytest.mark.parametrize(
     ("base", "current", "expected"),
@@ -34,7 +36,7 @@ def wait_until(predicate, timeout=5.0):
 
 
 def make_service(engine, clock, snapshots=None, **kwargs):
-    return StatsService(engine, snapshots or SnapshotCache(), refresh_seconds=30, demo=False, clock=clock, **kwargs)
+    return StatsService(engine, snapshots or SnapshotCache(clock), refresh_seconds=30, demo=False, clock=clock, **kwargs)
 
 
 def test_disabled_bot_gives_null_discord_figures(engine):

@@ -13,6 +13,8 @@ from aurora.stream import event_id
 from tests.fake_discord import FakeDiscord
 from tests.support import NOW, command, insert_rows
 
+pytestmark = pytest.mark.clock
+
 wait_for = FakeDiscord.wait_for
 
 
