@@ -2,7 +2,8 @@
 
     python app.py            run the dashboard (dev server) on the configured database;
                              with AURORA_ROLE=bot: only the bot, publishing to Redis
-    python app.py init-db    create Aurora's tables and indexes where they are missing
+    python app.py init-db    create Aurora's tables and indexes where they are missing (online on PostgreSQL)
+    python app.py init-db --check   list what is missing, change nothing (exit status 1 if anything is)
     gunicorn app:server      production server (see README)
 """
 
@@ -17,8 +18,8 @@ from typing import NoReturn
 
 from aurora import StartupError, create_app
 from aurora.config import SettingsError, load_settings
-from aurora.db import create_db_engine, init_db
 from aurora.dev_server import JsonErrorRequestHandler
+from aurora.init_db_command import InitDbError, init_database
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -56,15 +57,15 @@ def __getattr__(name: str):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="app.py", description="Aurora Dashboard")
     parser.add_argument("command", nargs="?", default="run", choices=["run", "init-db"])
+    parser.add_argument("--check", action="store_true", help="init-db: list what is missing, change nothing")
     args = parser.parse_args(argv)
+    if args.check and args.command != "init-db":
+        parser.error("--check goes with init-db")
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     try:
         settings = load_settings()
         if args.command == "init-db":
-            engine = create_db_engine(settings.database_url)
-            init_db(engine)
-            print(f"aurora: tables ready in {engine.url.render_as_string(hide_password=True)}")
-            return 0
+            return run_init_db(settings, check=args.check)
         if settings.role == "bot":
             return run_bot_role(settings)
         app = create_app(settings)
@@ -87,6 +88,15 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         app.server.extensions["aurora"].shutdown()
     return 0
+
+
+def run_init_db(settings, *, check: bool) -> int:
+    """`init-db [--check]`: its report on stdout; a failure (or Ctrl-C/SIGTERM) is one line on stderr."""
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        return init_database(settings, check=check, say=functools.partial(print, flush=True))
+    except InitDbError as error:
+        _fail(str(error), error.exit_code)
 
 
 def run_bot_role(settings) -> int:

@@ -20,8 +20,9 @@ from aurora.bot_runner import BotRunner
 from aurora.cache import SnapshotCache
 from aurora.callbacks import install_page
 from aurora.config import Settings
-from aurora.db import create_db_engine, init_db, missing_tables
+from aurora.db import create_db_engine, init_db, metadata, missing_tables
 from aurora.demo import is_demo_database, seed_demo
+from aurora.indexes import missing_index_warnings
 from aurora.lease import BotLease, LeaseHeld
 from aurora.metrics import install_metrics
 from aurora.queries.balances import balance_of
@@ -64,7 +65,10 @@ class AuroraContext:
 
 
 def prepare_database(engine: Engine, settings: Settings, clock: Clock) -> bool:
-    """Create the schema where Aurora owns the database, seed demo data if asked; True if demo."""
+    """Create the schema where Aurora owns the database, seed demo data if asked; True if demo.
+
+    On a database it does not own it creates nothing: missing tables stop startup, and each missing
+    recommended index is one WARNING (catalog queries only) naming it, its cost and `init-db`."""
     try:
         if settings.database_is_default:
             init_db(engine)
@@ -75,6 +79,9 @@ def prepare_database(engine: Engine, settings: Settings, clock: Clock) -> bool:
                     f"DATABASE_URL: tables missing ({', '.join(missing)}); "
                     "run `python app.py init-db` to create them"
                 )
+            with engine.connect() as conn:
+                for warning in missing_index_warnings(conn, list(metadata.tables)):
+                    log.warning(warning)
         if settings.demo:
             return seed_demo(engine, clock())
         return is_demo_database(engine)

@@ -50,6 +50,9 @@ class Settings:
     redis_url: str | None = field(default=None, repr=False)
     redis_prefix: str = "aurora"
     bot_ttl_seconds: int = 30
+    # `app.py init-db` only: its DDL gets these limits instead of the 5 s request timeout.
+    ddl_timeout_seconds: int = 3600
+    ddl_lock_timeout_seconds: int = 60
 
     @property
     def bot_enabled(self) -> bool:
@@ -183,6 +186,10 @@ def settings_from_mapping(env: Mapping[str, str]) -> Settings:
         kwargs["stream_max_seconds"] = _parse_int("AURORA_STREAM_MAX_SECONDS", raw, low=10, high=86_400)
     if (raw := get("AURORA_DEBUG")) is not None:
         kwargs["debug"] = _parse_bool("AURORA_DEBUG", raw)
+    if (raw := get("AURORA_DDL_TIMEOUT_SECONDS")) is not None:
+        kwargs["ddl_timeout_seconds"] = _parse_int("AURORA_DDL_TIMEOUT_SECONDS", raw, low=1, high=604_800)
+    if (raw := get("AURORA_DDL_LOCK_TIMEOUT_SECONDS")) is not None:
+        kwargs["ddl_lock_timeout_seconds"] = _parse_int("AURORA_DDL_LOCK_TIMEOUT_SECONDS", raw, low=1, high=86_400)
     _parse_scale_out(get, kwargs)
     # Demo data is only ever seeded into the embedded default database unless asked for.
     demo_default = kwargs.get("database_is_default", True)

@@ -43,6 +43,12 @@ def test_values_are_parsed():
     assert settings.rate_limit == "100 per hour"
 
 
+def test_init_db_has_its_own_generous_limits():
+    assert (Settings().ddl_timeout_seconds, Settings().ddl_lock_timeout_seconds) == (3600, 60)
+    settings = settings_from_mapping({"AURORA_DDL_TIMEOUT_SECONDS": "7200", "AURORA_DDL_LOCK_TIMEOUT_SECONDS": "5"})
+    assert (settings.ddl_timeout_seconds, settings.ddl_lock_timeout_seconds) == (7200, 5)
+
+
 def test_rate_limit_can_be_switched_off_for_a_limiting_proxy():
     assert settings_from_mapping({"AURORA_RATE_LIMIT": "off"}).rate_limit is None
     assert settings_from_mapping({"AURORA_RATE_LIMIT": "OFF"}).rate_limit is None
@@ -66,6 +72,9 @@ def test_the_token_never_appears_in_repr():
         ("DISCORD_TOKEN", "two words"),
         ("DISCORD_API_BASE", "ftp://example"),
         ("DISCORD_GATEWAY_URL", "http://example"),
+        ("AURORA_DDL_TIMEOUT_SECONDS", "0"),
+        ("AURORA_DDL_TIMEOUT_SECONDS", "1h"),
+        ("AURORA_DDL_LOCK_TIMEOUT_SECONDS", "90000"),
     ],
 )
 def test_a_bad_value_names_the_variable(name, value):
@@ -120,7 +129,7 @@ def test_existing_database_without_tables_points_to_init_db(tmp_path):
 
     created = run_app(tmp_path, env, "init-db")
     assert created.returncode == 0, created.stderr
-    assert "tables ready" in created.stdout
+    assert "created: table users" in created.stdout and "init-db done" in created.stdout
 
 
 def test_scale_out_defaults_keep_everything_in_one_process():
