@@ -117,7 +117,7 @@ class _Run:
             watched = WatchedDdl(ddl, self.monitor, self.settings, self.say, self.report_every)
             for state in index_states(self.monitor, _existing_tables(self.monitor)):
                 self._ensure(watched, state)
-        self.say(f"init-db done in {time.monotonic() - started:.1f} s: {len(self.created)} created, "
+        self.say(f"init-db done in {time.monotonic() - started:.2f} s: {len(self.created)} created, "
                  f"{len(self.present)} already present")
         return 0
 
@@ -160,7 +160,7 @@ class _Run:
             raise watched.failure(error, f"creating table(s) {', '.join(t.name for t in missing)}") from None
         for table in missing:
             self.created.append(f"table {table.name}")
-            self.say(f"created: table {table.name} with its indexes ({time.monotonic() - started:.1f} s)")
+            self.say(f"created: table {table.name} with its indexes ({time.monotonic() - started:.2f} s)")
 
     def _ensure(self, watched: WatchedDdl, state: IndexState) -> None:
         wanted = state.wanted
@@ -190,7 +190,7 @@ class _Run:
             except DBAPIError as error:
                 raise watched.failure(error, f"building {label}") from None
             self.created.append(wanted.name)
-            self.say(f"created: {label} in {time.monotonic() - started:.1f} s")
+            self.say(f"created: {label} in {time.monotonic() - started:.2f} s")
             return
         self.say(f"building: {label} (CREATE INDEX CONCURRENTLY: writes go on meanwhile)")
         statement = sql.SQL("CREATE INDEX CONCURRENTLY {} ON {} ({})").format(
@@ -199,7 +199,7 @@ class _Run:
         )
         seconds = watched.run(statement, f"building {label}", wanted.name, left=_HALF_BUILT)
         self.created.append(wanted.name)
-        self.say(f"created: {label} in {seconds:.1f} s")
+        self.say(f"created: {label} in {seconds:.2f} s")
 
     def _drop(self, watched: WatchedDdl, broken: Existing) -> None:
         if not self.postgres:
@@ -208,4 +208,4 @@ class _Run:
         seconds = watched.run(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(name),
                               f"dropping invalid index {broken.name}", broken.name, left=_HALF_DROPPED)
         self.say(f"dropped: invalid index {broken.name} on {broken.table} (left by an interrupted build) "
-                 f"in {seconds:.1f} s")
+                 f"in {seconds:.2f} s")

@@ -37,3 +37,20 @@ def test_quick_benchmark_suite_runs_and_prints_the_table(postgres_admin_engine):
     equality_row = next(line for line in table.splitlines() if "refresh equals plain SQL" in line)
     assert "PASS" in equality_row, table
     print(table)
+
+
+def test_init_db_benchmark_runs_and_prints_the_table(postgres_admin_engine):
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.init_db", "--size", "10k", "--baseline-seconds", "1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=240,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    table = completed.stdout
+    for figure in ("init-db builds transactions(type, created_at) vs plain CREATE INDEX",
+                   "init-db builds users(created_at, is_active)", "writer max insert, during init-db",
+                   "writer max insert, during plain CREATE INDEX", "second init-db run, process wall time"):
+        assert figure in table, table
+    for verdict_row in ("writer inserts failed during init-db ", "second init-db run built nothing"):
+        assert "PASS" in next(line for line in table.splitlines() if verdict_row in line), table
+    print(table)
