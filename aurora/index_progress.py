@@ -55,7 +55,7 @@ def read_progress(conn: Connection, pid: int) -> Progress:
     """The phase of backend `pid`'s index build, its counter for that phase, and whom it waits for."""
     row = conn.execute(_PROGRESS, {"pid": pid}).one()
     phase = row.phase
-    if phase is None:
+    if phase is None or "sorting" in phase:  # sorting has no counter of its own
         done, total, unit = None, None, ""
     elif phase.startswith("waiting"):
         done, total, unit = row.lockers_done, row.lockers_total, "sessions"

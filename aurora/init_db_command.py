@@ -21,9 +21,10 @@ plain: they are empty.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from psycopg2 import sql
-from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, inspect, make_url, text
 from sqlalchemy.exc import DBAPIError
 
 from aurora.config import Settings
@@ -42,7 +43,15 @@ _HALF_DROPPED = "the next `app.py init-db` finishes dropping it"
 def init_database(settings: Settings, *, check: bool = False, say: Say = print,
                   report_every: float = REPORT_EVERY_SECONDS) -> int:
     """Run `init-db` (or `init-db --check`); the exit status: 0 done / nothing missing, 1 missing."""
-    engine = create_db_engine(settings.database_url)
+    url = make_url(settings.database_url)
+    if check and url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:" and not Path(url.database).exists():
+            say(f"missing: database file {url.database}")
+            return 1
+        # The app's engine switches a SQLite file to WAL on connect; --check changes nothing.
+        engine = create_engine(url)
+    else:
+        engine = create_db_engine(settings.database_url)
     try:
         # Autocommit: the monitor holds no transaction open that a concurrent build would wait for.
         with _connected(engine).execution_options(isolation_level="AUTOCOMMIT") as monitor:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 
 import pytest
 from sqlalchemy import text
@@ -132,6 +133,20 @@ def test_check_lists_missing_tables_too(sqlite_url):
         "table users", "table moderation_cases", "users(created_at, is_active)", "moderation_cases(created_at)"
     }
     assert "present: transactions(created_at) as ix_transactions_created_at" in lines
+
+
+def test_check_creates_no_sqlite_file_and_leaves_the_journal_mode(tmp_path):
+    missing = tmp_path / "not-there.db"
+    status, lines = run_init_db(f"sqlite:///{missing}", check=True)
+    assert (status, lines) == (1, [f"missing: database file {missing}"])
+    assert not missing.exists()
+
+    existing = tmp_path / "rollback-journal.db"
+    sqlite3.connect(existing).close()
+    status, _lines = run_init_db(f"sqlite:///{existing}", check=True)
+    assert status == 1
+    with sqlite3.connect(existing) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
 
 
 def test_a_second_run_is_a_no_op(bare_engine, database_url):
