@@ -20,9 +20,9 @@ from aurora.bot_runner import BotRunner
 from aurora.cache import SnapshotCache
 from aurora.callbacks import install_page
 from aurora.config import Settings
-from aurora.db import create_db_engine, init_db, metadata, missing_tables
+from aurora.db import create_db_engine, init_db, missing_tables
 from aurora.demo import is_demo_database, seed_demo
-from aurora.indexes import missing_index_warnings
+from aurora.indexes import log_missing_indexes
 from aurora.lease import BotLease, LeaseHeld
 from aurora.metrics import install_metrics
 from aurora.queries.balances import balance_of
@@ -79,9 +79,7 @@ def prepare_database(engine: Engine, settings: Settings, clock: Clock) -> bool:
                     f"DATABASE_URL: tables missing ({', '.join(missing)}); "
                     "run `python app.py init-db` to create them"
                 )
-            with engine.connect() as conn:
-                for warning in missing_index_warnings(conn, list(metadata.tables)):
-                    log.warning(warning)
+            log_missing_indexes(engine)
         if settings.demo:
             return seed_demo(engine, clock())
         return is_demo_database(engine)

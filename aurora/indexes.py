@@ -21,13 +21,17 @@ cheap enough for every startup.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Connection, Engine, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.types import Text
 
 from aurora.db import metadata
+
+log = logging.getLogger(__name__)
 
 _POSTGRES_INDEXES = text(
     """
@@ -179,3 +183,17 @@ def missing_index_warnings(conn: Connection, existing_tables: list[str]) -> list
             f"run `python app.py init-db` to build it (writers keep writing meanwhile)"
         )
     return lines
+
+
+def log_missing_indexes(engine: Engine) -> None:
+    """At startup on a database Aurora does not own: one WARNING per missing recommended index."""
+    try:
+        with engine.connect() as conn:
+            warnings = missing_index_warnings(conn, list(metadata.tables))
+    except ProgrammingError as error:
+        # A server older than a catalog view the check reads: the dashboard works all the same.
+        log.warning("could not check the recommended indexes (%s); `python app.py init-db --check` lists them",
+                    str(error.orig).strip().splitlines()[0])
+        return
+    for warning in warnings:
+        log.warning(warning)
