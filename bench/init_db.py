@@ -15,7 +15,8 @@ engine (5 s statement timeout) for the whole run: first alone (the baseline), th
 plain build start, another session holds a writer transaction open for a few seconds (a slow bot
 transaction): the concurrent build waits for it without making the writer wait; a plain build
 queues behind it and the writer behind the plain build. Latencies of each window are measured
-side by side in this one run.
+side by side in this one run. Before the first run and after the last, the dashboard's steady
+refresh is timed (PostgreSQL CPU of its backend, from /proc): what the missing indexes cost.
 """
 
 from __future__ import annotations
@@ -30,9 +31,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import create_engine, insert, text
 
+from aurora.aggregates import IncrementalStats
 from aurora.db import COMMAND_RUN, create_db_engine, metadata, transactions
 from bench.common import ROOT, Result, print_results
 from bench.generate import Dataset, remove_appended_rows
@@ -44,6 +47,7 @@ DROPPED_FOREIGN = ("transactions_type_created_at_idx",)
 PLAIN_INDEX = "bench_plain_type_created_at"
 CREATED_LINE = re.compile(r"^created: (\S+\(.*?\)) as (\S+) in ([\d.]+) s$", re.MULTILINE)
 DONE_LINE = re.compile(r"^init-db done in ([\d.]+) s", re.MULTILINE)
+REFRESHES = 20
 
 
 @dataclass
@@ -99,6 +103,30 @@ def _slow_transaction(engine, dataset: Dataset, seconds: float) -> threading.Thr
     return thread
 
 
+def _backend_cpu_ms(pid: int) -> float:
+    """CPU time (user + system) a PostgreSQL backend has used so far, from /proc (same machine)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def _refresh_cost(dataset: Dataset, refreshes: int = REFRESHES) -> tuple[float, float]:
+    """(PostgreSQL CPU ms, wall ms) per steady refresh of the dashboard's incremental stats."""
+    engine = create_db_engine(dataset.url)
+    try:
+        stats = IncrementalStats()
+        now = dataset.data_end + timedelta(seconds=1)
+        stats(engine, now)  # the reconcile; the steady refreshes follow
+        with engine.connect() as conn:  # the one pooled connection the refreshes reuse
+            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        cpu_before, started = _backend_cpu_ms(pid), time.monotonic()
+        for _ in range(refreshes):
+            now += timedelta(seconds=30)
+            stats(engine, now)
+        return (_backend_cpu_ms(pid) - cpu_before) / refreshes, (time.monotonic() - started) * 1000 / refreshes
+    finally:
+        engine.dispose()
+
+
 def _p99(latencies: list[float]) -> float:
     return statistics.quantiles(latencies, n=100, method="inclusive")[98] if len(latencies) >= 2 else max(latencies, default=0.0)
 
@@ -137,6 +165,7 @@ def run(size: str = "10m", rate: float = 50.0, baseline_seconds: float = 15.0, s
     app_engine = create_db_engine(dataset.url)
     try:
         _reset(admin, dataset)
+        refresh_before = _refresh_cost(dataset)
         writer = Writer(app_engine, dataset, rate)
         thread = threading.Thread(target=writer.run, name="bench writer", daemon=True)
         thread.start()
@@ -164,6 +193,7 @@ def run(size: str = "10m", rate: float = 50.0, baseline_seconds: float = 15.0, s
             conn.execute(text(f"DROP INDEX {PLAIN_INDEX}"))
             conn.commit()
         remove_appended_rows(admin, dataset)
+        refresh_after = _refresh_cost(dataset)
     finally:
         admin.dispose()
         app_engine.dispose()
@@ -183,6 +213,9 @@ def run(size: str = "10m", rate: float = 50.0, baseline_seconds: float = 15.0, s
         for description, seconds in builds.items()
     ]
     results += [
+        Result(f"steady refresh, PostgreSQL CPU, after init-db vs before ({REFRESHES} refreshes) (ms)",
+               refresh_after[0], refresh_before[0], "ms", ""),
+        Result("steady refresh, wall time, after init-db vs before (ms)", refresh_after[1], refresh_before[1], "ms", ""),
         Result(f"writer max insert, during init-db vs before ({len(during_ms)} vs {len(before)} inserts) (ms)",
                max(during_ms, default=0.0), max(before, default=0.0), "ms", ""),
         Result("writer p99 insert, during init-db vs before (ms)", _p99(during_ms), _p99(before), "ms", ""),
