@@ -90,13 +90,23 @@ def _check(conn: Connection, say: Say) -> int:
             say(f"present: {wanted.describe()} as {state.present_as}")
             continue
         missing.append(wanted.describe())
-        left = f" (invalid {state.broken[0].name}, left by an interrupted build)" if state.broken else ""
-        say(f"missing: {wanted.describe()}{left}: {wanted.without}")
+        say(f"missing: {wanted.describe()}{_obstacle(state)}: {wanted.without}")
     if missing:
         say(f"init-db --check: {len(missing)} missing; `python app.py init-db` creates them")
         return 1
     say("init-db --check: everything present")
     return 0
+
+
+def _obstacle(state: IndexState) -> str:
+    """What stands where the missing index should be, if anything."""
+    if state.broken:
+        broken = state.broken[0]
+        how = f"being built by pid {broken.builder_pid}" if broken.builder_pid else "left by an interrupted build"
+        return f" (invalid {broken.name}, {how})"
+    if state.name_taken_by is not None:
+        return f" (the name {state.wanted.name} is taken by an index with another definition)"
+    return ""
 
 
 class _Run:

@@ -225,7 +225,9 @@ def test_an_invalid_index_is_dropped_and_rebuilt(make_bare, postgres_url):
     }
     status, lines = run_init_db(postgres_url, check=True)
     assert status == 1
-    assert "moderation_cases(created_at)" in reported(lines, "missing:")
+    assert "missing: moderation_cases(created_at) (invalid cases_created_idx, left by an interrupted build)" in (
+        "\n".join(lines)
+    )
 
     status, lines = run_init_db(postgres_url)
     assert status == 0, lines
@@ -241,6 +243,9 @@ def test_an_invalid_index_is_dropped_and_rebuilt(make_bare, postgres_url):
 def test_an_index_under_our_name_with_another_definition_is_named_not_replaced(make_bare, postgres_url):
     bare_engine = make_bare(postgres_url)
     execute(bare_engine, "CREATE INDEX ix_users_created_at_is_active ON users (username)")
+    status, lines = run_init_db(postgres_url, check=True)
+    assert status == 1
+    assert "missing: users(created_at, is_active) (the name ix_users_created_at_is_active is taken" in "\n".join(lines)
     with pytest.raises(InitDbError, match="an index named ix_users_created_at_is_active already exists"):
         run_init_db(postgres_url)
 
