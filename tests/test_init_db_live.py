@@ -129,8 +129,10 @@ def test_a_plain_create_index_would_have_blocked_them(live):
         ddl.commit()
         build = threading.Thread(target=lambda: ddl.execute(text("CREATE INDEX plain ON transactions (created_at)")))
         build.start()
+        deadline = time.monotonic() + 30
         with live.connect().execution_options(isolation_level="AUTOCOMMIT") as probe:
             while not probe.execute(text("SELECT cardinality(pg_blocking_pids(:pid)) > 0"), {"pid": ddl_pid}).scalar():
+                assert time.monotonic() < deadline, "the plain CREATE INDEX never queued behind the open write"
                 time.sleep(0.05)
         writer.execute(text("SET lock_timeout = '500ms'"))
         with pytest.raises(OperationalError, match="lock timeout"):
