@@ -1,10 +1,10 @@
 """Aurora Dashboard entry point.
 
-    python app.py            run the dashboard (dev server) on the configured database;
+    python app.py            run the dashboard (one uvicorn process) on the configured database;
                              with AURORA_ROLE=bot: only the bot, publishing to Redis
     python app.py init-db    create Aurora's tables and indexes where they are missing (online on PostgreSQL)
     python app.py init-db --check   list what is missing, change nothing (exit status 1 if anything is)
-    gunicorn app:server      production server (see README)
+    gunicorn app:server      production server (see README): the same application, in workers
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ import sys
 from typing import NoReturn
 
 from aurora import StartupError, create_app
+from aurora.asgi import asgi_app
 from aurora.config import SettingsError, load_settings
-from aurora.dev_server import JsonErrorRequestHandler
 from aurora.init_db_command import InitDbError, init_database
+from aurora.serving import serve
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -36,19 +37,21 @@ def _fail(message: str, exit_code: int = 2) -> NoReturn:
 def _server():
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     try:
-        return create_app(load_settings()).server
+        app = create_app(load_settings())
     except (SettingsError, StartupError) as error:
         _fail(str(error), GUNICORN_BOOT_ERROR)
+    return asgi_app(app, on_shutdown=app.server.extensions["aurora"].shutdown)
 
 
 def shutdown() -> None:
-    """Stop what `server` started (the bot thread), if it was ever built."""
+    """Stop what `server` started (the bot thread), if it was ever built; a second call does nothing."""
     if _server.cache_info().currsize:
-        _server().extensions["aurora"].shutdown()
+        _server().close()
 
 
 def __getattr__(name: str):
-    # `gunicorn app:server` looks the attribute up; building it lazily keeps imports side-effect free.
+    # `gunicorn app:server` looks the attribute up (the ASGI application its uvicorn workers serve);
+    # building it lazily keeps imports side-effect free.
     if name == "server":
         return _server()
     raise AttributeError(name)
@@ -71,22 +74,20 @@ def main(argv: list[str] | None = None) -> int:
         app = create_app(settings)
     except (SettingsError, StartupError) as error:
         _fail(str(error))
+    if settings.debug:
+        # Dash's dev tools (error pop-ups, callback graph); no hot reload: it would watch files in a thread.
+        app.enable_dev_tools(debug=True, dev_tools_hot_reload=False)
+    served = asgi_app(app, on_shutdown=app.server.extensions["aurora"].shutdown)
     # SIGTERM (systemd, docker stop) ends the server like Ctrl-C, so the bot closes its connection.
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     print(f"Aurora Dashboard on http://{settings.host}:{settings.port}/", flush=True)
     try:
-        # No reloader, ever: it would run this module twice and with it a second bot.
-        app.run(
-            host=settings.host,
-            port=settings.port,
-            debug=settings.debug,
-            use_reloader=False,
-            request_handler=JsonErrorRequestHandler,
-        )
+        # uvicorn stops gracefully on SIGINT/SIGTERM and then raises the signal again: hence the except.
+        serve(served, settings.host, settings.port)
     except KeyboardInterrupt:
         pass
     finally:
-        app.server.extensions["aurora"].shutdown()
+        served.close()
     return 0
 
 

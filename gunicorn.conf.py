@@ -1,12 +1,14 @@
 """gunicorn settings for `gunicorn app:server` (read automatically from the working directory).
 
 With a DISCORD_TOKEN (role `all`) the bot runs inside the web worker, so exactly one worker may
-exist: more would each open their own gateway connection. Concurrency comes from threads instead.
+exist: more would each open their own gateway connection (one worker serves many clients at once).
 With AURORA_ROLE=web the bot runs elsewhere and any number of workers may serve (`--workers 4`);
 AURORA_ROLE=bot runs no web server at all (`python app.py`).
 
-gthread workers: a Server-Sent Events stream holds one thread, not a whole worker, and the
-worker's `timeout` is a heartbeat of the worker, not a limit on a request, so long streams live.
+Workers are uvicorn's (asyncio) with Aurora's options (`aurora.serving.AuroraWorker`): the event
+loop waits on every client, live streams included, and the Flask/Dash app runs in a pool of
+AURORA_THREADS threads per worker only for complete requests. The worker's `timeout` is a
+heartbeat of the worker, not a limit on a request, so long streams live.
 """
 
 import glob
@@ -43,16 +45,13 @@ _own_metrics_folder = _prepare_metrics_folder()
 
 from aurora.config import SettingsError, load_settings  # noqa: E402  (after the folder, see above)
 
-worker_class = "gthread"
+AURORA_WORKER = "aurora.serving.AuroraWorker"
+worker_class = AURORA_WORKER
 workers = 1
-threads = 8
 timeout = 30
 graceful_timeout = 10
-keepalive = 5
 bind = "127.0.0.1:8050"
 accesslog = "-"
-# pid: which worker answered, when several serve.
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms pid=%(p)s'
 control_socket_disable = True
 
 
@@ -71,10 +70,20 @@ def _check_settings(server) -> None:
         raise SystemExit(f"aurora: {error}") from None
     if settings.role == "bot":
         raise SystemExit("aurora: AURORA_ROLE=bot runs no web server; start the bot with `python app.py`")
+    if server.cfg.worker_class_str != AURORA_WORKER:
+        raise SystemExit(
+            f"aurora: gunicorn worker class {server.cfg.worker_class_str!r} cannot serve Aurora (`app:server` is "
+            f"an ASGI application); keep gunicorn.conf.py's {AURORA_WORKER}"
+        )
+    if server.cfg.threads > 1:
+        raise SystemExit(
+            "aurora: gunicorn's --threads applies to gthread workers only; set AURORA_THREADS instead "
+            "(the threads that run the app in each of Aurora's workers)"
+        )
     if settings.bot_enabled and server.cfg.workers > 1:
         raise SystemExit(
             f"aurora: DISCORD_TOKEN is set and gunicorn would start {server.cfg.workers} workers, each with "
-            "its own bot and gateway connection; run one worker (use --threads for concurrency), or run "
+            "its own bot and gateway connection; run one worker (it serves many clients at once), or run "
             "the bot as its own process (AURORA_ROLE=bot) and these as AURORA_ROLE=web"
         )
 

@@ -1,21 +1,41 @@
-// Live updates: one EventSource per page (each stream holds a server thread, and browsers allow
-// only six connections per origin). A new stats event pokes a Dash store so the page re-renders
-// at once instead of at the next interval tick; the interval stays as the fallback.
+// Live updates: one EventSource per page (browsers allow only six connections per origin). A new
+// stats event pokes a Dash store so the page re-renders at once instead of at the next interval
+// tick; the interval stays as the fallback. A stream is opened only while the server says it has
+// room for one (the hidden #live-stats-ready element's data-streams, updated at every refresh), so
+// a full server means polling rather than a refused request; a stream that ends (its lifetime is
+// over) or fails is reopened on the same terms, after a pause. The names and values below are
+// aurora/ids.py's LIVE_* and aurora/stream.py's RETRY_MILLISECONDS.
 (function () {
   "use strict";
   if (!window.EventSource) {
     return;
   }
-  function connect() {
-    var clientside = window.dash_clientside;
-    if (!clientside || !clientside.set_props || !document.getElementById("live-stats-ready")) {
-      window.setTimeout(connect, 200);
-      return;
-    }
-    var source = new EventSource("/api/stats/realtime");
+  var RETRY_MILLISECONDS = 5000;
+  var CHECK_MILLISECONDS = 1000;
+  var source = null;
+  var notBefore = 0;
+
+  function serverHasRoom() {
+    var ready = document.getElementById("live-stats-ready");
+    return ready !== null && ready.getAttribute("data-streams") === "open";
+  }
+
+  function open(clientside) {
+    source = new EventSource("/api/stats/realtime");
     source.addEventListener("stats", function (event) {
       clientside.set_props("live-stats", { data: event.lastEventId });
     });
+    source.addEventListener("error", function () {
+      source.close();
+      source = null;
+      notBefore = Date.now() + RETRY_MILLISECONDS;
+    });
   }
-  connect();
+
+  window.setInterval(function () {
+    var clientside = window.dash_clientside;
+    if (source === null && Date.now() >= notBefore && clientside && clientside.set_props && serverHasRoom()) {
+      open(clientside);
+    }
+  }, CHECK_MILLISECONDS);
 })();

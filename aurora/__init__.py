@@ -19,6 +19,7 @@ from aurora.bot_commands import CommandServices
 from aurora.bot_runner import BotRunner
 from aurora.cache import SnapshotCache
 from aurora.callbacks import install_page
+from aurora.capacity import current_capacity, stream_cap
 from aurora.config import Settings
 from aurora.db import create_db_engine, init_db, missing_tables
 from aurora.demo import is_demo_database, seed_demo
@@ -166,7 +167,8 @@ def create_app(
         bot = start_bot(settings, engine, snapshots, service, clock, **(bot_options or {}))
         if lease is not None:
             lease.keep_renewed(on_lost=bot.stop)
-    streams = StreamSlots(settings.stream_max_per_client, settings.stream_max_total)
+    total_streams = stream_cap(settings.stream_max_total, current_capacity())
+    streams = StreamSlots(settings.stream_max_per_client, total_streams)
     server.extensions[EXTENSION_KEY] = AuroraContext(settings, engine, snapshots, service, streams, bot, lease)
     install_proxy_fix(app, settings)
     install_access_control(app, settings)

@@ -16,7 +16,7 @@ from aurora.models import iso_utc
 from aurora.openapi import openapi_json
 from aurora.request_guard import api_method_error, echo_names, install_request_guards, raw_method, shortened
 from aurora.service import StatsService, StatsUnavailable
-from aurora.stream import TooManyStreams, stats_events
+from aurora.stream import StreamHandOff, StreamSlots, TooManyStreams, hand_off
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,11 @@ API_METHODS = ["GET", "HEAD"]
 
 def stats_service() -> StatsService:
     return current_app.extensions[EXTENSION_KEY].service
+
+
+def stream_slots_and_client() -> tuple[StreamSlots, str]:
+    """The live-stream slots and the key this request's client is counted under."""
+    return current_app.extensions[EXTENSION_KEY].streams, request.remote_addr or "unknown"
 
 
 def json_error(status: int, message: str, headers: dict | None = None) -> Response:
@@ -96,27 +101,16 @@ def create_api_blueprint(limiter: Limiter | None, rate_limit: str | None) -> Blu
     @limited
     def stats_realtime() -> Response:
         reject_query_parameters()
-        context = current_app.extensions[EXTENSION_KEY]
-        settings = context.settings
+        slots, client = stream_slots_and_client()
         try:
-            release = context.streams.acquire(request.remote_addr or "unknown")
+            release = slots.acquire(client)
         except TooManyStreams as error:
             return json_error(429, error.message, {"Retry-After": "30"})
-        events = stats_events(
-            context.service,
-            last_event_id=request.headers.get("Last-Event-ID"),
-            min_gap_seconds=settings.refresh_seconds,
-            heartbeat_seconds=settings.stream_heartbeat_seconds,
-            max_seconds=settings.stream_max_seconds,
-        )
-        response = Response(
-            events,
-            mimetype="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
-        # Runs when the server closes the response: at the end, on disconnect, or if never started.
-        response.call_on_close(release)
-        return response
+        if not hand_off(request.environ, StreamHandOff(release, request.headers.get("Last-Event-ID"))):
+            release()
+            return json_error(503, "live streams are served only by Aurora's own server (python app.py, gunicorn)")
+        # The events are written by the ASGI layer (aurora.asgi) under these headers.
+        return Response(b"", mimetype="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     @api.route("/openapi.json", methods=API_METHODS, provide_automatic_options=False)
     @limited

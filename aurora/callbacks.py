@@ -11,7 +11,7 @@ from dash import Dash, Input, Output, no_update
 from flask import has_request_context, request
 
 from aurora import ids
-from aurora.api import stats_service
+from aurora.api import stats_service, stream_slots_and_client
 from aurora.figures import activity_figure
 from aurora.layouts.components import event_items, shard_items, top_command_items
 from aurora.layouts.formatting import KpiView, bot_status_text, clock_time
@@ -91,6 +91,12 @@ def current_stats_or_none() -> Stats | None:
         return None
 
 
+def live_streams_state() -> str:
+    """Whether this client could open a live stream now (the page polls instead while it cannot)."""
+    slots, client = stream_slots_and_client()
+    return ids.LIVE_STREAMS_OPEN if slots.has_room(client) else ids.LIVE_STREAMS_FULL
+
+
 def install_page(app: Dash, refresh_seconds: int) -> None:
     """The layout (built per page load, with the current figures) and its refresh callback."""
 
@@ -110,3 +116,7 @@ def register_callbacks(app: Dash) -> None:
     def refresh_page(_n_intervals: int, _live_event_id: str | None) -> list:
         stats = current_stats_or_none()
         return unavailable_values() if stats is None else page_values(stats)
+
+    @app.callback(Output(ids.LIVE_STATS_READY, ids.LIVE_STREAMS_PROP), Input(ids.REFRESH_INTERVAL, "n_intervals"))
+    def offer_live_stream(_n_intervals: int) -> str:
+        return live_streams_state()

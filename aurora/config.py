@@ -18,6 +18,7 @@ from limits import parse_many
 DEFAULT_DATABASE_FILE = "aurora.db"
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg"
+KIB = 1024
 
 
 class SettingsError(ValueError):
@@ -42,6 +43,10 @@ class Settings:
     stream_max_total: int = 100
     stream_max_seconds: int = 3600
     stream_heartbeat_seconds: float = 15.0
+    # Dash's callback requests are a few KB; anything far larger is refused unread (413).
+    max_body_bytes: int = 256 * KIB
+    # Threads running the Flask/Dash app per process (streams and slow clients never hold one).
+    app_threads: int = 8
     demo: bool = True
     debug: bool = False
     # Scale-out (README, "Running at scale"): which part this process runs, and the Redis that
@@ -184,6 +189,10 @@ def settings_from_mapping(env: Mapping[str, str]) -> Settings:
         kwargs["stream_max_total"] = _parse_int("AURORA_STREAMS_TOTAL", raw, low=1, high=100_000)
     if (raw := get("AURORA_STREAM_MAX_SECONDS")) is not None:
         kwargs["stream_max_seconds"] = _parse_int("AURORA_STREAM_MAX_SECONDS", raw, low=10, high=86_400)
+    if (raw := get("AURORA_MAX_BODY_KB")) is not None:
+        kwargs["max_body_bytes"] = _parse_int("AURORA_MAX_BODY_KB", raw, low=1, high=100 * KIB) * KIB
+    if (raw := get("AURORA_THREADS")) is not None:
+        kwargs["app_threads"] = _parse_int("AURORA_THREADS", raw, low=1, high=256)
     if (raw := get("AURORA_DEBUG")) is not None:
         kwargs["debug"] = _parse_bool("AURORA_DEBUG", raw)
     if (raw := get("AURORA_DDL_TIMEOUT_SECONDS")) is not None:

@@ -4,6 +4,10 @@ REFRESH_INTERVAL = "refresh-interval"
 # Fed by assets/live.js from /api/stats/realtime; LIVE_STATS_READY tells it the page is rendered.
 LIVE_STATS = "live-stats"
 LIVE_STATS_READY = "live-stats-ready"
+# LIVE_STATS_READY's attribute saying whether the server has room for the page's stream (live.js reads it).
+LIVE_STREAMS_PROP = "data-streams"
+LIVE_STREAMS_OPEN = "open"
+LIVE_STREAMS_FULL = "full"
 STATUS_BANNER = "status-banner"
 DEMO_BADGE = "demo-badge"
 BOT_STATUS = "bot-status"

@@ -1,22 +1,29 @@
 """`/api/stats/realtime`: the stats as Server-Sent Events, with bounded streams.
 
-Each open stream holds a server thread, so streams are capped per client address and in total,
-live at most `stream_max_seconds`, and send a heartbeat comment often enough that a vanished
-client is noticed (a write to a closed socket is the only way a WSGI app learns of it).
+The Flask view makes every decision (token, method, parameters, Accept, rate limit, a stream slot)
+and then hands the open stream to the ASGI layer (`aurora.asgi`), which writes the events from one
+`StatsFanOut` per process. An open stream therefore holds no thread: only a connection and a small
+asyncio task. Streams are still capped per client address and in total (connections and file
+descriptors are finite: `aurora.serving` derives the total from them), live at most
+`stream_max_seconds`, and send a heartbeat comment so proxies keep them open.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
 from aurora.service import StatsService, StatsUnavailable
 
 RETRY_MILLISECONDS = 5000
 POLL_SECONDS = 0.5
+HEARTBEAT = b": heartbeat\n\n"
+# Where the ASGI layer leaves room in the request's scope for the view's hand-off.
+HANDOFF_SCOPE_KEY = "aurora.stream_handoff"
 
 
 class TooManyStreams(Exception):
@@ -26,11 +33,12 @@ class TooManyStreams(Exception):
 
 
 class StreamSlots:
-    """Counts open streams per client and in total; thread-safe."""
+    """Counts open streams per client and in total; thread-safe (views take slots in pool threads,
+    the event loop gives them back)."""
 
     def __init__(self, per_client: int, total: int) -> None:
-        self._per_client = per_client
-        self._total = total
+        self.per_client = per_client
+        self.total = total
         self._open: Counter[str] = Counter()
         self._lock = threading.Lock()
 
@@ -39,13 +47,18 @@ class StreamSlots:
         with self._lock:
             return sum(self._open.values())
 
+    def has_room(self, client: str) -> bool:
+        """Whether `client` could open a stream now (the page asks before opening one)."""
+        with self._lock:
+            return self._open[client] < self.per_client and sum(self._open.values()) < self.total
+
     def acquire(self, client: str) -> Callable[[], None]:
         """Take a slot for `client`; returns the (idempotent) function that gives it back."""
         with self._lock:
-            if self._open[client] >= self._per_client:
-                raise TooManyStreams(f"at most {self._per_client} live streams per client")
-            if sum(self._open.values()) >= self._total:
-                raise TooManyStreams(f"the server is serving its maximum of {self._total} live streams")
+            if self._open[client] >= self.per_client:
+                raise TooManyStreams(f"at most {self.per_client} live streams per client")
+            if sum(self._open.values()) >= self.total:
+                raise TooManyStreams(f"the server is serving its maximum of {self.total} live streams")
             self._open[client] += 1
         released = threading.Event()
 
@@ -61,42 +74,126 @@ class StreamSlots:
         return release
 
 
+@dataclass(frozen=True)
+class StreamHandOff:
+    """What the view passes to the ASGI layer: the slot to give back, and where the client is."""
+
+    release: Callable[[], None]
+    last_event_id: str | None
+
+
+class HandOffBox:
+    """The ASGI layer puts one in each request's scope; the stream view fills it."""
+
+    def __init__(self) -> None:
+        self.handoff: StreamHandOff | None = None
+
+
+def hand_off(environ: dict, handoff: StreamHandOff) -> bool:
+    """Give the stream to the ASGI layer serving this request; False when none is (a WSGI test client)."""
+    # a2wsgi, the ASGI -> WSGI adapter, puts the ASGI scope into the environ (pinned by tests/test_asgi.py).
+    box = environ.get("asgi.scope", {}).get(HANDOFF_SCOPE_KEY)
+    if not isinstance(box, HandOffBox):
+        return False
+    box.handoff = handoff
+    return True
+
+
 def event_id(body: bytes) -> str:
     """Same stats, same id, in every worker: a reconnecting client is not sent what it has."""
     return hashlib.sha256(body).hexdigest()[:16]
 
 
-def stats_event(body: bytes) -> bytes:
-    return b"id: " + event_id(body).encode() + b"\nevent: stats\ndata: " + body + b"\n\n"
+def stats_event(body: bytes, body_id: str) -> bytes:
+    return b"id: " + body_id.encode() + b"\nevent: stats\ndata: " + body + b"\n\n"
 
 
-def stats_events(
-    service: StatsService,
-    *,
-    last_event_id: str | None,
-    min_gap_seconds: float,
-    heartbeat_seconds: float,
-    max_seconds: float,
-    monotonic: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-) -> Iterator[bytes]:
-    """The event stream: stats at connect and on change (at most once per `min_gap_seconds`),
-    heartbeats in between, and an end after `max_seconds` (the client reconnects on its own)."""
-    started = monotonic()
-    yield f"retry: {RETRY_MILLISECONDS}\n\n".encode()
-    sent_id = last_event_id
-    last_sent = float("-inf")
-    last_write = monotonic()
-    while monotonic() - started < max_seconds:
-        now = monotonic()
+class StatsFanOut:
+    """One per process: while anyone listens, reads the service's current JSON every `poll_seconds`
+    (in a worker thread: the service may take a lock or start a refresh) and wakes every stream
+    when it changed. Streams only read what it holds."""
+
+    def __init__(self, service: StatsService, poll_seconds: float = POLL_SECONDS) -> None:
+        self._service = service
+        self._poll_seconds = poll_seconds
+        self._listeners = 0
+        self._latest: tuple[bytes, str] | None = None
+        self._changed = asyncio.Event()
+        self._poller: asyncio.Task | None = None
+
+    @property
+    def listeners(self) -> int:
+        return self._listeners
+
+    def _current_body(self) -> bytes | None:
         try:
-            _, body = service.current_with_json()
+            return self._service.current_with_json(wait_for_first=False)[1]
         except StatsUnavailable:
-            body = None
-        if body is not None and event_id(body) != sent_id and now - last_sent >= min_gap_seconds:
-            yield stats_event(body)
-            sent_id, last_sent, last_write = event_id(body), now, now
-        elif now - last_write >= heartbeat_seconds:
-            yield b": heartbeat\n\n"
-            last_write = now
-        sleep(POLL_SECONDS)
+            return None
+
+    async def _poll(self) -> None:
+        while True:
+            body = await asyncio.to_thread(self._current_body)
+            if body is not None and (self._latest is None or body != self._latest[0]):
+                self._latest = (body, event_id(body))
+                changed, self._changed = self._changed, asyncio.Event()
+                changed.set()
+            await asyncio.sleep(self._poll_seconds)
+
+    def _subscribe(self) -> None:
+        self._listeners += 1
+        if self._poller is None:
+            self._latest = None  # whatever was read before the last listener left is old now
+            self._poller = asyncio.get_running_loop().create_task(self._poll(), name="aurora-stats-fan-out")
+
+    def _unsubscribe(self) -> None:
+        self._listeners -= 1
+        if self._listeners == 0 and self._poller is not None:
+            self._poller.cancel()
+            self._poller = None
+
+    async def events(
+        self,
+        *,
+        last_event_id: str | None,
+        min_gap_seconds: float,
+        heartbeat_seconds: float,
+        max_seconds: float,
+    ) -> AsyncIterator[bytes]:
+        """One stream: `retry:`, the stats at once and on change (at most once per `min_gap_seconds`),
+        heartbeats in between, and an end after `max_seconds` (the client reconnects on its own)."""
+        loop = asyncio.get_running_loop()
+        self._subscribe()
+        try:
+            started = loop.time()
+            yield f"retry: {RETRY_MILLISECONDS}\n\n".encode()
+            sent_id, last_sent, last_write = last_event_id, float("-inf"), started
+            while (now := loop.time()) < started + max_seconds:
+                changed, latest = self._changed, self._latest
+                wake_at = min(started + max_seconds, last_write + heartbeat_seconds)
+                if latest is not None and latest[1] != sent_id:
+                    if now >= last_sent + min_gap_seconds:
+                        yield stats_event(*latest)
+                        sent_id, last_sent, last_write = latest[1], now, now
+                        continue
+                    wake_at = min(wake_at, last_sent + min_gap_seconds)
+                    changed = None  # something is waiting to go out: wait for its turn, not for news
+                if now >= last_write + heartbeat_seconds:
+                    yield HEARTBEAT
+                    last_write = now
+                    continue
+                await _wait(changed, wake_at - now)
+        finally:
+            self._unsubscribe()
+
+
+async def _wait(changed: asyncio.Event | None, seconds: float) -> None:
+    """Until `changed` is set or `seconds` pass."""
+    if changed is None:
+        await asyncio.sleep(seconds)
+        return
+    try:
+        async with asyncio.timeout(seconds):
+            await changed.wait()
+    except TimeoutError:
+        pass

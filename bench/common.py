@@ -4,6 +4,7 @@ the HTTP load put on them."""
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
 import re
@@ -37,6 +38,7 @@ class Result:
     limit: float | None = None
     higher_is_better: bool = False
     ratio_override: float | None = None  # for figures whose ratio is not ours / anchor
+    absolute: bool = False  # the target bounds `ours` itself; the anchor is shown for comparison
 
     @property
     def ratio(self) -> float | None:
@@ -50,7 +52,7 @@ class Result:
     def passed(self) -> bool | None:
         if self.limit is None:
             return None
-        value = self.ratio if self.ratio is not None else self.ours
+        value = self.ours if self.absolute or self.ratio is None else self.ratio
         return value >= self.limit if self.higher_is_better else value <= self.limit
 
 
@@ -115,12 +117,14 @@ class Server(str):
 
 @contextmanager
 def gunicorn(app: str, env: dict[str, str], *, workers: int, threads: int) -> Iterator[Server]:
-    """`gunicorn app` with the project's gunicorn.conf.py on a free loopback port."""
+    """`gunicorn app` with the project's gunicorn.conf.py on a free loopback port; `threads` run the
+    app in each worker (AURORA_THREADS)."""
     port = free_port()
     command = [
         sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG), "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers), "--threads", str(threads), app,
+        "--workers", str(workers), app,
     ]
+    env = {**env, "AURORA_THREADS": str(threads)}
     # The server log goes to a file (a pipe nobody reads would block the server once full).
     log = tempfile.NamedTemporaryFile(prefix="aurora-bench-", suffix=".log", delete=False)
     process = subprocess.Popen(
@@ -214,6 +218,44 @@ def process_tree_rss_bytes(pid: int) -> int:
             continue
         pending.extend(int(child) for child in children)
     return total
+
+
+def refresh_callback_body(base: str) -> bytes:
+    """The body Dash's renderer posts for the page's interval-driven refresh, built from its dependencies."""
+    with urllib.request.urlopen(f"{base}/_dash-dependencies") as response:
+        dependencies = json.load(response)
+    ticking = [dep for dep in dependencies if any(i["property"] == "n_intervals" for i in dep["inputs"])]
+    callback = max(ticking, key=lambda dep: len(dep["output"]))  # the refresh: it has every figure as output
+    outputs = []
+    for part in callback["output"].strip(".").split("..."):
+        component, _, prop = part.rpartition(".")
+        outputs.append({"id": component, "property": prop})
+    return json.dumps({
+        "output": callback["output"],
+        "outputs": outputs,
+        "inputs": [{**i, "value": 1} for i in callback["inputs"]],
+        "state": [{**s, "value": None} for s in callback.get("state", [])],
+        "changedPropIds": [f"{i['id']}.{i['property']}" for i in callback["inputs"]],
+    }).encode()
+
+
+@dataclass(frozen=True)
+class ProcessFigures:
+    threads: int
+    rss_kib: int
+    open_files: int
+
+
+def process_figures(pid: int) -> ProcessFigures:
+    """Threads, resident memory and open file descriptors of one process (Linux /proc)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    open_files = len(list(Path(f"/proc/{pid}/fd").iterdir()))
+    return ProcessFigures(int(fields["Threads"]), int(fields["VmRSS"].split()[0]), open_files)
+
+
+def child_pids(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
 def machine_description() -> str:

@@ -17,7 +17,14 @@ import threading
 import time
 import urllib.request
 
-from bench.common import Result, format_table, gunicorn, process_tree_rss_bytes, wait_for_http
+from bench.common import (
+    Result,
+    format_table,
+    gunicorn,
+    process_tree_rss_bytes,
+    refresh_callback_body,
+    wait_for_http,
+)
 from bench.generate import ensure_dataset
 from bench.throughput import app_environment
 from tests.fake_discord import FakeDiscord
@@ -26,26 +33,8 @@ GUILDS = 1000
 REQUESTS_PER_SECOND = 20
 
 
-def _refresh_callback_request(base: str) -> bytes:
-    """The body Dash's renderer posts for the interval-driven refresh, built from its dependencies."""
-    with urllib.request.urlopen(f"{base}/_dash-dependencies") as response:
-        dependencies = json.load(response)
-    callback = next(dep for dep in dependencies if any(i["property"] == "n_intervals" for i in dep["inputs"]))
-    outputs = []
-    for part in callback["output"].strip(".").split("..."):
-        component, _, prop = part.rpartition(".")
-        outputs.append({"id": component, "property": prop})
-    return json.dumps({
-        "output": callback["output"],
-        "outputs": outputs,
-        "inputs": [{**i, "value": 1} for i in callback["inputs"]],
-        "state": [{**s, "value": None} for s in callback.get("state", [])],
-        "changedPropIds": [f"{i['id']}.{i['property']}" for i in callback["inputs"]],
-    }).encode()
-
-
 def _steady_requests(base: str, stop: threading.Event, counts: dict[str, int]) -> None:
-    callback_body = _refresh_callback_request(base)
+    callback_body = refresh_callback_body(base)
     requests = [
         lambda: urllib.request.urlopen(f"{base}/api/stats", timeout=10),
         lambda: urllib.request.urlopen(f"{base}/api/activity.csv", timeout=10),

@@ -37,7 +37,7 @@ EMPTY_SHOWN = """() => {
 PAYLOAD_LIMIT = 50 * 1024
 
 
-def _visit(browser, url: str, shown: str, payloads: list[int] | None = None) -> float:
+def visit(browser, url: str, shown: str, payloads: list[int] | None = None) -> float:
     context = browser.new_context(viewport={"width": 1366, "height": 900})
     page = context.new_page()
     sizes: list[int] = []
@@ -76,12 +76,12 @@ def run(size: str, runs: int = 10) -> list[Result]:
         wait_for_http(f"{empty}/")
         browser = playwright.chromium.launch(executable_path=chromium)
         try:
-            _visit(browser, f"{ours}/", KPIS_SHOWN)  # first visits warm both servers alike
-            _visit(browser, f"{empty}/", EMPTY_SHOWN)
+            visit(browser, f"{ours}/", KPIS_SHOWN)  # first visits warm both servers alike
+            visit(browser, f"{empty}/", EMPTY_SHOWN)
             ours_ms, empty_ms = [], []
             for _ in range(runs):
-                ours_ms.append(_visit(browser, f"{ours}/", KPIS_SHOWN, payloads))
-                empty_ms.append(_visit(browser, f"{empty}/", EMPTY_SHOWN))
+                ours_ms.append(visit(browser, f"{ours}/", KPIS_SHOWN, payloads))
+                empty_ms.append(visit(browser, f"{empty}/", EMPTY_SHOWN))
         finally:
             browser.close()
     return [

@@ -2,7 +2,7 @@
 
     python -m bench.throughput --size 100k --seconds 10
 
-Both run under gunicorn with the project's gunicorn.conf.py and the same workers × threads; the
+Both run under gunicorn with the project's gunicorn.conf.py and the same workers × app threads; the
 load comes from `wrk` (Debian package `wrk`) with 16 connections, or, without it, from a bounded
 Python load generator in two processes. The rate limit is lifted only through the
 AURORA_RATE_LIMIT setting (`off`). Each side is measured twice, alternating, and the rates averaged.

@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import threading
+import time
 import uuid
 from urllib.parse import quote
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
-from werkzeug.serving import make_server
 
 from aurora import create_app
+from aurora.asgi import asgi_app
 from aurora.config import Settings
 from aurora.db import create_db_engine, init_db
-from aurora.dev_server import JsonErrorRequestHandler
+from aurora.serving import server_for
 from tests.support import FrozenClock
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -114,23 +116,30 @@ def client(make_app):
 
 
 class LiveServer:
-    """The app served on a free loopback port by a threaded werkzeug server."""
+    """The app served as in production (aurora.asgi under uvicorn, Aurora's options) on a free
+    loopback port, from a thread of the test process."""
 
     def __init__(self, app) -> None:
         self.app = app
-        self._server = make_server(
-            "127.0.0.1", 0, app.server, threaded=True, request_handler=JsonErrorRequestHandler
-        )
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self.asgi = asgi_app(app)
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self.port = self._socket.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.uvicorn = server_for(self.asgi)
+        self._thread = threading.Thread(target=self.uvicorn.run, kwargs={"sockets": [self._socket]}, daemon=True)
 
     def __enter__(self) -> LiveServer:
         self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self.uvicorn.started:
+            assert self._thread.is_alive() and time.monotonic() < deadline, "the test server did not start"
+            time.sleep(0.01)
         return self
 
     def __exit__(self, *_exc) -> None:
-        self._server.shutdown()
-        self._thread.join(timeout=5)
+        self.uvicorn.should_exit = True
+        self._thread.join(timeout=10)
+        self._socket.close()
 
 
 @pytest.fixture

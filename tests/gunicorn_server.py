@@ -63,16 +63,16 @@ class GunicornServer:
 
 
 @contextmanager
-def gunicorn_server(workdir: Path, *, threads: int = 8, **env_overrides: str):
-    """gunicorn (one gthread worker) on a free loopback port, over a SQLite database in `workdir`."""
+def gunicorn_server(workdir: Path, **env_overrides: str):
+    """gunicorn with the repo's gunicorn.conf.py (one worker) on a free loopback port, over a SQLite
+    database in `workdir`; otherwise the default settings unless `env_overrides` says so."""
     database_url = prepare_sqlite(workdir / "aurora.db")
     port = free_port()
     log = workdir / "gunicorn.log"
     env = server_environment(**{"DATABASE_URL": database_url, "AURORA_DEMO": "true", **env_overrides})
     command = [
         sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"),
-        "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", str(threads),
-        "--access-logfile", "/dev/null", "app:server",
+        "--bind", f"127.0.0.1:{port}", "--workers", "1", "--access-logfile", "/dev/null", "app:server",
     ]
     with open(log, "wb") as output:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)

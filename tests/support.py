@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
 import itertools
+import json
 import os
 import threading
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, insert
 
@@ -98,3 +101,39 @@ def with_fake_discord(fake, **bot_options) -> dict:
         "rate_limit": "100000/minute",
         "bot_options": {**FAST_BOT_OPTIONS, **bot_options},
     }
+
+
+class Stream:
+    """A raw SSE client: reads events line by line with a timeout."""
+
+    def __init__(self, base_url: str, headers: dict | None = None, timeout: float = 5.0) -> None:
+        parts = urlsplit(base_url)
+        self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+        self.connection.request("GET", "/api/stats/realtime", headers=headers or {})
+        self.response = self.connection.getresponse()
+
+    def next_block(self) -> list[str]:
+        """The lines of the next event or comment (up to a blank line)."""
+        lines = []
+        while True:
+            line = self.response.readline().decode()
+            if line == "":
+                raise EOFError("stream ended")
+            if line == "\n":
+                if lines:
+                    return lines
+                continue
+            lines.append(line.rstrip("\n"))
+
+    def next_event(self) -> dict:
+        while True:
+            block = self.next_block()
+            if block[0].startswith(":") or block[0].startswith("retry:"):
+                continue
+            fields = dict(line.split(": ", 1) for line in block)
+            return {"id": fields["id"], "event": fields["event"], "data": json.loads(fields["data"])}
+
+    def close(self) -> None:
+        # The response's file object keeps the socket open until it is closed too.
+        self.response.close()
+        self.connection.close()

@@ -3,14 +3,17 @@ console errors, and database text stays text."""
 
 from __future__ import annotations
 
+import json
+import time
 from datetime import timedelta
 
 import pytest
 
 from aurora import create_app, ids
 from aurora.config import Settings
+from aurora.stream import event_id
 from tests.fake_discord import FakeDiscord
-from tests.support import NOW, case, command, insert_rows, transaction, user, with_fake_discord
+from tests.support import NOW, Stream, case, command, insert_rows, transaction, user, with_fake_discord
 
 pytestmark = [pytest.mark.browser, pytest.mark.clock]
 
@@ -126,3 +129,66 @@ def test_page_shows_the_connected_bot(page, make_app, live_server):
         assert page.locator(f"#{ids.BOT_STATUS}").inner_text().startswith("Bot connected")
         assert page.console_errors == []
         app.server.extensions["aurora"].shutdown()
+
+
+def pushed_event_ids(request) -> list[str]:
+    """The stream event id a Dash refresh request carries, if a stream event triggered it."""
+    if "/_dash-update-component" not in request.url:
+        return []
+    payload = json.loads(request.post_data)
+    if "live-stats.data" not in payload["changedPropIds"]:
+        return []
+    return [value["value"] for value in payload["inputs"] if value["id"] == ids.LIVE_STATS]
+
+
+def wait_in_page(page, predicate, timeout: float = 15.0) -> None:
+    """Poll `predicate` while letting Playwright deliver the page's events (it does so only inside its calls)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        page.wait_for_timeout(100)
+
+
+def test_the_page_opens_one_live_stream_and_updates_from_it(page, make_app, live_server, engine, clock):
+    app = make_app(refresh_seconds=2)
+    server = live_server(app)
+    slots = app.server.extensions["aurora"].streams
+    pushed = []  # the live-stats values (event ids) of refreshes a stream event triggered (assets/live.js)
+    page.on("request", lambda request: pushed.extend(pushed_event_ids(request)))
+    open_dashboard(page, server)
+    wait_in_page(page, lambda: slots.open_streams == 1 and pushed)
+    insert_rows(engine, transaction_rows=[command(clock() - timedelta(minutes=1))])
+    clock.advance(seconds=3)
+    client = app.server.test_client()
+    FakeDiscord.wait_for(lambda: client.get("/api/stats").get_json()["commands"]["total"] == 1, timeout=10)
+    new_id = event_id(client.get("/api/stats").get_data())
+    wait_in_page(page, lambda: new_id in pushed)
+    page.wait_for_selector(f"#{ids.kpi_value(ids.KPI_COMMANDS)}:text-is('1')", timeout=15_000)
+    assert slots.open_streams == 1
+    assert page.console_errors == []
+
+
+def test_with_every_stream_taken_the_page_polls_without_an_error(page, make_app, live_server, engine, clock):
+    app = make_app(stream_max_total=1, refresh_seconds=1)
+    server = live_server(app)
+    slots = app.server.extensions["aurora"].streams
+    elsewhere = Stream(server.url)  # another viewer holds the one stream
+    stream_requests = []
+    page.on("request", lambda request: "/api/stats/realtime" in request.url and stream_requests.append(request.url))
+    try:
+        open_dashboard(page, server)
+        assert kpi_text(page, ids.KPI_COMMANDS) == "0"
+        insert_rows(engine, transaction_rows=[command(clock() - timedelta(minutes=1))])
+        clock.advance(seconds=2)
+        page.wait_for_selector(f"#{ids.kpi_value(ids.KPI_COMMANDS)}:text-is('1')", timeout=15_000)
+        page.wait_for_timeout(1500)  # live.js looks every second: give it the chance to misbehave
+        assert stream_requests == []
+        assert slots.open_streams == 1
+        assert page.console_errors == []
+        # Once the stream is free again, the page takes it after its next refresh.
+        with page.expect_request(lambda request: "/api/stats/realtime" in request.url, timeout=15_000):
+            elsewhere.close()
+    finally:
+        elsewhere.close()
+    FakeDiscord.wait_for(lambda: slots.open_streams == 1, timeout=5)
+    assert page.console_errors == []

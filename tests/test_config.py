@@ -54,6 +54,13 @@ def test_rate_limit_can_be_switched_off_for_a_limiting_proxy():
     assert settings_from_mapping({"AURORA_RATE_LIMIT": "OFF"}).rate_limit is None
 
 
+def test_serving_limits_are_parsed():
+    defaults = settings_from_mapping({})
+    assert (defaults.max_body_bytes, defaults.app_threads) == (256 * 1024, 8)
+    settings = settings_from_mapping({"AURORA_MAX_BODY_KB": "64", "AURORA_THREADS": "16"})
+    assert (settings.max_body_bytes, settings.app_threads) == (64 * 1024, 16)
+
+
 def test_the_token_never_appears_in_repr():
     assert "abc.def.ghi" not in repr(settings_from_mapping({"DISCORD_TOKEN": "abc.def.ghi"}))
 
@@ -75,6 +82,10 @@ def test_the_token_never_appears_in_repr():
         ("AURORA_DDL_TIMEOUT_SECONDS", "0"),
         ("AURORA_DDL_TIMEOUT_SECONDS", "1h"),
         ("AURORA_DDL_LOCK_TIMEOUT_SECONDS", "90000"),
+        ("AURORA_MAX_BODY_KB", "0"),
+        ("AURORA_MAX_BODY_KB", "256k"),
+        ("AURORA_THREADS", "0"),
+        ("AURORA_THREADS", "1000"),
     ],
 )
 def test_a_bad_value_names_the_variable(name, value):

@@ -1,4 +1,4 @@
-"""A bounded load test against the production setup: gunicorn (one gthread worker) over SQLite.
+"""A bounded load test against the production setup: gunicorn with gunicorn.conf.py (one worker) over SQLite.
 
 200 clients, each from its own loopback address (127.0.0.2 ... 127.0.0.201) so that the per-IP rate
 limit sees 200 distinct clients, poll the API without pause for LOAD_SECONDS. Expected: every answer
@@ -21,7 +21,7 @@ from tests.gunicorn_server import gunicorn_server
 CLIENTS = 200
 LOAD_SECONDS = 30.0
 RATE_LIMIT_PER_MINUTE = 60  # the default AURORA_RATE_LIMIT, left as it ships
-THREADS = 8  # gunicorn.conf.py's default
+APP_THREADS = 8  # AURORA_THREADS' default: the pool running the app
 PATHS = ["/api/stats", "/api/stats", "/api/activity.csv", "/api/openapi.json"]
 # Python keeps freed memory for reuse rather than returning it at once, so "back to baseline" for
 # RSS means: no growth that would keep going with more requests (a leak of ~1 KB per request would
@@ -77,7 +77,7 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def warm_up(port: int) -> None:
-    """Bring the worker to its steady state: app built, every gthread pool thread started."""
+    """Bring the worker to its steady state: app built, every thread of the app's pool started."""
     def fetch() -> None:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         connection.request("GET", "/")  # the page: not rate limited
@@ -85,7 +85,7 @@ def warm_up(port: int) -> None:
         connection.close()
 
     for _ in range(3):
-        workers = [threading.Thread(target=fetch) for _ in range(THREADS * 3)]
+        workers = [threading.Thread(target=fetch) for _ in range(APP_THREADS * 3)]
         for worker in workers:
             worker.start()
         for worker in workers:
@@ -103,7 +103,7 @@ def settle(server, baseline_threads: int, timeout: float = 20) -> tuple[int, int
 
 
 def test_200_clients_from_200_addresses(tmp_path):
-    with gunicorn_server(tmp_path, threads=THREADS) as server:
+    with gunicorn_server(tmp_path) as server:
         warm_up(server.port)
         baseline_rss, baseline_threads = server.worker_figures()
 
@@ -136,7 +136,7 @@ def test_200_clients_from_200_addresses(tmp_path):
     total = sum(result.requests for result in results)
     print(
         f"\nload: {CLIENTS} clients from {CLIENTS} addresses for {duration:.1f}s against gunicorn "
-        f"(1 gthread worker, {THREADS} threads): {total} requests ({total / duration:.0f}/s), "
+        f"(1 worker, {APP_THREADS} app threads): {total} requests ({total / duration:.0f}/s), "
         f"{statuses[200]} x 200, {statuses[429]} x 429, {len(errors)} errors\n"
         f"latency 200: p50 {percentile(ok_latencies, 0.5) * 1000:.1f} ms, "
         f"p99 {percentile(ok_latencies, 0.99) * 1000:.1f} ms; "

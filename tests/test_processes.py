@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.fake_discord import FakeDiscord
+from tests.support import Stream
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "process-test-token"
@@ -49,15 +50,20 @@ def environment(tmp_path, fake, port) -> dict:
 def run_until_connected_then_terminate(command, env, port, fake, cwd):
     subprocess.run([sys.executable, str(ROOT / "app.py"), "init-db"], env=env, cwd=cwd, check=True, timeout=60)
     process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    stream = None
     try:
         FakeDiscord.wait_for(
             lambda: (stats := fetch_stats(port)) is not None and stats["guilds"]["count"] == 2, timeout=30
         )
         assert fake.identify_count == 1  # exactly one gateway session
+        stream = Stream(f"http://127.0.0.1:{port}")  # an open page's live stream must not delay the stop
+        stream.next_event()
         process.send_signal(signal.SIGTERM)
         # Must exit within 5 s of SIGTERM: a hang raises TimeoutExpired and fails the test.
         output, _ = process.communicate(timeout=5)
     finally:
+        if stream is not None:
+            stream.close()
         if process.poll() is None:
             process.kill()
             process.wait()
@@ -101,3 +107,23 @@ def test_gunicorn_refuses_several_workers_with_a_bot(tmp_path, fake):
     assert result.returncode != 0
     assert "each with its own bot and gateway connection" in result.stderr
     assert fake.identify_count == 0
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--threads", "4"], "set AURORA_THREADS"),
+        (["--worker-class", "gthread"], "cannot serve Aurora"),
+    ],
+)
+def test_gunicorn_refuses_options_that_cannot_serve_the_app(tmp_path, option, message):
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "DATABASE_URL": f"sqlite:///{tmp_path / 'aurora.db'}"}
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    result = subprocess.run(
+        [str(gunicorn), "--config", str(ROOT / "gunicorn.conf.py"), "--chdir", str(ROOT), *option,
+         "--bind", f"127.0.0.1:{free_port()}", "app:server"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30,
+    )
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr

@@ -2,56 +2,18 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 import pytest
 
 from aurora.stream import event_id
 from tests.fake_discord import FakeDiscord
-from tests.support import NOW, command, insert_rows
+from tests.support import NOW, Stream, command, insert_rows
 
 pytestmark = pytest.mark.clock
 
 wait_for = FakeDiscord.wait_for
-
-
-class Stream:
-    """A raw SSE client: reads events line by line with a timeout."""
-
-    def __init__(self, base_url: str, headers: dict | None = None, timeout: float = 5.0) -> None:
-        parts = urlsplit(base_url)
-        self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
-        self.connection.request("GET", "/api/stats/realtime", headers=headers or {})
-        self.response = self.connection.getresponse()
-
-    def next_block(self) -> list[str]:
-        """The lines of the next event or comment (up to a blank line)."""
-        lines = []
-        while True:
-            line = self.response.readline().decode()
-            if line == "":
-                raise EOFError("stream ended")
-            if line == "\n":
-                if lines:
-                    return lines
-                continue
-            lines.append(line.rstrip("\n"))
-
-    def next_event(self) -> dict:
-        while True:
-            block = self.next_block()
-            if block[0].startswith(":") or block[0].startswith("retry:"):
-                continue
-            fields = dict(line.split(": ", 1) for line in block)
-            return {"id": fields["id"], "event": fields["event"], "data": json.loads(fields["data"])}
-
-    def close(self) -> None:
-        # The response's file object keeps the socket open until it is closed too.
-        self.response.close()
-        self.connection.close()
 
 
 @pytest.fixture

@@ -1,0 +1,36 @@
+"""A hundred open dashboards and thirty slow clients against the production command (bench.viewers,
+run short): every answer is right and the worker comes back to where it was. The latencies are
+printed (`pytest -s`), never asserted on: speed depends on the machine and its neighbours."""
+
+from __future__ import annotations
+
+from bench.common import format_table
+from bench.viewers import results, run_viewers
+
+STREAMS = 100  # AURORA_STREAMS_TOTAL's default
+SLOW = 30
+SECONDS = 20
+REFRESH_THREADS = 2
+RSS_SLACK_KIB = 48 * 1024  # Python keeps freed memory for reuse; a leak per request or stream would show far past it
+
+
+def test_a_hundred_streams_and_thirty_slow_clients_change_nothing_for_the_others():
+    run = run_viewers(seconds=SECONDS, streams=STREAMS, slow=SLOW, browser=False)
+    print("\n" + format_table(results(run, STREAMS, SLOW)))
+    assert run.errors == []
+    assert [client.status for client in run.streams] == [200] * STREAMS
+    assert all(client.events >= 1 for client in run.streams)
+    assert run.extra_stream_status == 429  # the 101st
+    statuses = {path: {status for status, _ in answers} for path, answers in run.answers.items()}
+    assert statuses["/api/stats"] <= {200, 429} and 200 in statuses["/api/stats"]
+    assert statuses["/"] == {200}
+    assert statuses["/_dash-update-component"] <= {200, 429}
+    assert run.cut_off["head"] > 0  # the request-head deadline did its work; the idle ones were closed too
+    assert run.cut_off["idle"] > 0
+    # Streams hold connections, not threads (a stats refresh may be running: its thread comes and
+    # goes), and everything they held is given back.
+    assert run.during.threads <= run.before.threads + REFRESH_THREADS
+    assert run.during.open_files >= run.before.open_files + STREAMS
+    assert run.after.threads <= run.before.threads
+    assert run.after.open_files <= run.before.open_files
+    assert run.after.rss_kib <= run.before.rss_kib + RSS_SLACK_KIB
