@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
+import os
 import signal
 import sys
 from typing import NoReturn
@@ -20,7 +21,7 @@ from aurora import StartupError, create_app
 from aurora.asgi import asgi_app
 from aurora.config import SettingsError, load_settings
 from aurora.init_db_command import InitDbError, init_database
-from aurora.serving import serve
+from aurora.serving import listen, serve
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -71,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             return run_init_db(settings, check=args.check)
         if settings.role == "bot":
             return run_bot_role(settings)
+        sock = _listen(settings)
         app = create_app(settings)
     except (SettingsError, StartupError) as error:
         _fail(str(error))
@@ -83,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Aurora Dashboard on http://{settings.host}:{settings.port}/", flush=True)
     try:
         # uvicorn stops gracefully on SIGINT/SIGTERM and then raises the signal again: hence the except.
-        serve(served, settings.host, settings.port)
+        serve(served, sock)
     except KeyboardInterrupt:
         pass
     finally:
@@ -98,6 +100,14 @@ def run_init_db(settings, *, check: bool) -> int:
         return init_database(settings, check=check, say=functools.partial(print, flush=True))
     except InitDbError as error:
         _fail(str(error), error.exit_code)
+
+
+def _listen(settings):
+    """Bind first: a port in use stops startup before the bot connects, with one line."""
+    try:
+        return listen(settings.host, settings.port)
+    except OSError as error:
+        _fail(f"AURORA_HOST/AURORA_PORT: cannot listen on {settings.host}:{settings.port} ({os.strerror(error.errno) if error.errno else error})")
 
 
 def run_bot_role(settings) -> int:

@@ -4,6 +4,7 @@ gunicorn's workers (`AuroraWorker`) in production. Both use the same options bel
 from __future__ import annotations
 
 import signal
+import socket
 from typing import Any
 
 from uvicorn import Config, Server
@@ -16,6 +17,7 @@ KEEP_ALIVE_SECONDS = 5
 # A stopping server waits this long for requests in progress, then cancels them; live streams are
 # closed at once (see AuroraH11Protocol.shutdown). Within gunicorn.conf.py's graceful_timeout.
 GRACEFUL_SECONDS = 5
+BACKLOG = 2048
 
 
 def uvicorn_options(capacity: Capacity) -> dict[str, Any]:
@@ -34,14 +36,19 @@ def uvicorn_options(capacity: Capacity) -> dict[str, Any]:
         # Past this many connections (or requests in progress) uvicorn answers 503 instead of
         # running out of file descriptors.
         "limit_concurrency": capacity.connections,
+        "backlog": BACKLOG,
     }
 
 
-def serve(asgi_app, host: str, port: int) -> None:
-    """`python app.py`: one process, until SIGINT/SIGTERM (uvicorn then shuts down gracefully)."""
-    capacity = raise_open_files_limit()
-    config = Config(asgi_app, host=host, port=port, log_config=None, **uvicorn_options(capacity))
-    Server(config).run()
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket for `python app.py`, bound before anything starts (OSError if it cannot be)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=BACKLOG)
+
+
+def serve(asgi_app, sock: socket.socket) -> None:
+    """`python app.py`: one process on `sock`, until SIGINT/SIGTERM (uvicorn then shuts down gracefully)."""
+    server_for(asgi_app).run(sockets=[sock])
 
 
 def server_for(asgi_app) -> Server:

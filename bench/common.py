@@ -116,14 +116,17 @@ class Server(str):
 
 
 @contextmanager
-def gunicorn(app: str, env: dict[str, str], *, workers: int, threads: int) -> Iterator[Server]:
+def gunicorn(app: str, env: dict[str, str], *, workers: int, threads: int, gthread: bool = False) -> Iterator[Server]:
     """`gunicorn app` with the project's gunicorn.conf.py on a free loopback port; `threads` run the
-    app in each worker (AURORA_THREADS)."""
+    app in each worker (AURORA_THREADS). `gthread`: gunicorn's own thread-per-request workers and
+    none of the project's settings instead (for a WSGI app: the serving model before the asyncio one)."""
     port = free_port()
-    command = [
-        sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG), "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers), app,
-    ]
+    if gthread:
+        # An empty config file: otherwise gunicorn reads the project's from the working directory.
+        config = ["-c", os.devnull, "--worker-class", "gthread", "--threads", str(threads), "--no-control-socket"]
+    else:
+        config = ["-c", str(GUNICORN_CONFIG)]
+    command = [sys.executable, "-m", "gunicorn", *config, "--bind", f"127.0.0.1:{port}", "--workers", str(workers), app]
     env = {**env, "AURORA_THREADS": str(threads)}
     # The server log goes to a file (a pipe nobody reads would block the server once full).
     log = tempfile.NamedTemporaryFile(prefix="aurora-bench-", suffix=".log", delete=False)

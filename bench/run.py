@@ -1,10 +1,11 @@
 """Every benchmark in one run, one table: figure, ours, anchor, ratio, target, pass/fail.
 
-    python -m bench            # full: 10M rows (growth against 1M), 10-minute memory run (~15 min)
-    python -m bench --quick    # smoke run: 100k rows (growth against 10k), short memory run (< 1 min)
+    python -m bench            # full: 10M rows (growth against 1M), 10-minute memory run (~16 min)
+    python -m bench --quick    # smoke run: 100k rows (growth against 10k), short memory run (< 1.5 min)
     python -m bench --only refresh,api
 
-Each benchmark also runs alone: python -m bench.refresh | bench.throughput | bench.page | bench.memory.
+Each benchmark also runs alone: python -m bench.refresh | bench.throughput | bench.page | bench.memory |
+bench.viewers.
 Data sets are generated on first use (python -m bench.generate) and reused afterwards.
 """
 
@@ -15,14 +16,16 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from bench import memory, page, refresh, throughput
+from bench import memory, page, refresh, throughput, viewers
 from bench.common import Result, format_table, machine_description
 
 FULL = {"size": "10m", "small": "1m", "web_size": "1m", "api_seconds": 10, "page_runs": 10,
-        "memory_seconds": 600, "memory_warmup": 30, "refreshes": 19, "plain_runs": 5}
+        "memory_seconds": 600, "memory_warmup": 30, "refreshes": 19, "plain_runs": 5,
+        "viewers": {"seconds": 30, "streams": 100, "slow": 30, "browser": True}}
 QUICK = {"size": "100k", "small": "10k", "web_size": "10k", "api_seconds": 2, "page_runs": 3,
-         "memory_seconds": 8, "memory_warmup": 4, "refreshes": 8, "plain_runs": 3}
-BENCHMARKS = ("refresh", "api", "page", "memory")
+         "memory_seconds": 8, "memory_warmup": 4, "refreshes": 8, "plain_runs": 3,
+         "viewers": {"seconds": 4, "streams": 30, "slow": 6, "browser": False}}
+BENCHMARKS = ("refresh", "api", "page", "memory", "viewers")
 
 
 def run(mode: dict, only: tuple[str, ...]) -> list[Result]:
@@ -33,6 +36,7 @@ def run(mode: dict, only: tuple[str, ...]) -> list[Result]:
         "api": lambda: throughput.run(mode["web_size"], mode["api_seconds"]),
         "page": lambda: page.run(mode["web_size"], mode["page_runs"]),
         "memory": lambda: memory.run(mode["web_size"], mode["memory_seconds"], mode["memory_warmup"]),
+        "viewers": lambda: viewers.run(**mode["viewers"]),
     }
     for name in only:
         started = time.monotonic()

@@ -6,6 +6,8 @@ Both run under gunicorn with the project's gunicorn.conf.py and the same workers
 load comes from `wrk` (Debian package `wrk`) with 16 connections, or, without it, from a bounded
 Python load generator in two processes. The rate limit is lifted only through the
 AURORA_RATE_LIMIT setting (`off`). Each side is measured twice, alternating, and the rates averaged.
+For information, the same bare app is also measured under gunicorn's gthread workers, the serving
+model before the asyncio one (threads per request; see README "Running in production").
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def load(url: str, seconds: float) -> float:
 
 def run(size: str, seconds: float = 10) -> list[Result]:
     dataset = ensure_dataset(size)
-    rates: dict[str, list[float]] = {"ours": [], "bare": []}
+    rates: dict[str, list[float]] = {"ours": [], "bare": [], "gthread": []}
     with tempfile.TemporaryDirectory(prefix="aurora-bench-") as folder:
         body_file = os.path.join(folder, "stats.json")
         with gunicorn("app:server", app_environment(dataset.url), workers=WORKERS, threads=THREADS) as ours:
@@ -51,21 +53,26 @@ def run(size: str, seconds: float = 10) -> list[Result]:
                 body = response.read()
             with open(body_file, "wb") as file:
                 file.write(body)
-            with gunicorn("bench.bare_app:app", app_environment(dataset.url, BENCH_BODY_FILE=body_file),
-                          workers=WORKERS, threads=THREADS) as bare:
-                wait_for_http(f"{bare}/api/stats")
-                load(f"{ours}/api/stats", 1)  # warm both
-                load(f"{bare}/api/stats", 1)
+            bare_env = app_environment(dataset.url, BENCH_BODY_FILE=body_file)
+            with (
+                gunicorn("bench.bare_app:app", bare_env, workers=WORKERS, threads=THREADS) as bare,
+                gunicorn("bench.bare_app:flask_app", bare_env, workers=WORKERS, threads=THREADS, gthread=True) as old,
+            ):
+                servers = {"ours": ours, "bare": bare, "gthread": old}
+                for url in servers.values():
+                    wait_for_http(f"{url}/api/stats")
+                    load(f"{url}/api/stats", 1)  # warm each alike
                 for _ in range(2):
-                    rates["ours"].append(load(f"{ours}/api/stats", seconds))
-                    rates["bare"].append(load(f"{bare}/api/stats", seconds))
-    ours_rate = sum(rates["ours"]) / len(rates["ours"])
-    bare_rate = sum(rates["bare"]) / len(rates["bare"])
+                    for name, url in servers.items():
+                        rates[name].append(load(f"{url}/api/stats", seconds))
+    ours_rate, bare_rate, gthread_rate = (sum(rates[name]) / len(rates[name]) for name in ("ours", "bare", "gthread"))
     tool = "wrk" if shutil.which("wrk") else "python load"
     return [
         Result(f"3. /api/stats req/s vs bare Flask ({len(body):,} B body, {tool} -c{CONNECTIONS}, "
                f"{WORKERS}w x {THREADS}t)", ours_rate, bare_rate, "req/s", ">= 0.8", limit=0.8,
                higher_is_better=True),
+        Result("   bare Flask: asyncio workers (ours) vs gunicorn gthread (before)", bare_rate, gthread_rate,
+               "req/s", ""),
     ]
 
 

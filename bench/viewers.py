@@ -59,7 +59,7 @@ STREAM_READ_SECONDS = 40  # longer than the 15 s between heartbeats
 # Settings that would change what is served, set empty (an empty variable counts as unset).
 CLEARED = ("DISCORD_TOKEN", "AURORA_ACCESS_TOKEN", "AURORA_ROLE", "REDIS_URL", "AURORA_TRUSTED_PROXY_HOPS",
            "AURORA_RATE_LIMIT", "AURORA_STREAMS_TOTAL", "AURORA_STREAMS_PER_CLIENT", "AURORA_THREADS",
-           "AURORA_MAX_BODY_KB", "PROMETHEUS_MULTIPROC_DIR")
+           "AURORA_MAX_BODY_KB")
 APP_THREADS = 8  # AURORA_THREADS' default
 
 
@@ -193,6 +193,12 @@ def warm_up(port: int) -> dict[str, list[float]]:
     return {path: [fetch_closed(port, path) for _ in range(20)] for path in ("/api/stats", "/")}
 
 
+def wait_for_answers(clients: list[StreamClient], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while any(client.status is None and client.error is None for client in clients) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def settled_figures(pid: int, baseline: ProcessFigures, seconds: float = 25) -> ProcessFigures:
     """The worker's figures once the connections of the run are gone (or `seconds` passed)."""
     deadline = time.monotonic() + seconds
@@ -237,13 +243,11 @@ def load(url: str, port: int, worker: int, *, seconds: float, streams: int, slow
                for i, client in enumerate(clients)]
     for thread in threads:
         thread.start()
-    deadline = time.monotonic() + 30
-    while any(client.status is None and client.error is None for client in clients) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for_answers(clients, 30)
     extra = StreamClient()
-    hold_stream_once = threading.Thread(target=hold_stream, args=(port, address(20, 0), stop, extra))
-    hold_stream_once.start()
-    hold_stream_once.join(timeout=10)
+    threads.append(threading.Thread(target=hold_stream, args=(port, address(20, 0), stop, extra)))
+    threads[-1].start()
+    wait_for_answers([extra], 10)
     callback = [("/_dash-update-component", refresh_callback_body(url))]
     others = [
         *(threading.Thread(target=slow_client, args=(port, address(30, i), ("head", "body", "idle")[i % 3], stop, cut_off))
@@ -303,7 +307,7 @@ def results(run: ViewersRun, streams: int, slow: int) -> list[Result]:
     served = sum(1 for client in run.streams if client.status == 200 and client.events > 0)
     rows += [
         Result("   page refresh callback p99 with the load (ms)", percentile(callbacks, 0.99) * 1000, None, "ms", ""),
-        Result(f"streams served with their first event (of {streams}); one more: {run.extra_stream_status}",
+        Result(f"streams served with their first event (of {streams}); stream {streams + 1}: {run.extra_stream_status}",
                served, streams, "", f">= {streams}", limit=streams, higher_is_better=True, absolute=True),
         Result("   time to a stream's first event, p50 / max (ms)", percentile(first_events, 0.5) * 1000,
                max(first_events, default=float("nan")) * 1000, "ms", ""),

@@ -127,3 +127,18 @@ def test_gunicorn_refuses_options_that_cannot_serve_the_app(tmp_path, option, me
     assert result.returncode != 0
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_port_in_use_stops_python_app_py_with_one_line_before_the_bot_starts(tmp_path, fake):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        env = environment(tmp_path, fake, port)
+        subprocess.run([sys.executable, str(ROOT / "app.py"), "init-db"], env=env, cwd=tmp_path, check=True, timeout=60)
+        result = subprocess.run([sys.executable, str(ROOT / "app.py")], env=env, cwd=tmp_path, capture_output=True,
+                                text=True, timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"aurora: AURORA_HOST/AURORA_PORT: cannot listen on 127.0.0.1:{port} (Address already in use)"
+    )
+    assert "Traceback" not in result.stderr
+    assert fake.identify_count == 0
