@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 
@@ -27,8 +26,6 @@ from a2wsgi import WSGIMiddleware
 from aurora.api import EXTENSION_KEY
 from aurora.config import Settings
 from aurora.stream import HANDOFF_SCOPE_KEY, HandOffBox, StatsFanOut, StreamHandOff
-
-log = logging.getLogger(__name__)
 
 BODY_SECONDS = 30.0
 # Marks a request whose answer is a live stream: the HTTP protocol closes those at shutdown.
@@ -173,21 +170,28 @@ class AuroraASGI:
         held: list[Message] = []
 
         async def send_or_hold(message: Message) -> None:
-            # A stream's start is held back (its headers are the view's, less Content-Length) and the
-            # view's empty body dropped: the events below are the body.
-            if held or (message["type"] == "http.response.start" and box.handoff is not None):
+            # Once the view has offered a stream, its answer is held back: it is either the stream's
+            # start (the events below are the body) or, should a later step have turned it into an
+            # error, sent as it is afterwards.
+            if box.handoff is not None:
                 held.append(message)
             else:
                 await send(message)
 
         try:
             await self._app(scope, replay(body, receive), send_or_hold)
-        finally:
-            handoff, box.handoff = box.handoff, None
-            if handoff is not None and not (held and held[0]["status"] == 200):
-                handoff.release()  # the view offered a stream but the answer became something else
-        if handoff is not None and held and held[0]["status"] == 200:
-            await self._stream(scope, held[0], handoff, receive, send)
+        except BaseException:
+            if box.handoff is not None:
+                box.handoff.release()
+            raise
+        if box.handoff is None:
+            return
+        if held[0]["status"] == 200:
+            await self._stream(scope, held[0], box.handoff, receive, send)
+            return
+        box.handoff.release()
+        for message in held:
+            await send(message)
 
     async def _stream(self, scope: Scope, start: Message, handoff: StreamHandOff, receive: Receive, send: Send) -> None:
         scope[STREAMING_SCOPE_KEY] = True

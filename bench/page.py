@@ -46,7 +46,8 @@ def visit(browser, url: str, shown: str, payloads: list[int] | None = None) -> f
         if "/_dash-update-component" in response.url:
             sizes.append(len(response.body()) + len(response.request.post_data_buffer or b""))
 
-    page.on("response", on_response)
+    if payloads is not None:  # reading bodies of a page about to close would fail
+        page.on("response", on_response)
     try:
         page.goto(url, wait_until="commit")
         page.wait_for_function(shown, polling="raf", timeout=60_000)

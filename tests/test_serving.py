@@ -10,6 +10,7 @@ import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import flask
 import pytest
 import requests
 from a2wsgi.wsgi import Body, build_environ
@@ -259,3 +260,19 @@ def test_many_requests_at_once_are_all_answered(make_app, live_server):
     with ThreadPoolExecutor(max_workers=40) as pool:
         statuses = list(pool.map(lambda _: requests.get(f"{server.url}/api/stats", timeout=10).status_code, range(200)))
     assert statuses == [200] * 200
+
+
+def test_a_stream_whose_answer_turned_into_an_error_sends_the_error_and_frees_its_slot(make_app, live_server):
+    app = make_app(rate_limit="10000/minute")
+
+    @app.server.after_request
+    def break_the_stream(response):  # a later step failing after the view handed the stream over
+        if flask.request.path == "/api/stats/realtime":
+            raise RuntimeError("broken after the view")
+        return response
+
+    server = live_server(app)
+    answer = requests.get(f"{server.url}/api/stats/realtime", timeout=5)
+    assert answer.status_code == 500
+    assert answer.json()["error"]["status"] == 500
+    wait_for(lambda: app.server.extensions["aurora"].streams.open_streams == 0, timeout=2)
