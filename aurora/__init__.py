@@ -61,7 +61,7 @@ class AuroraContext:
             self.bot.stop()
         if self.bot_lease is not None:
             self.bot_lease.release()
-        self.service.wait_idle()
+        self.service.close()
         self.engine.dispose()
 
 

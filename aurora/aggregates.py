@@ -1,55 +1,59 @@
-"""Incremental stats: exactly `compute_database_stats`, at a cost that does not grow with the tables.
+"""Incremental stats: exactly `compute_database_stats`, in statements that stay small at any volume.
 
-The plain definitions re-count 31 days of transactions and every user on each refresh. Here:
+The plain definitions re-count 31 days of transactions and every user on each refresh; at a busy
+bot's volume one such statement outlasts the statement timeout. Here (`aurora.hour_ledger`):
 
-- Closed hours are counted once and kept (`Ledger.hours`, in `aurora.hour_ledger`: commands/others
-  per hour for the baseline's 31 days, command names per hour for the last day). A window is then
-  a run of kept hours plus at most two partial edges (`< 1 h` each) that are read from the database
-  as they are.
-- The open hour, and every hour the ledger does not hold, are always read live.
+- Every hour the figures reach is counted once and kept: command runs for 31 days of hours, and
+  for the last day's hours every row and the runs per name. Counting happens in bounded pieces
+  (`aurora.queries.pieces`), as many per refresh as `step_seconds` allows. Until every hour is in,
+  a call raises `FiguresPreparing` with the share done, and the service calls again at once.
 - Rows inserted since the last refresh are found by id (`id > last seen`, a primary-key range
-  scan) and added to their hour, so back-dated inserts count at once.
-- Every `reconcile_every` (10 min) the ledger is rebuilt from scratch: that corrects deletes,
-  updates, and rows whose id was committed out of order (PostgreSQL sequences). Between reconciles
-  those three are the only changes not yet reflected; new rows always are.
-- Users have no insertion order to follow: active users are a base counted at the reconcile (rows
-  created before it) plus a live count of the rows created since (index range scan); the
-  month-ago base moves by the thin slice of users whose 30th day passed since the reconcile.
+  scan) and added to their hour, so new rows, back-dated ones included, count at once.
+- A window's edges (parts of an hour) are counted live; the open hour is kept like the others, so
+  its part up to now is the kept hour minus the rows dated after now.
+- Reconciling is spread: each refresh counts again the hours counted longest ago, a share sized so
+  that every hour is counted again within `reconcile_every` (10 min), and at once when it is
+  overdue. That corrects deletes, updates and rows whose id was committed out of order (PostgreSQL
+  sequences) within the period; new rows never wait for it.
+- Active users: a base counted by walking the users table in pieces, renewed on the same period
+  (`aurora.user_counts`), plus live counts of the users registered since (index range scans).
 - Recent events are the plain query already (an index scan of 10 rows); ties in the top-command
   ranking are ordered by the database, so its collation decides exactly as in the plain query.
 
-Each call runs in the stats service's background refresh thread, reconciles included.
+Each call runs in the stats service's background refresh thread. A call that the service gave up
+on (a hung database) may still be running when the next starts: the next one then starts a new
+ledger instead of waiting for the old one, and whichever started last keeps its ledger.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, Integer, Text, func, literal, select, union_all
+from sqlalchemy import Connection, Engine, Integer, Text, cast, func, literal, select, union_all
 
-from aurora.db import transactions, users
-from aurora.hour_ledger import HOUR, Ledger, Tally, live_segments, rows_per_hour, within
-from aurora.models import ActivityPoint, CommandCount, DatabaseStats
-from aurora.queries import MICROSECOND
-from aurora.queries.activity import HOURS, activity_window, current_hour
+from aurora.db import transactions
+from aurora.hour_ledger import (
+    HOUR,
+    Ledger,
+    commands_between,
+    count_hours,
+    names_between,
+    needed_hours,
+)
+from aurora.models import ActivityPoint, CommandCount, DatabaseStats, FiguresPreparing
+from aurora.queries.activity import HOURS, activity_window
 from aurora.queries.counts import TOP_COMMANDS_LIMIT, baseline_window, last_day_window
 from aurora.queries.events import recent_events
+from aurora.queries.pieces import new_rows_per_hour
+from aurora.user_counts import active_users, active_users_month_ago, advance
 
-BASELINE_REACH = timedelta(days=31)
-NAMES_REACH = timedelta(hours=24)
-MONTH = timedelta(days=30)
 RECONCILE_EVERY = timedelta(minutes=10)
-
-
-def _count_active_users(conn: Connection, low: datetime | None, high: datetime | None) -> int:
-    query = select(func.count()).select_from(users).where(users.c.is_active.is_(True))
-    if low is not None:
-        query = query.where(users.c.created_at >= low)
-    if high is not None:
-        query = query.where(users.c.created_at < high)
-    return conn.execute(query).scalar_one()
+# How long one call keeps counting before it answers (FiguresPreparing while hours are missing).
+STEP_SECONDS = 2.0
 
 
 def _max_transaction_id(conn: Connection) -> int:
@@ -58,8 +62,9 @@ def _max_transaction_id(conn: Connection) -> int:
 
 def _row_fingerprint(conn: Connection, row_id: int) -> tuple | None:
     """What the row with this id holds, to notice an id handed out again (SQLite reuses the
-    highest id once its row is deleted: an id watermark alone would then skip the new row)."""
-    columns = (transactions.c.created_at, transactions.c.type, transactions.c.description)
+    highest id once its row is deleted: an id watermark alone would then skip the new row).
+    The moment is read as text: a row dated past year 9999 must not stop the refresh."""
+    columns = (cast(transactions.c.created_at, Text), transactions.c.type, transactions.c.description)
     row = conn.execute(select(*columns).where(transactions.c.id == row_id)).first()
     return tuple(row) if row is not None else None
 
@@ -85,117 +90,105 @@ def _rank(conn: Connection, runs: Counter) -> tuple[CommandCount, ...]:
     return tuple(CommandCount(name=name, count=count) for name, count in named[:TOP_COMMANDS_LIMIT])
 
 
-class IncrementalStats:
-    """A `compute(engine, now) -> DatabaseStats` for `StatsService` that keeps closed hours."""
+class _Budget:
+    def __init__(self, seconds: float) -> None:
+        self._deadline = time.monotonic() + seconds
 
-    def __init__(self, reconcile_every: timedelta = RECONCILE_EVERY) -> None:
+    def spent(self) -> bool:
+        return time.monotonic() >= self._deadline
+
+
+class IncrementalStats:
+    """A `compute(engine, now) -> DatabaseStats` for `StatsService` that keeps counted hours."""
+
+    def __init__(
+        self,
+        reconcile_every: timedelta = RECONCILE_EVERY,
+        step_seconds: float = STEP_SECONDS,
+        observe: Callable[[str], None] | None = None,
+    ) -> None:
         self.reconcile_every = reconcile_every
-        self.reconcile_count = 0
+        self.step_seconds = step_seconds
+        # Told where each call is: "new rows" (then the missing hours), "reconcile" (hours counted
+        # again, the users' walk), "figures", "done"; the benchmark splits the cost with it.
+        self._observe = observe or (lambda _phase: None)
+        self.rebuild_count = 0  # ledgers started from nothing (the first, after id reuse, ...)
+        self.hours_counted = 0  # hours counted from the database, first time or again
         self._ledger: Ledger | None = None
-        self._engine: Engine | None = None
-        # The service may abandon a hung refresh and start another: they must not interleave.
         self._lock = threading.Lock()
+        self._calls = 0
 
     def __call__(self, engine: Engine, now: datetime) -> DatabaseStats:
-        with self._lock, engine.connect() as conn:
-            if conn.dialect.name == "postgresql":
-                # One snapshot for the whole refresh, so the id watermark and the counts agree.
-                conn = conn.execution_options(isolation_level="REPEATABLE READ")
-            try:
-                ledger = self._advance(conn, engine, now)
-                return self._stats(conn, ledger, now)
-            except Exception:
-                self._ledger = None  # a half-applied refresh must not be kept; rebuild next time
-                raise
+        with self._lock:
+            self._calls += 1
+            call, ledger, self._ledger = self._calls, self._ledger, None
+        try:
+            with engine.connect() as conn:
+                if conn.dialect.name == "postgresql":
+                    # One snapshot for the whole call, so the id watermark and the counts agree.
+                    conn = conn.execution_options(isolation_level="REPEATABLE READ")
+                self._observe("new rows")
+                ledger = self._advance(conn, engine, ledger, now)
+                if not ledger.complete(needed_hours(now)):
+                    raise FiguresPreparing(ledger.progress(needed_hours(now)))
+                self._observe("figures")
+                stats = self._stats(conn, ledger, now)
+                self._observe("done")
+                return stats
+        finally:
+            with self._lock:
+                if call == self._calls:  # a call started since (ours was given up on) keeps its own
+                    self._ledger = ledger
 
-    def _advance(self, conn: Connection, engine: Engine, now: datetime) -> Ledger:
-        ledger = self._ledger
-        hour = current_hour(now)
-        newest_id = _max_transaction_id(conn)
+    def _advance(self, conn: Connection, engine: Engine, ledger: Ledger | None, now: datetime) -> Ledger:
+        """Bring the ledger to `now`: read everything first, then change the ledger in one go, so a
+        failing statement leaves it as it was."""
+        budget = _Budget(self.step_seconds)
+        newest = _max_transaction_id(conn)
         if (
             ledger is None
-            or engine is not self._engine
-            or hour < ledger.until  # the clock went back
+            or ledger.engine is not engine
+            or now < ledger.last_now  # the clock went back
             or _row_fingerprint(conn, ledger.last_id) != ledger.last_row  # deleted, or its id reused
-            or now - ledger.reconciled_at >= self.reconcile_every
         ):
-            ledger = self._ledger = self._reconcile(conn, now, newest_id)
-            self._engine = engine
-            return ledger
-        if newest_id > ledger.last_id:
-            ledger.add(
-                rows_per_hour(conn, ledger.counts_from, ledger.until, names=True, ids=(ledger.last_id, newest_id))
-            )
-        if hour > ledger.until:
-            closed = rows_per_hour(conn, ledger.until, hour, names=True, ids=(-1, newest_id))
-            ledger.until = hour
-            ledger.add(closed)
-        ledger.last_id, ledger.last_row = newest_id, _row_fingerprint(conn, newest_id)
-        ledger.forget_before(current_hour(now - BASELINE_REACH), current_hour(now - NAMES_REACH))
-        return ledger
+            self.rebuild_count += 1
+            ledger = Ledger(engine, last_id=newest, last_row=_row_fingerprint(conn, newest), last_now=now)
+        needed = needed_hours(now)
+        first, last = next(iter(needed)), next(reversed(needed))
+        new_rows = []
+        if ledger.hours and newest > ledger.last_id:
+            new_rows = new_rows_per_hour(conn, first, last + HOUR, ledger.last_id, newest)
+        missing = ledger.missing(needed)
+        counted = count_hours(conn, [(hour, needed[hour]) for hour in missing], now, budget.spent)
+        self._observe("reconcile")
+        if len(counted) == len(missing) and not budget.spent():
+            due = [(hour, needed[hour]) for hour in ledger.due_for_check(now, self.reconcile_every) if hour in needed]
+            counted.update(count_hours(conn, due, now, budget.spent))
+        users = advance(conn, ledger.users, now, now - ledger.last_now, self.reconcile_every, budget.spent)
+        last_row = _row_fingerprint(conn, newest)
 
-    def _reconcile(self, conn: Connection, now: datetime, newest_id: int) -> Ledger:
-        self.reconcile_count += 1
-        until = current_hour(now)
-        counts_from = current_hour(now - BASELINE_REACH)
-        names_from = min(current_hour(now - NAMES_REACH), until)
-        month_edge = now - MONTH + MICROSECOND
-        ledger = Ledger(
-            reconciled_at=now,
-            until=until,
-            counts_from=counts_from,
-            names_from=names_from,
-            last_id=newest_id,
-            last_row=_row_fingerprint(conn, newest_id),
-            hours={},
-            users_split=now,
-            active_before_split=_count_active_users(conn, None, now),
-            month_edge=month_edge,
-            active_before_month_edge=_count_active_users(conn, None, month_edge),
-        )
-        ids = (-1, newest_id)
-        ledger.add(rows_per_hour(conn, counts_from, names_from, names=False, ids=ids))
-        ledger.add(rows_per_hour(conn, names_from, until, names=True, ids=ids))
+        ledger.apply(new_rows, counted, needed)
+        ledger.users = users
+        ledger.last_id, ledger.last_row, ledger.last_now = newest, last_row, now
+        self.hours_counted += len(counted)
         return ledger
 
     def _stats(self, conn: Connection, ledger: Ledger, now: datetime) -> DatabaseStats:
-        day_hours, day_live = ledger.split(*last_day_window(now), ledger.names_from)
-        base_hours, base_live = ledger.split(*baseline_window(now), ledger.counts_from)
+        day_runs = names_between(conn, ledger, *last_day_window(now))
         first_hour, _ = activity_window(now)
-        grid = [first_hour + index * HOUR for index in range(HOURS)]
-        grid_live = [(hour, hour + HOUR) for hour in grid if not ledger.counts_from <= hour < ledger.until]
-        segments = live_segments(conn, day_live + base_live + grid_live)
-
-        day_runs: Counter = Counter()
-        for tally in ledger.kept(day_hours) + within(segments, day_live):
-            day_runs.update(tally.names)
-        baseline = sum(t.commands for t in ledger.kept(base_hours) + within(segments, base_live))
         activity = []
-        for hour in grid:
-            found = within(segments, [(hour, hour + HOUR)]) if (hour, hour + HOUR) in grid_live else [
-                ledger.hours.get(hour, Tally())
-            ]
-            activity.append(
-                ActivityPoint(
-                    hour=hour,
-                    commands=sum(t.commands for t in found),
-                    transactions=sum(t.others for t in found),
-                )
-            )
-
-        month_edge = now - MONTH + MICROSECOND
-        month_ago = ledger.active_before_month_edge
-        if month_edge > ledger.month_edge:
-            month_ago += _count_active_users(conn, ledger.month_edge, month_edge)
-        elif month_edge < ledger.month_edge:
-            month_ago -= _count_active_users(conn, month_edge, ledger.month_edge)
+        for hour in (first_hour + index * HOUR for index in range(HOURS)):
+            tally = ledger.hours[hour]
+            activity.append(ActivityPoint(hour=hour, commands=tally.commands, transactions=tally.total - tally.commands))
+        base = ledger.users.base
         return DatabaseStats(
             computed_at=now,
-            active_users=ledger.active_before_split + _count_active_users(conn, ledger.users_split, None),
-            active_users_month_ago=month_ago,
+            active_users=active_users(conn, base),
+            active_users_month_ago=active_users_month_ago(conn, base, now),
             commands_24h=sum(day_runs.values()),
-            commands_previous_30_days=baseline,
+            commands_previous_30_days=commands_between(conn, ledger, *baseline_window(now)),
             recent_events=tuple(recent_events(conn)),
             activity=tuple(activity),
             top_commands=_rank(conn, day_runs),
         )
+

@@ -42,6 +42,7 @@ class BotProcess:
         self._engine = None
         self._publisher: OffLoopPublisher | None = None
         self._runner = None
+        self._service: StatsService | None = None
 
     def start(self) -> None:
         settings = self._settings
@@ -55,7 +56,7 @@ class BotProcess:
             )
             self._publisher = OffLoopPublisher(store, self._clock)
             # For the bot's own /stats command; shares the web processes' computation.
-            service = StatsService(
+            service = self._service = StatsService(
                 self._engine, self._publisher, refresh_seconds=settings.refresh_seconds, demo=demo,
                 clock=self._clock, compute=shared_compute(settings, self._shared, IncrementalStats()),
             )
@@ -83,6 +84,9 @@ class BotProcess:
             self._publisher = None
         if self.lease is not None:
             self.lease.release()
+        if self._service is not None:
+            self._service.close()
+            self._service = None
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None

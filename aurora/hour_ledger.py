@@ -1,170 +1,200 @@
 """Per-hour bookkeeping for the incremental stats (`aurora.aggregates`).
 
-A `Ledger` keeps closed hours as `Tally`s (commands/others per hour, command names per hour for
-the last day); `Ledger.split` cuts a window into kept whole hours and the live ranges at its edges,
-which `live_segments` counts from the database in as few range scans as it can. The transaction
-rows are grouped by hour in the database (`rows_per_hour`) both to fill the ledger and to add the
-rows inserted since the last refresh.
+The ledger keeps one `HourTally` per hour that the figures reach: command runs for each hour from
+the one holding `now - 31 days` up to the open hour; for the hours from the one holding
+`now - 24 h` on, also every row (the activity chart) and the command runs per name (the top
+commands). A tally is what the database held when the hour was counted, plus the rows added by id
+since. Parts of an hour (a window's edges) are counted live: directly, or as the kept hour minus
+the rest of it, whichever holds fewer rows. Every count goes through `aurora.queries.pieces`, so no
+statement grows with the table or the daily volume.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Integer, Text, case, func, literal, select
+from sqlalchemy import Connection, Engine
 
-from aurora.db import COMMAND_RUN, transactions
-from aurora.queries.activity import _hour_bucket, current_hour
+from aurora.queries.activity import current_hour
+from aurora.queries.pieces import (
+    COMMAND_ROWS,
+    HOUR,
+    HOURS_PER_STATEMENT,
+    INDEX_ENTRIES_PER_STATEMENT,
+    ROWS_PER_STATEMENT,
+    TRANSACTION_ROWS,
+    command_names_between,
+    count_between,
+    count_per_hour,
+    names_per_hour,
+)
+from aurora.user_counts import UserCounts
 
-HOUR = timedelta(hours=1)
-
-Range = tuple[datetime, datetime]
-
-
-def ceil_hour(moment: datetime) -> datetime:
-    start = current_hour(moment)
-    return start if start == moment else start + HOUR
+BASELINE_REACH = timedelta(days=31)
+NAMES_REACH = timedelta(hours=24)
+# Relative cost of counting an hour with names (it reads the rows) against one with command runs only
+# (an index-only count): what one statement may read of each, in the same time.
+DETAILED_HOUR_WEIGHT = INDEX_ENTRIES_PER_STATEMENT // ROWS_PER_STATEMENT
+# The transactions' hours are most of the first counts' work; the users' base is the rest.
+HOURS_SHARE = 0.95
 
 
 @dataclass
-class Tally:
-    """Rows of one hour or one live segment: non-command rows and command runs per name."""
+class HourTally:
+    """One hour's rows; `total` and `names` only for detailed hours (None otherwise)."""
 
-    others: int = 0
-    names: Counter = field(default_factory=Counter)  # name (None for no description) -> runs
+    commands: int
+    checked_at: datetime
+    total: int | None = None
+    names: Counter | None = field(default=None)  # command name (None: no description) -> runs
 
     @property
-    def commands(self) -> int:
-        return sum(self.names.values())
+    def detailed(self) -> bool:
+        return self.names is not None
 
-    def add(self, is_command: int, name: str | None, rows: int) -> None:
+    def add(self, is_command: bool, name: str | None, rows: int) -> None:
         if is_command:
-            self.names[name] += rows
-        else:
-            self.others += rows
+            self.commands += rows
+            if self.names is not None:
+                self.names[name] += rows
+        if self.total is not None:
+            self.total += rows
+
+
+def count_hours(
+    conn: Connection, wanted: list[tuple[datetime, bool]], now: datetime, out_of_time: Callable[[], bool]
+) -> dict[datetime, HourTally]:
+    """Count the wanted (hour, detailed) as the database holds them now, a day's worth of hours per
+    statement, in the order given, until `out_of_time()` (at least one batch)."""
+    counted: dict[datetime, HourTally] = {}
+    for first in range(0, len(wanted), HOURS_PER_STATEMENT):
+        if counted and out_of_time():
+            break
+        batch = wanted[first:first + HOURS_PER_STATEMENT]  # a day's hours between looks at the time
+        detailed = [hour for hour, detail in batch if detail]
+        summary = [hour for hour, detail in batch if not detail]
+        for hour, commands in count_per_hour(conn, COMMAND_ROWS, summary).items():
+            counted[hour] = HourTally(commands, checked_at=now)
+        if detailed:
+            totals = count_per_hour(conn, TRANSACTION_ROWS, detailed)
+            names = names_per_hour(conn, count_per_hour(conn, COMMAND_ROWS, detailed))
+            for hour in detailed:
+                counted[hour] = HourTally(sum(names[hour].values()), checked_at=now, total=totals[hour],
+                                          names=names[hour])
+    return counted
+
+
+def needed_hours(now: datetime) -> dict[datetime, bool]:
+    """Every hour the figures for `now` reach, oldest first, and whether it must be detailed."""
+    first, detailed_from, last = current_hour(now - BASELINE_REACH), current_hour(now - NAMES_REACH), current_hour(now)
+    count = int((last - first) / HOUR) + 1
+    hours = (first + index * HOUR for index in range(count))
+    return {hour: hour >= detailed_from for hour in hours}
+
+
+def weight(detailed: bool) -> int:
+    return DETAILED_HOUR_WEIGHT if detailed else 1
 
 
 @dataclass
 class Ledger:
-    """Kept hours `[counts_from, until)` (names only from `names_from`), plus the users' bases."""
+    """Kept hours, exact as of rows with id <= `last_id` (`last_row` tells that row's id was not
+    reused), and the users' counts."""
 
-    reconciled_at: datetime
-    until: datetime
-    counts_from: datetime
-    names_from: datetime
+    engine: Engine
     last_id: int
     last_row: tuple | None
-    hours: dict[datetime, Tally]
-    users_split: datetime
-    active_before_split: int
-    month_edge: datetime
-    active_before_month_edge: int
+    last_now: datetime
+    hours: dict[datetime, HourTally] = field(default_factory=dict)
+    users: UserCounts = field(default_factory=UserCounts)
 
-    def add(self, grouped: Iterable[tuple[datetime, int, str | None, int]]) -> None:
-        for hour, is_command, name, rows in grouped:
-            if not self.counts_from <= hour < self.until:
+    def missing(self, needed: dict[datetime, bool]) -> list[datetime]:
+        """Needed hours not kept, or kept without the detail they now need; newest first."""
+        return [
+            hour for hour, detailed in reversed(needed.items())
+            if hour not in self.hours or (detailed and not self.hours[hour].detailed)
+        ]
+
+    def due_for_check(self, now: datetime, period: timedelta) -> list[datetime]:
+        """Kept hours to count again, oldest count first: those not counted for a whole `period`, and
+        a share of the rest, so that each hour is counted again within every period."""
+        by_age = sorted(self.hours, key=lambda hour: self.hours[hour].checked_at)
+        elapsed = max(now - self.last_now, timedelta(0))
+        share = math.ceil(len(by_age) * (elapsed / period))
+        overdue = sum(1 for hour in by_age if self.hours[hour].checked_at <= now - period)
+        return by_age[: max(share, overdue)]
+
+    def complete(self, needed: dict[datetime, bool]) -> bool:
+        return not self.missing(needed) and self.users.base is not None
+
+    def progress(self, needed: dict[datetime, bool]) -> float:
+        """The share of the counting work done before figures exist (0..1): the hours, weighted by
+        what counting each costs, then the users' first base."""
+        missing = set(self.missing(needed))
+        total = sum(weight(detailed) for detailed in needed.values())
+        done = sum(weight(detailed) for hour, detailed in needed.items() if hour not in missing)
+        hours_share = done / total if total else 1.0
+        return round(HOURS_SHARE * hours_share + (1 - HOURS_SHARE) * self.users.progress, 3)
+
+    def apply(
+        self,
+        new_rows: Iterable[tuple[datetime, bool, str | None, int]],
+        counted: dict[datetime, HourTally],
+        needed: dict[datetime, bool],
+    ) -> None:
+        """Add rows found by id to the kept hours, replace the hours counted again, drop or summarise
+        the hours the figures no longer reach. Pure bookkeeping: nothing here can fail halfway."""
+        for hour, is_command, name, rows in new_rows:
+            tally = self.hours.get(hour)
+            if tally is not None and hour not in counted:  # a recount already holds these rows
+                tally.add(is_command, name, rows)
+        self.hours.update(counted)
+        kept = {}
+        for hour, tally in self.hours.items():
+            if hour not in needed:
                 continue
-            tally = self.hours.setdefault(hour, Tally())
-            if is_command and hour < self.names_from:
-                # Only the last day's hours keep names; older ones only need the command count.
-                name = None
-            tally.add(is_command, name, rows)
-
-    def forget_before(self, counts_from: datetime, names_from: datetime) -> None:
-        if counts_from > self.counts_from:
-            self.hours = {hour: tally for hour, tally in self.hours.items() if hour >= counts_from}
-            self.counts_from = counts_from
-        if names_from > self.names_from:
-            for hour, tally in self.hours.items():
-                if self.names_from <= hour < names_from:
-                    tally.names = Counter({None: tally.commands})
-            self.names_from = names_from
-
-    def split(self, low: datetime, high: datetime, kept_from: datetime) -> tuple[Range | None, list[Range]]:
-        """[low, high) as kept whole hours (from `kept_from`) plus the live ranges around them."""
-        if high <= low:
-            return None, []
-        first = max(ceil_hour(low), kept_from)
-        last = min(current_hour(high), self.until)
-        if first >= last:
-            return None, [(low, high)]
-        return (first, last), [part for part in ((low, first), (last, high)) if part[0] < part[1]]
-
-    def kept(self, hours: Range | None) -> list[Tally]:
-        if hours is None:
-            return []
-        return [tally for hour, tally in self.hours.items() if hours[0] <= hour < hours[1]]
+            if tally.detailed and not needed[hour]:
+                tally = HourTally(tally.commands, checked_at=tally.checked_at)  # past the last day
+            kept[hour] = tally
+        self.hours = kept
 
 
-def _as_hour(value) -> datetime:
-    # PostgreSQL's date_trunc gives a datetime, SQLite's strftime the text of one.
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+def _overlaps(low: datetime, high: datetime) -> Iterable[tuple[datetime, datetime, datetime]]:
+    """(hour, start, end) for every hour that [low, high) touches, with the part inside it."""
+    hour = current_hour(low)
+    while hour < high:
+        yield hour, max(low, hour), min(high, hour + HOUR)
+        hour += HOUR
 
 
-_IS_COMMAND = case((transactions.c.type == COMMAND_RUN, 1), else_=0)
-_COMMAND_NAME = case((transactions.c.type == COMMAND_RUN, transactions.c.description), else_=None)
+def commands_between(conn: Connection, ledger: Ledger, low: datetime, high: datetime) -> int:
+    """Command runs with low <= created_at < high: kept hours whole, the edges counted live."""
+    runs = 0
+    for hour, start, end in _overlaps(low, high):
+        whole = start == hour and end == hour + HOUR
+        runs += ledger.hours[hour].commands if whole else count_between(conn, COMMAND_ROWS, start, end)
+    return runs
 
 
-def _grouped(inner) -> list:
-    """Group an inner select of (key, is_command, name) rows; grouping by the subquery's columns
-    keeps constants and bound values out of GROUP BY, where a bare integer means a position."""
-    rows = inner.subquery()
-    query = select(rows.c.key, rows.c.is_command, rows.c.name, func.count()).group_by(
-        rows.c.key, rows.c.is_command, rows.c.name
-    )
-    return query
-
-
-def rows_per_hour(conn: Connection, low: datetime, high: datetime, *, names: bool, ids: Range | None = None):
-    """(hour, is_command, name, rows) for low <= created_at < high (and first < id <= last)."""
-    inner = select(
-        _hour_bucket(conn.dialect.name).label("key"),
-        _IS_COMMAND.label("is_command"),
-        (_COMMAND_NAME if names else literal(None, Text)).label("name"),
-    ).where(transactions.c.created_at >= low, transactions.c.created_at < high)
-    if ids is not None:
-        inner = inner.where(transactions.c.id > ids[0], transactions.c.id <= ids[1])
-    return [(_as_hour(row[0]), row[1], row[2], row[3]) for row in conn.execute(_grouped(inner)) if row[0] is not None]
-
-
-def live_segments(conn: Connection, ranges: list[Range]) -> dict[Range, Tally]:
-    """Counts for every elementary segment of the given ranges; one range scan per merged run."""
-    points = sorted({moment for part in ranges for moment in part})
-    segments: dict[Range, Tally] = {}
-    runs: list[list[datetime]] = []
-    for low, high in zip(points, points[1:], strict=False):
-        if not any(part[0] <= low and high <= part[1] for part in ranges):
+def names_between(conn: Connection, ledger: Ledger, low: datetime, high: datetime) -> Counter:
+    """Command runs per name with low <= created_at < high, from detailed kept hours."""
+    names: Counter = Counter()
+    for hour, start, end in _overlaps(low, high):
+        tally = ledger.hours[hour]
+        if start == hour and end == hour + HOUR:
+            names.update(tally.names)
             continue
-        if runs and runs[-1][-1] == low:
-            runs[-1].append(high)
+        inside = count_between(conn, COMMAND_ROWS, start, end)
+        if inside <= tally.commands - inside:
+            names.update(command_names_between(conn, start, end) if inside else {})
         else:
-            runs.append([low, high])
-    created = transactions.c.created_at
-    for run in runs:
-        inner = run[1:-1]
-        segment = (
-            case(*((created < point, index) for index, point in enumerate(inner)), else_=len(inner))
-            if inner
-            else literal(0, Integer)
-        )
-        query = _grouped(
-            select(segment.label("key"), _IS_COMMAND.label("is_command"), _COMMAND_NAME.label("name")).where(
-                created >= run[0], created < run[-1]
-            )
-        )
-        for low, high in zip(run, run[1:], strict=False):
-            segments[(low, high)] = Tally()
-        for index, flag, command_name, rows in conn.execute(query):
-            segments[(run[index], run[index + 1])].add(flag, command_name, rows)
-    return segments
-
-
-def within(segments: dict[Range, Tally], parts: list[Range]) -> list[Tally]:
-    return [
-        tally for (low, high), tally in segments.items() if any(p[0] <= low and high <= p[1] for p in parts)
-    ]
+            # Fewer rows outside the part: the kept hour minus them (the open hour minus the rows
+            # dated after now, usually none).
+            names.update(tally.names)
+            names.subtract(command_names_between(conn, hour, start))
+            names.subtract(command_names_between(conn, end, hour + HOUR))
+    return +names  # drops names whose runs cancelled out

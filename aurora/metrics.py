@@ -29,7 +29,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import Engine
 
 from aurora.contract import stats_to_dict
-from aurora.models import DatabaseStats
+from aurora.models import DatabaseStats, FiguresPreparing
 from aurora.service import StatsService, StatsUnavailable
 
 # `*_created` series double the output and no dashboard here uses them.
@@ -80,6 +80,8 @@ def timed_compute(inner: Callable[[Engine, datetime], DatabaseStats]) -> Callabl
         STATS_COMPUTATIONS.inc()
         try:
             return inner(engine, now)
+        except FiguresPreparing:
+            raise  # progress, not a failure
         except Exception:
             STATS_COMPUTATION_FAILURES.inc()
             raise

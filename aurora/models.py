@@ -88,6 +88,14 @@ class DatabaseStats:
     top_commands: tuple[CommandCount, ...] = field(default=())
 
 
+class FiguresPreparing(Exception):
+    """A stats computation made progress but has no figures yet (its first counts are under way)."""
+
+    def __init__(self, progress: float) -> None:
+        super().__init__(f"figures are being prepared ({progress:.0%} done)")
+        self.progress = progress
+
+
 @dataclass(frozen=True)
 class Stats:
     """Everything the API and the page show, for one moment."""

@@ -1,8 +1,19 @@
-"""Stats = database figures (refreshed at most once per interval) + the newest bot snapshot.
+"""Stats = database figures (refreshed once per interval, in the background) + the newest bot snapshot.
 
-Requests never run the database queries themselves: a stale result triggers one background
-refresh (single flight) and the request answers from what is there. Only before the very first
-result does a request wait, and never longer than `first_result_wait`.
+Requests never run the database queries themselves. A schedule thread (started by `start`, or by
+the first request) starts one refresh thread per interval whether or not anyone asks, so the
+figures a request finds after a quiet hour are fresh; a request that finds a refresh due starts
+it too (single flight) and answers from what is there. Only before the very first result does a
+request wait, and never longer than `first_result_wait`.
+
+- A compute that raises `FiguresPreparing` made progress without figures yet (a large database's
+  first counts): the next step starts at once, and callers get `StatsUnavailable` with the share
+  done.
+- After a failed refresh the next attempt waits 5 s (at most the interval), doubling with each
+  further failure up to 2 minutes: an unhealthy database gets a few attempts, not a stream.
+- A refresh that hangs (a database that accepted the connection, then went silent) is given up on
+  after `refresh_deadline` and a new attempt starts; while a given-up one is still running none is
+  given up again, so at most one running and one given-up refresh thread exist.
 """
 
 from __future__ import annotations
@@ -18,7 +29,7 @@ from sqlalchemy import Engine
 
 from aurora.cache import SnapshotCache
 from aurora.contract import stats_to_json
-from aurora.models import BotSnapshot, DatabaseStats, Stats
+from aurora.models import BotSnapshot, DatabaseStats, FiguresPreparing, Stats
 from aurora.queries.activity import activity_overview
 from aurora.queries.counts import (
     baseline_window,
@@ -35,6 +46,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 BASELINE_DAYS = 30
 RETRY_AFTER_FAILURE = timedelta(seconds=5)
+RETRY_AFTER_FAILURE_CAP = timedelta(minutes=2)
 
 
 def utc_now() -> datetime:
@@ -42,7 +54,12 @@ def utc_now() -> datetime:
 
 
 class StatsUnavailable(RuntimeError):
-    """No good stats exist yet (for example, the database was down since startup)."""
+    """No good stats exist yet: the database was down since startup (`progress` None), or the
+    first figures are being prepared (`progress`: the share done, 0..1)."""
+
+    def __init__(self, message: str, progress: float | None = None) -> None:
+        super().__init__(message)
+        self.progress = progress
 
 
 def compute_database_stats(engine: Engine, now: datetime) -> DatabaseStats:
@@ -113,7 +130,8 @@ def combine(
 class _RefreshState:
     result: DatabaseStats | None = None
     last_error: str | None = None
-    last_attempt_failed: bool = False
+    failures: int = 0  # consecutive failed attempts (a hung one included)
+    preparing: float | None = None  # the last attempt's progress when it made no figures yet
     refreshing: bool = False
     refresh_count: int = 0
     generation: int = 0
@@ -144,6 +162,10 @@ class StatsService:
         self._state = _RefreshState()
         self._changed = threading.Condition()
         self._memo: tuple[tuple, Stats, bytes] | None = None
+        self._running: threading.Thread | None = None
+        self._given_up: threading.Thread | None = None
+        self._schedule: threading.Thread | None = None
+        self._closed = False
 
     @property
     def refresh_count(self) -> int:
@@ -151,13 +173,76 @@ class StatsService:
         return self._state.refresh_count
 
     @property
+    def preparing(self) -> float | None:
+        """While the first figures are being prepared, the share done (0..1); else None."""
+        state = self._state
+        return state.preparing if state.result is None else None
+
+    @property
     def stale_after(self) -> timedelta:
         return 2 * self._interval + timedelta(seconds=5)
 
+    def start(self) -> None:
+        """Refresh on schedule from now on (the first refresh at once); idempotent."""
+        with self._changed:
+            self._start_schedule()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the schedule and let a refresh under way finish (at most `timeout`)."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+            schedule = self._schedule
+        if schedule is not None and schedule is not threading.current_thread():
+            schedule.join(timeout)
+        self.wait_idle(timeout)
+
+    def _start_schedule(self) -> None:
+        """Called with the condition held."""
+        if self._schedule is None and not self._closed:
+            self._schedule = threading.Thread(target=self._run_schedule, name="aurora-stats-schedule", daemon=True)
+            self._schedule.start()
+
+    def _run_schedule(self) -> None:
+        with self._changed:
+            while not self._closed:
+                now = self._clock()
+                self._start_refresh_if_due(now)
+                self._changed.wait(self._seconds_to_next_check(now))
+
+    def _seconds_to_next_check(self, now: datetime) -> float:
+        """Real seconds until the schedule should look again (woken earlier by any change)."""
+        state = self._state
+        if state.refreshing:
+            moment = state.last_attempt_at + self._refresh_deadline + timedelta(milliseconds=10)
+        else:
+            moment = self._next_attempt_at()
+        seconds = (moment - now).total_seconds()
+        if seconds <= 0:
+            # Due, yet nothing could start (a hung refresh runs beside a given-up one): the end of
+            # either notifies. A clock that does not follow real time (tests move it by hand) is
+            # looked at again at least once per interval.
+            return self._interval.total_seconds()
+        return min(seconds, self._interval.total_seconds())
+
+    def _next_attempt_at(self) -> datetime:
+        state = self._state
+        if state.last_attempt_at is None:
+            return datetime.min.replace(tzinfo=UTC)
+        if state.failures:
+            first = min(self._interval, RETRY_AFTER_FAILURE)
+            return state.last_attempt_at + min(RETRY_AFTER_FAILURE_CAP, first * 2 ** min(state.failures - 1, 16))
+        if state.preparing is not None:
+            return state.last_attempt_at
+        return state.last_attempt_at + self._interval
+
     def _run_refresh(self, generation: int) -> None:
         now = self._clock()
+        progress = None
         try:
             result, error = self._compute(self._engine, now), None
+        except FiguresPreparing as preparing:
+            result, error, progress = None, None, preparing.progress
         except Exception as exc:  # any database failure must leave the last good stats serving
             log.warning("stats refresh failed: %s", exc.__class__.__name__, exc_info=log.isEnabledFor(logging.DEBUG))
             result, error = None, f"{exc.__class__.__name__}"
@@ -169,51 +254,56 @@ class StatsService:
                 state.result = result
             if generation == state.generation:
                 state.refreshing = False
-                state.last_attempt_failed = result is None
+                state.failures = state.failures + 1 if error else 0
                 state.last_error = error
+                state.preparing = progress
             elif newer:
-                state.last_attempt_failed = False  # an abandoned refresh came back after all
+                state.failures = 0  # a given-up refresh came back after all
             self._changed.notify_all()
 
-    def _refresh_due(self, now: datetime) -> bool:
+    def _hung(self, now: datetime) -> bool:
         state = self._state
-        if state.last_attempt_at is None:
-            return True
-        # After a failure, retry sooner than a full interval, but never in a tight loop.
-        wait = min(self._interval, RETRY_AFTER_FAILURE) if state.last_attempt_failed else self._interval
-        return now - state.last_attempt_at >= wait
+        return state.refreshing and now - state.last_attempt_at > self._refresh_deadline
 
     def _start_refresh_if_due(self, now: datetime) -> None:
         """Called with the condition held."""
         state = self._state
-        if state.refreshing and now - state.last_attempt_at > self._refresh_deadline:
+        if self._hung(now) and (self._given_up is None or not self._given_up.is_alive()):
             # A database that accepted the connection and then went silent can hold a query
             # forever; give up on it (its thread may still finish) and let a new attempt start.
-            log.warning("stats refresh hung for over %ss; abandoning it", self._refresh_deadline.seconds)
+            # Not while an earlier given-up refresh still runs: attempts would only pile up.
+            log.warning("stats refresh hung for over %ss; giving up on it", self._refresh_deadline.seconds)
+            self._given_up, self._running = self._running, None
             state.refreshing = False
-            state.last_attempt_failed = True
+            state.failures += 1
             state.last_error = "the refresh timed out"
-        if state.refreshing or not self._refresh_due(now):
+        if self._closed or state.refreshing or now < self._next_attempt_at():
             return
         state.refreshing = True
         state.generation += 1
         state.last_attempt_at = now
-        threading.Thread(
+        self._running = threading.Thread(
             target=self._run_refresh, args=(state.generation,), name="aurora-stats-refresh", daemon=True
-        ).start()
+        )
+        self._running.start()
 
     def database_stats(self, *, wait_for_first: bool = True) -> DatabaseStats:
         """The newest result; before the first one, wait for it (bounded) unless told not to."""
         now = self._clock()
         with self._changed:
+            self._start_schedule()
             self._start_refresh_if_due(now)
-            if self._state.result is None and wait_for_first:
+            state = self._state
+            if state.result is None and wait_for_first and state.refreshing and state.preparing is None:
+                finished = state.refresh_count
                 self._changed.wait_for(
-                    lambda: not self._state.refreshing, timeout=self._first_result_wait
+                    lambda: state.refresh_count > finished, timeout=self._first_result_wait
                 )
-            if self._state.result is None:
-                raise StatsUnavailable(self._state.last_error or "the first refresh is still running")
-            return self._state.result
+            if state.result is None:
+                if state.preparing is not None:
+                    raise StatsUnavailable("the first figures are being prepared", progress=state.preparing)
+                raise StatsUnavailable(state.last_error or "the first refresh is still running")
+            return state.result
 
     def wait_idle(self, timeout: float = 5.0) -> None:
         """Let a refresh under way finish (at most `timeout`), e.g. before closing the engine."""
@@ -236,7 +326,7 @@ class StatsService:
         version, snapshot = self._snapshots.latest()
         now = self._clock()
         with self._changed:
-            failed = self._state.last_attempt_failed
+            failed = self._state.failures > 0 or self._hung(now)
         stale = failed or now - database.computed_at > self.stale_after
         # The memo holds `database` itself, so identity comparison cannot be fooled by id reuse.
         key = (database, version, stale)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from datetime import timedelta
@@ -11,7 +12,7 @@ from sqlalchemy import text
 
 from aurora.cache import SnapshotCache
 from aurora.db import create_db_engine
-from aurora.models import BotSnapshot, DatabaseStats, ShardSnapshot
+from aurora.models import BotSnapshot, DatabaseStats, FiguresPreparing, ShardSnapshot
 from aurora.service import StatsService, StatsUnavailable, combine, compute_database_stats, percent_change
 from tests.support import NOW, command, insert_rows, user
 
@@ -35,11 +36,22 @@ def wait_until(predicate, timeout=5.0):
     return False
 
 
-def make_service(engine, clock, snapshots=None, **kwargs):
-    return StatsService(engine, snapshots or SnapshotCache(clock), refresh_seconds=30, demo=False, clock=clock, **kwargs)
+@pytest.fixture
+def make_service():
+    made = []
+
+    def build(engine, clock, snapshots=None, refresh_seconds=30, **kwargs):
+        service = StatsService(engine, snapshots or SnapshotCache(clock), refresh_seconds=refresh_seconds, demo=False,
+                               clock=clock, **kwargs)
+        made.append(service)
+        return service
+
+    yield build
+    for service in made:
+        service.close(timeout=1)
 
 
-def test_disabled_bot_gives_null_discord_figures(engine):
+def test_disabled_bot_gives_null_discord_figures(make_service, engine):
     insert_rows(engine, user_rows=[user(NOW - timedelta(days=40)), user(NOW)])
     stats = make_service(engine, lambda: NOW).current()
     assert stats.bot.status == "disabled"
@@ -49,7 +61,7 @@ def test_disabled_bot_gives_null_discord_figures(engine):
     assert stats.active_users_change_percent == 100.0
 
 
-def test_commands_change_is_against_the_30_day_daily_mean(engine):
+def test_commands_change_is_against_the_30_day_daily_mean(make_service, engine):
     rows = [command(NOW - timedelta(hours=1)) for _ in range(4)]
     rows += [command(NOW - timedelta(days=day)) for day in range(2, 17)]  # 15 runs: mean 0.5 a day
     insert_rows(engine, transaction_rows=rows)
@@ -78,7 +90,7 @@ def test_bot_snapshot_figures_are_combined():
     assert stats.uptime_seconds == 5400
 
 
-def test_concurrent_requests_share_one_refresh_per_interval(engine, clock):
+def test_concurrent_requests_share_one_refresh_per_interval(make_service, engine, clock):
     insert_rows(engine, transaction_rows=[command(clock() - timedelta(minutes=5))])
     service = make_service(engine, clock)
     results = []
@@ -109,7 +121,7 @@ def test_concurrent_requests_share_one_refresh_per_interval(engine, clock):
     assert service.refresh_count == 2
 
 
-def test_a_failed_refresh_serves_the_last_good_stats_marked_stale(engine, clock):
+def test_a_failed_refresh_serves_the_last_good_stats_marked_stale(make_service, engine, clock):
     insert_rows(engine, transaction_rows=[command(clock() - timedelta(minutes=5))])
     service = make_service(engine, clock)
     good = service.current()
@@ -149,7 +161,7 @@ class HangingCompute:
         return compute_database_stats(engine, now)
 
 
-def test_stats_turn_stale_when_refreshes_hang(engine, clock):
+def test_stats_turn_stale_when_refreshes_hang(make_service, engine, clock):
     compute = HangingCompute(hang_on_calls={2})
     service = make_service(engine, clock, compute=compute, refresh_deadline=timedelta(seconds=600))
     service.current()
@@ -161,7 +173,7 @@ def test_stats_turn_stale_when_refreshes_hang(engine, clock):
     compute.release.set()
 
 
-def test_a_hung_refresh_is_abandoned_and_retried(engine, clock):
+def test_a_hung_refresh_is_abandoned_and_retried(make_service, engine, clock):
     compute = HangingCompute(hang_on_calls={2})
     service = make_service(engine, clock, compute=compute, refresh_deadline=timedelta(seconds=10))
     service.current()
@@ -182,14 +194,147 @@ def test_a_hung_refresh_is_abandoned_and_retried(engine, clock):
     assert service.current().generated_at == clock()  # the late, older result does not win
 
 
-def test_no_stats_before_the_first_good_refresh(tmp_path, clock):
+def test_no_stats_before_the_first_good_refresh(make_service, tmp_path, clock):
     engine = create_db_engine(f"sqlite:///{tmp_path / 'missing-dir' / 'aurora.db'}")
     service = make_service(engine, clock, first_result_wait=1.0)
     with pytest.raises(StatsUnavailable):
         service.current()
 
 
-def test_database_stats_match_a_direct_computation(engine, clock):
+def test_database_stats_match_a_direct_computation(make_service, engine, clock):
     insert_rows(engine, transaction_rows=[command(clock() - timedelta(hours=h)) for h in range(30)])
     service = make_service(engine, clock)
     assert service.database_stats() == compute_database_stats(engine, clock())
+
+
+class FailingCompute:
+    """A database that refuses every refresh; remembers when (by the service's clock) it was asked."""
+
+    def __init__(self, clock):
+        self.clock = clock
+        self.asked_at = []
+
+    def __call__(self, engine, now):
+        self.asked_at.append(now)
+        raise ConnectionError("database is down")
+
+
+def seconds_between(moments) -> list[int]:
+    return [int((later - earlier).total_seconds()) for earlier, later in itertools.pairwise(moments)]
+
+
+def test_failing_refreshes_back_off_up_to_two_minutes(make_service, engine, clock):
+    compute = FailingCompute(clock)
+    service = make_service(engine, clock, compute=compute, first_result_wait=0)
+    for _ in range(15 * 60):  # 15 minutes of requests, one a second
+        with pytest.raises(StatsUnavailable):
+            service.database_stats(wait_for_first=False)
+        service.wait_idle()
+        clock.advance(seconds=1)
+    gaps = seconds_between(compute.asked_at)
+    # The first retry after min(interval, 5 s), then doubling, capped at 2 minutes.
+    assert gaps[:6] == [5, 10, 20, 40, 80, 120]
+    assert set(gaps[5:]) == {120}
+
+
+def test_the_first_retry_is_never_later_than_the_interval(make_service, engine, clock):
+    compute = FailingCompute(clock)
+    service = make_service(engine, clock, compute=compute, refresh_seconds=2, first_result_wait=0)
+    for _ in range(20):
+        with pytest.raises(StatsUnavailable):
+            service.database_stats(wait_for_first=False)
+        service.wait_idle()
+        clock.advance(seconds=1)
+    assert seconds_between(compute.asked_at)[:3] == [2, 4, 8]
+
+
+class PreparingCompute:
+    """Like a large database's first counts: a few calls that only make progress, then figures."""
+
+    def __init__(self, steps):
+        self.steps = list(steps)
+        self.calls = 0
+        self.go_on = threading.Event()
+        self.go_on.set()
+
+    def __call__(self, engine, now):
+        self.go_on.wait(10)
+        self.calls += 1
+        if self.steps:
+            raise FiguresPreparing(self.steps.pop(0))
+        return compute_database_stats(engine, now)
+
+
+def test_while_the_first_figures_are_prepared_callers_get_the_progress_at_once(make_service, engine, clock):
+    insert_rows(engine, transaction_rows=[command(clock() - timedelta(minutes=5))])
+    compute = PreparingCompute([0.25, 0.5, 0.75])
+    compute.go_on.clear()  # hold the first step
+    service = make_service(engine, clock, compute=compute, first_result_wait=0.2)
+    with pytest.raises(StatsUnavailable) as first:
+        service.current()
+    assert first.value.progress is None  # nothing known yet
+    compute.go_on.set()
+    assert wait_until(lambda: compute.calls >= 1)
+    seen = []
+    # The steps follow each other at once, with no request and no clock movement.
+    assert wait_until(lambda: _record_progress(service, seen))
+    assert compute.calls == 4
+    assert all(share in (0.25, 0.5, 0.75) for share in seen)
+    assert service.current().commands_total == 1
+    assert not service.current().stale
+
+
+def _record_progress(service, seen) -> bool:
+    started = time.monotonic()
+    try:
+        service.database_stats()
+    except StatsUnavailable as unavailable:
+        assert time.monotonic() - started < 0.5  # no waiting once a step reported progress
+        if unavailable.progress is not None:
+            seen.append(unavailable.progress)
+        return False
+    return True
+
+
+def test_figures_are_refreshed_on_schedule_without_requests(make_service, engine):
+    """After a quiet spell the first answer is fresh: the schedule kept refreshing meanwhile."""
+    started = time.monotonic()
+
+    def real_time():  # follows the real clock from the fixed test moment
+        return NOW + timedelta(seconds=time.monotonic() - started)
+
+    insert_rows(engine, transaction_rows=[command(NOW - timedelta(minutes=5))])
+    service = make_service(engine, real_time, refresh_seconds=1)
+    service.start()
+    assert wait_until(lambda: service.refresh_count >= 1)
+    insert_rows(engine, transaction_rows=[command(NOW - timedelta(minutes=4))])
+    assert wait_until(lambda: service.refresh_count >= 4, timeout=10)  # nobody asked meanwhile
+    stats = service.current()
+    assert not stats.stale
+    assert stats.commands_total == 2
+    assert real_time() - stats.generated_at < timedelta(seconds=3)
+
+
+def refresh_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name == "aurora-stats-refresh" and thread.is_alive()]
+
+
+def test_a_silent_database_never_piles_up_refresh_threads(make_service, engine, clock):
+    compute = HangingCompute(hang_on_calls=range(2, 1000))
+    before = len(refresh_threads())
+    service = make_service(engine, clock, compute=compute, refresh_deadline=timedelta(seconds=10))
+    service.current()
+    for _ in range(30):  # 30 deadlines long, asked every 10 s
+        clock.advance(seconds=11)
+        service.current_if_ready()
+        time.sleep(0.01)
+        assert len(refresh_threads()) - before <= 2  # one running, one given up on
+    assert compute.calls == 3
+    stale = service.current()
+    assert stale.stale
+    compute.hang_on_calls = set()
+    compute.release.set()
+    assert wait_until(lambda: len(refresh_threads()) == before)
+    clock.advance(seconds=121)
+    service.current()
+    assert wait_until(lambda: not service.current().stale)

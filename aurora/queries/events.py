@@ -6,12 +6,18 @@ identifies a person: no user ids, usernames, moderators, reasons or free-text de
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, literal, select
 
 from aurora.db import COMMAND_RUN, moderation_cases, transactions
 from aurora.models import RecentEvent
 
 RECENT_EVENTS_LIMIT = 10
+FIRST_MOMENT = datetime.min.replace(tzinfo=UTC)
+LAST_MOMENT = datetime.max.replace(tzinfo=UTC)
+# The text SQLAlchemy and other writers store in SQLite begins with a four-digit year.
+SQLITE_MOMENT_PATTERN = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*"
 
 _TRANSACTION_WORDING = {
     "DAILY_REWARD": "Daily reward claimed",
@@ -39,7 +45,16 @@ def moderation_message(case_number: str, kind: str) -> str:
     return f"Moderation case {case_number}: {kind}"
 
 
+def readable_moment(column, dialect_name: str):
+    """Rows whose moment Python can hold (years 1 to 9999). PostgreSQL stores years up to 294276
+    and SQLite any text; such a row is left out of the events instead of failing every refresh."""
+    if dialect_name == "sqlite":
+        return column.op("GLOB")(literal(SQLITE_MOMENT_PATTERN))
+    return column.between(FIRST_MOMENT, LAST_MOMENT)
+
+
 def recent_events(conn: Connection, limit: int = RECENT_EVENTS_LIMIT) -> list[RecentEvent]:
+    dialect = conn.dialect.name
     newest_transactions = conn.execute(
         select(
             transactions.c.type,
@@ -47,11 +62,13 @@ def recent_events(conn: Connection, limit: int = RECENT_EVENTS_LIMIT) -> list[Re
             transactions.c.description,
             transactions.c.created_at,
         )
+        .where(readable_moment(transactions.c.created_at, dialect))
         .order_by(transactions.c.created_at.desc(), transactions.c.id.desc())
         .limit(limit)
     )
     newest_cases = conn.execute(
         select(moderation_cases.c.case_id, moderation_cases.c.type, moderation_cases.c.created_at)
+        .where(readable_moment(moderation_cases.c.created_at, dialect))
         .order_by(moderation_cases.c.created_at.desc(), moderation_cases.c.id.desc())
         .limit(limit)
     )
