@@ -41,6 +41,7 @@ def _server():
         app = create_app(load_settings())
     except (SettingsError, StartupError) as error:
         _fail(str(error), GUNICORN_BOOT_ERROR)
+    app.server.extensions["aurora"].service.start()  # figures from startup on, not from the first visit
     return asgi_app(app, on_shutdown=app.server.extensions["aurora"].shutdown)
 
 
@@ -79,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     if settings.debug:
         # Dash's dev tools (error pop-ups, callback graph); no hot reload: it would watch files in a thread.
         app.enable_dev_tools(debug=True, dev_tools_hot_reload=False)
+    app.server.extensions["aurora"].service.start()  # figures from startup on, not from the first visit
     served = asgi_app(app, on_shutdown=app.server.extensions["aurora"].shutdown)
     # SIGTERM (systemd, docker stop) ends the server like Ctrl-C, so the bot closes its connection.
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 EXTENSION_KEY = "aurora"
 API_METHODS = ["GET", "HEAD"]
+PREPARING_RETRY_SECONDS = 5
 
 
 def stats_service() -> StatsService:
@@ -55,6 +56,13 @@ def current_stats_or_503():
 
 
 def _unavailable() -> Response:
+    progress = stats_service().preparing
+    if progress is not None:
+        return json_error(
+            503,
+            f"statistics are being prepared ({progress:.0%} done); retry after Retry-After seconds",
+            {"Retry-After": str(PREPARING_RETRY_SECONDS)},
+        )
     retry = current_app.extensions[EXTENSION_KEY].settings.refresh_seconds
     return json_error(
         503,

@@ -49,6 +49,10 @@ UNAVAILABLE_MESSAGE = (
 )
 
 
+def preparing_message(progress: float) -> str:
+    return f"Preparing figures… {round(progress * 100)} %"
+
+
 def kpi_outputs(view: KpiView) -> list:
     return [view.value, "kpi-value", view.change, f"kpi-change {view.tone}"]
 
@@ -79,16 +83,21 @@ def page_values(stats: Stats) -> list:
     return values
 
 
-def unavailable_values() -> list:
-    """Keep whatever the page shows (the last good numbers) and raise the error banner."""
-    return [no_update] * (len(OUTPUTS) - 3) + [UNAVAILABLE_MESSAGE, "banner error", False]
+def unavailable_values(progress: float | None = None) -> list:
+    """Keep whatever the page shows and raise the banner: the first figures are being prepared
+    (with the share done), or the database is unreachable."""
+    if progress is not None:
+        banner = [preparing_message(progress), "banner", False]
+    else:
+        banner = [UNAVAILABLE_MESSAGE, "banner error", False]
+    return [no_update] * (len(OUTPUTS) - 3) + banner
 
 
-def current_stats_or_none() -> Stats | None:
+def refresh_values() -> list:
     try:
-        return stats_service().current()
-    except StatsUnavailable:
-        return None
+        return page_values(stats_service().current())
+    except StatsUnavailable as unavailable:
+        return unavailable_values(unavailable.progress)
 
 
 def live_streams_state() -> str:
@@ -114,8 +123,7 @@ def install_page(app: Dash, refresh_seconds: int) -> None:
 def register_callbacks(app: Dash) -> None:
     @app.callback(*OUTPUTS, Input(ids.REFRESH_INTERVAL, "n_intervals"), Input(ids.LIVE_STATS, "data"))
     def refresh_page(_n_intervals: int, _live_event_id: str | None) -> list:
-        stats = current_stats_or_none()
-        return unavailable_values() if stats is None else page_values(stats)
+        return refresh_values()
 
     @app.callback(Output(ids.LIVE_STATS_READY, ids.LIVE_STREAMS_PROP), Input(ids.REFRESH_INTERVAL, "n_intervals"))
     def offer_live_stream(_n_intervals: int) -> str:

@@ -168,7 +168,8 @@ def _responses_component(access_control: bool) -> dict:
         ),
         "Unavailable": _error_response(
             503,
-            "No statistics yet: the database has not answered since startup.",
+            "No statistics yet: the database has not answered since startup, or the first figures of a "
+            "large database are being prepared (the message says how far along).",
             {"Retry-After": _header("seconds until a retry is worth it", SECONDS)},
         ),
     }

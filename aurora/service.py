@@ -250,6 +250,8 @@ class StatsService:
             state = self._state
             state.refresh_count += 1
             newer = result is not None and (state.result is None or result.computed_at > state.result.computed_at)
+            if state.result is None and (newer or (progress is not None and state.preparing is None)):
+                log.info("first database figures %s", "ready" if newer else "being prepared (counted in pieces)")
             if newer:
                 state.result = result
             if generation == state.generation:

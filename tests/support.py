@@ -7,12 +7,15 @@ import itertools
 import json
 import os
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, insert
 
 from aurora.db import COMMAND_RUN, moderation_cases, transactions, users
+from aurora.models import FiguresPreparing
+from aurora.service import StatsService
 
 # A fixed moment with a non-zero minute, so "now" and "start of the hour" differ. Nothing may
 # depend on the date the suite runs on: `dev.py test` also runs the suite's clock-driven part
@@ -43,6 +46,25 @@ class FrozenClock:
     def advance(self, **delta) -> None:
         with self._lock:
             self._now += timedelta(**delta)
+
+
+def preparing_forever(share: float):
+    """A stats compute stuck preparing the first figures at `share` (like a large database's first
+    counts), to put in place of an app's service through `serve_preparing`."""
+
+    def compute(engine, now):
+        raise FiguresPreparing(share)
+
+    return compute
+
+
+def serve_preparing(app, engine, clock, share: float) -> None:
+    """Give `app` a stats service whose first figures stay `share` prepared (the app's shutdown
+    closes it)."""
+    context = app.server.extensions["aurora"]
+    service = StatsService(engine, context.snapshots, refresh_seconds=30, demo=False, clock=clock,
+                           compute=preparing_forever(share))
+    app.server.extensions["aurora"] = replace(context, service=service)
 
 
 def user(created_at: datetime, *, active: bool = True, username: str | None = None) -> dict:

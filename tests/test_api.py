@@ -13,7 +13,7 @@ import pytest
 
 from aurora import create_app
 from aurora.config import Settings
-from tests.support import NOW, case, command, insert_rows, iso_z, transaction, user
+from tests.support import NOW, case, command, insert_rows, iso_z, serve_preparing, transaction, user
 
 pytestmark = pytest.mark.clock
 
@@ -186,6 +186,18 @@ def test_unreachable_database_is_a_503_with_retry_after(tmp_path):
     assert int(response.headers["Retry-After"]) > 0
     assert client.get("/api/activity.csv").status_code == 503
     assert client.get("/").status_code == 200  # the page itself still loads
+
+
+def test_while_the_first_figures_are_prepared_it_is_a_503_saying_so(make_app, engine, clock):
+    app = make_app(rate_limit=None)  # flask-limiter's own headers would replace Retry-After
+    serve_preparing(app, engine, clock, 0.42)
+    client = app.server.test_client()
+    for path in ("/api/stats", "/api/activity.csv"):
+        response = client.get(path)
+        assert response.status_code == 503
+        assert response.headers["Retry-After"] == "5"
+        assert response.get_json() == {"error": {
+            "status": 503, "message": "statistics are being prepared (42% done); retry after Retry-After seconds"}}
 
 
 def test_generated_at_is_the_refresh_moment(client, clock):

@@ -13,7 +13,17 @@ from aurora import create_app, ids
 from aurora.config import Settings
 from aurora.stream import event_id
 from tests.fake_discord import FakeDiscord
-from tests.support import NOW, Stream, case, command, insert_rows, transaction, user, with_fake_discord
+from tests.support import (
+    NOW,
+    Stream,
+    case,
+    command,
+    insert_rows,
+    serve_preparing,
+    transaction,
+    user,
+    with_fake_discord,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.clock]
 
@@ -111,6 +121,19 @@ def test_unreachable_database_shows_an_error_state(page, tmp_path, live_server):
     banner = page.locator(f"#{ids.STATUS_BANNER}")
     banner.wait_for(state="visible", timeout=15_000)
     assert "database is unreachable" in banner.inner_text()
+    assert kpi_text(page, ids.KPI_USERS) == "Loading…"
+    assert page.console_errors == []
+
+
+def test_while_the_first_figures_are_prepared_the_page_says_so(page, make_app, live_server, engine, clock):
+    app = make_app()
+    serve_preparing(app, engine, clock, 0.37)
+    server = live_server(app)
+    page.goto(server.url + "/")
+    banner = page.locator(f"#{ids.STATUS_BANNER}")
+    banner.wait_for(state="visible", timeout=15_000)
+    assert banner.inner_text() == "Preparing figures… 37 %"
+    assert "error" not in (banner.get_attribute("class") or "")
     assert kpi_text(page, ids.KPI_USERS) == "Loading…"
     assert page.console_errors == []
 

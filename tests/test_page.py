@@ -95,6 +95,12 @@ def test_unavailable_keeps_the_last_numbers_and_shows_the_error():
     assert values[-1] is False and "unreachable" in values[-3]
 
 
+def test_while_preparing_the_banner_says_so_with_the_share_done():
+    values = unavailable_values(0.42)
+    assert values[: len(OUTPUTS) - 3] == [no_update] * (len(OUTPUTS) - 3)
+    assert values[-3:] == ["Preparing figures… 42 %", "banner", False]
+
+
 def test_activity_figure_has_both_series_over_24_hours():
     figure = activity_figure(ACTIVITY)
     assert [trace.name for trace in figure.data] == ["Commands", "Other transactions"]

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import urllib.request
 from pathlib import Path
 
@@ -142,3 +143,31 @@ def test_a_port_in_use_stops_python_app_py_with_one_line_before_the_bot_starts(t
     )
     assert "Traceback" not in result.stderr
     assert fake.identify_count == 0
+
+
+def test_the_figures_are_computed_from_startup_before_any_request(tmp_path):
+    """The production entry points start the stats schedule: with nobody asking, the first figures
+    are computed (and logged) right after startup."""
+    port = free_port()
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "DATABASE_URL": f"sqlite:///{tmp_path / 'aurora.db'}",
+           "AURORA_PORT": str(port)}
+    subprocess.run([sys.executable, str(ROOT / "app.py"), "init-db"], env=env, cwd=tmp_path, check=True, timeout=60)
+    process = subprocess.Popen([sys.executable, str(ROOT / "app.py")], env=env, cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    watchdog = threading.Timer(30, process.kill)  # no figures within 30 s: the output ends, the test fails
+    watchdog.start()
+    try:
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if "first database figures ready" in line:
+                break
+        assert any("first database figures ready" in line for line in lines), "".join(lines)
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=5)
+    finally:
+        watchdog.cancel()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert "Traceback" not in "".join(lines) + output
