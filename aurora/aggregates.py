@@ -159,11 +159,12 @@ class IncrementalStats:
         if ledger.hours and newest > ledger.last_id:
             new_rows = new_rows_per_hour(conn, first, last + HOUR, ledger.last_id, newest)
         missing = ledger.missing(needed)
-        counted = count_hours(conn, [(hour, needed[hour]) for hour in missing], now, budget.spent)
+        busiest = ledger.busiest()
+        counted = count_hours(conn, [(hour, needed[hour]) for hour in missing], now, budget.spent, busiest)
         self._observe("reconcile")
         if len(counted) == len(missing) and not budget.spent():
             due = [(hour, needed[hour]) for hour in ledger.due_for_check(now, self.reconcile_every) if hour in needed]
-            counted.update(count_hours(conn, due, now, budget.spent))
+            counted.update(count_hours(conn, due, now, budget.spent, busiest))
         users = advance(conn, ledger.users, now, now - ledger.last_now, self.reconcile_every, budget.spent)
         last_row = _row_fingerprint(conn, newest)
 

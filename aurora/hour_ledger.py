@@ -66,22 +66,32 @@ class HourTally:
 
 
 def count_hours(
-    conn: Connection, wanted: list[tuple[datetime, bool]], now: datetime, out_of_time: Callable[[], bool]
+    conn: Connection,
+    wanted: list[tuple[datetime, bool]],
+    now: datetime,
+    out_of_time: Callable[[], bool],
+    busiest: tuple[int, int] = (0, 0),
 ) -> dict[datetime, HourTally]:
-    """Count the wanted (hour, detailed) as the database holds them now, a day's worth of hours per
-    statement, in the order given, until `out_of_time()` (at least one batch)."""
+    """Count the wanted (hour, detailed) as the database holds them now, in the order given, up to a
+    day's hours between looks at `out_of_time()` (at least that many). `busiest`: the most command
+    runs and rows an hour held so far, which sizes the statements."""
     counted: dict[datetime, HourTally] = {}
+    busiest_commands, busiest_rows = busiest
     for first in range(0, len(wanted), HOURS_PER_STATEMENT):
         if counted and out_of_time():
             break
-        batch = wanted[first:first + HOURS_PER_STATEMENT]  # a day's hours between looks at the time
+        batch = wanted[first:first + HOURS_PER_STATEMENT]
         detailed = [hour for hour, detail in batch if detail]
         summary = [hour for hour, detail in batch if not detail]
-        for hour, commands in count_per_hour(conn, COMMAND_ROWS, summary).items():
+        for hour, commands in count_per_hour(conn, COMMAND_ROWS, summary, busiest_commands).items():
             counted[hour] = HourTally(commands, checked_at=now)
+            busiest_commands = max(busiest_commands, commands)
         if detailed:
-            totals = count_per_hour(conn, TRANSACTION_ROWS, detailed)
-            names = names_per_hour(conn, count_per_hour(conn, COMMAND_ROWS, detailed))
+            totals = count_per_hour(conn, TRANSACTION_ROWS, detailed, busiest_rows)
+            commands = count_per_hour(conn, COMMAND_ROWS, detailed, busiest_commands)
+            busiest_rows = max(busiest_rows, *totals.values())
+            busiest_commands = max(busiest_commands, *commands.values())
+            names = names_per_hour(conn, commands)
             for hour in detailed:
                 counted[hour] = HourTally(sum(names[hour].values()), checked_at=now, total=totals[hour],
                                           names=names[hour])
@@ -127,6 +137,12 @@ class Ledger:
         share = math.ceil(len(by_age) * (elapsed / period))
         overdue = sum(1 for hour in by_age if self.hours[hour].checked_at <= now - period)
         return by_age[: max(share, overdue)]
+
+    def busiest(self) -> tuple[int, int]:
+        """The most command runs and the most rows a kept hour holds."""
+        commands = max((tally.commands for tally in self.hours.values()), default=0)
+        rows = max((tally.total or 0 for tally in self.hours.values()), default=0)
+        return commands, rows
 
     def complete(self, needed: dict[datetime, bool]) -> bool:
         return not self.missing(needed) and self.users.base is not None

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -166,6 +167,7 @@ class StatsService:
         self._given_up: threading.Thread | None = None
         self._schedule: threading.Thread | None = None
         self._closed = False
+        self._first_attempt_started: float | None = None
 
     @property
     def refresh_count(self) -> int:
@@ -284,6 +286,8 @@ class StatsService:
         state.refreshing = True
         state.generation += 1
         state.last_attempt_at = now
+        if self._first_attempt_started is None:
+            self._first_attempt_started = time.monotonic()
         self._running = threading.Thread(
             target=self._run_refresh, args=(state.generation,), name="aurora-stats-refresh", daemon=True
         )
@@ -296,10 +300,13 @@ class StatsService:
             self._start_schedule()
             self._start_refresh_if_due(now)
             state = self._state
-            if state.result is None and wait_for_first and state.refreshing and state.preparing is None:
-                finished = state.refresh_count
+            if state.result is None and wait_for_first and self._first_attempt_started is not None:
+                # Only the first requests wait (at most `first_result_wait` after the first attempt
+                # began, over as many steps as fit): later ones answer at once with the progress.
+                remaining = self._first_attempt_started + self._first_result_wait - time.monotonic()
                 self._changed.wait_for(
-                    lambda: state.refresh_count > finished, timeout=self._first_result_wait
+                    lambda: state.result is not None or (not state.refreshing and state.preparing is None),
+                    timeout=max(0.0, remaining),
                 )
             if state.result is None:
                 if state.preparing is not None:

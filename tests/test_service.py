@@ -284,6 +284,14 @@ def test_while_the_first_figures_are_prepared_callers_get_the_progress_at_once(m
     assert not service.current().stale
 
 
+def test_the_first_request_waits_for_figures_that_take_a_few_steps(make_service, engine, clock):
+    insert_rows(engine, transaction_rows=[command(clock() - timedelta(minutes=5))])
+    compute = PreparingCompute([0.3, 0.6])
+    service = make_service(engine, clock, compute=compute, first_result_wait=4.5)
+    assert service.current().commands_total == 1  # no 503 for a small database under load
+    assert compute.calls == 3
+
+
 def _record_progress(service, seen) -> bool:
     started = time.monotonic()
     try:

@@ -98,22 +98,23 @@ def count_between(conn: Connection, rows: Rows, low: datetime, high: datetime) -
     return sum(count for _, _, count in counted_pieces(conn, rows, low, high, INDEX_ENTRIES_PER_STATEMENT))
 
 
-def count_per_hour(conn: Connection, rows: Rows, hours: list[datetime]) -> dict[datetime, int]:
+def count_per_hour(
+    conn: Connection, rows: Rows, hours: list[datetime], busiest: int = 0
+) -> dict[datetime, int]:
     """The rows of each whole hour, several hours per statement, each capped at its share of the
-    statement's entries. How many hours go together follows the counts seen so far (the first
-    statement takes one hour); an hour past its share is counted again on its own, in pieces."""
+    statement's entries. How many hours go together follows the busiest hour seen so far (`busiest`
+    from earlier calls); an hour past its share is counted again on its own, in pieces."""
     counts: dict[datetime, int] = {}
-    busiest = None
     position = 0
     while position < len(hours):
-        together = 1 if busiest is None else max(1, min(HOURS_PER_STATEMENT, INDEX_ENTRIES_PER_STATEMENT // (2 * busiest)))
+        together = max(1, min(HOURS_PER_STATEMENT, INDEX_ENTRIES_PER_STATEMENT // max(1, 2 * busiest)))
         batch = hours[position:position + together]
         position += len(batch)
         share = max(1, INDEX_ENTRIES_PER_STATEMENT // len(batch))
         found = conn.execute(select(*(_capped(rows, hour, hour + HOUR, share).scalar_subquery() for hour in batch)))
         for hour, count in zip(batch, found.one(), strict=True):
             counts[hour] = count if count <= share else count_between(conn, rows, hour, hour + HOUR)
-            busiest = max(busiest or 1, counts[hour])
+            busiest = max(busiest, counts[hour])
     return counts
 
 
