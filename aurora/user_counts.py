@@ -14,6 +14,7 @@ time allows.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -77,7 +78,12 @@ def _start_walk(conn: Connection, now: datetime) -> UserWalk:
 
 
 def advance(
-    conn: Connection, counts: UserCounts, now: datetime, elapsed: timedelta, period: timedelta, out_of_time
+    conn: Connection,
+    counts: UserCounts,
+    now: datetime,
+    elapsed: timedelta,
+    period: timedelta,
+    out_of_time: Callable[[], bool],
 ) -> UserCounts:
     """Walk the pieces due by now; `out_of_time()` says when this refresh has spent its time."""
     half = period / 2

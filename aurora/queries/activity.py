@@ -23,17 +23,18 @@ def activity_window(now: datetime) -> tuple[datetime, datetime]:
     return hour - timedelta(hours=HOURS - 1), hour + timedelta(hours=1)
 
 
-def _hour_bucket(dialect_name: str):
+def hour_bucket(dialect_name: str, moment=transactions.c.created_at):
+    """The start of the hour of `moment`, computed by the database."""
     if dialect_name == "postgresql":
         # The session time zone is pinned to UTC in aurora.db, so this truncates in UTC.
-        return func.date_trunc("hour", transactions.c.created_at)
-    return func.strftime("%Y-%m-%d %H:00:00", transactions.c.created_at)
+        return func.date_trunc("hour", moment)
+    return func.strftime("%Y-%m-%d %H:00:00", moment)
 
 
 def hourly_counts(conn: Connection, now: datetime) -> pd.DataFrame:
     """Rows per (hour, is_command) in the window, as the database aggregates them."""
     low, high = activity_window(now)
-    hour = _hour_bucket(conn.dialect.name).label("hour")
+    hour = hour_bucket(conn.dialect.name).label("hour")
     is_command = case((transactions.c.type == COMMAND_RUN, 1), else_=0).label("is_command")
     query = (
         select(hour, is_command, func.count().label("rows"))

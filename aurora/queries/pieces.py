@@ -25,7 +25,7 @@ from sqlalchemy import ColumnElement, Connection, Table, case, func, literal, se
 
 from aurora.db import COMMAND_RUN, transactions, users
 from aurora.queries import MICROSECOND
-from aurora.queries.activity import _hour_bucket
+from aurora.queries.activity import hour_bucket
 from aurora.queries.events import LAST_MOMENT
 
 # Index entries one statement may read: an index-only scan reads one to several million a second,
@@ -118,6 +118,42 @@ def count_per_hour(
     return counts
 
 
+def _grouped_per_hour(conn: Connection, inner, cap: int) -> dict[tuple, int] | None:
+    """(hour, *other columns) -> rows for an inner select of at most cap + 1 rows whose first
+    column is the moment; None when it holds more than `cap` (the range is not quiet)."""
+    limited = inner.limit(cap + 1).subquery()
+    moment, *others = limited.c
+    keyed = select(hour_bucket(conn.dialect.name, moment).label("hour"), *others).subquery()
+    query = select(*keyed.c, func.count()).group_by(*keyed.c)
+    grouped = {(_as_hour(hour), *rest): count for hour, *rest, count in conn.execute(query)}
+    return grouped if sum(grouped.values()) <= cap else None
+
+
+def quiet_counts_per_hour(conn: Connection, rows: Rows, low: datetime, high: datetime) -> dict[datetime, int] | None:
+    """The rows of each hour in [low, high) from one statement reading at most
+    INDEX_ENTRIES_PER_STATEMENT entries, or None if the range holds more (then count per hour)."""
+    inner = select(rows.moment).select_from(rows.table).where(*_in_range(rows, low, high)).order_by(rows.moment)
+    grouped = _grouped_per_hour(conn, inner, INDEX_ENTRIES_PER_STATEMENT)
+    return None if grouped is None else {hour: count for (hour,), count in grouped.items()}
+
+
+def quiet_names_per_hour(conn: Connection, low: datetime, high: datetime) -> dict[datetime, Counter] | None:
+    """Command runs per name of each hour in [low, high) from one statement reading at most
+    ROWS_PER_STATEMENT rows, or None if the range holds more."""
+    inner = (
+        select(transactions.c.created_at, transactions.c.description)
+        .where(*_in_range(COMMAND_ROWS, low, high))
+        .order_by(transactions.c.created_at)
+    )
+    grouped = _grouped_per_hour(conn, inner, ROWS_PER_STATEMENT)
+    if grouped is None:
+        return None
+    names: dict[datetime, Counter] = {}
+    for (hour, name), count in grouped.items():
+        names.setdefault(hour, Counter())[name] += count
+    return names
+
+
 def names_per_hour(conn: Connection, commands: dict[datetime, int]) -> dict[datetime, Counter]:
     """Command runs per name for each whole hour, given each hour's command runs: consecutive
     hours are read together while they hold at most ROWS_PER_STATEMENT runs in all."""
@@ -134,7 +170,7 @@ def names_per_hour(conn: Connection, commands: dict[datetime, int]) -> dict[date
         else:
             runs.append([hour])
             held = commands[hour]
-    bucket = _hour_bucket(conn.dialect.name).label("hour")
+    bucket = hour_bucket(conn.dialect.name).label("hour")
     for run in runs:
         inner = (
             select(bucket, transactions.c.description.label("name"))
@@ -182,7 +218,7 @@ def new_rows_per_hour(
 ) -> list[tuple[datetime, bool, str | None, int]]:
     """(hour, is_command, name, rows) of the rows with after_id < id <= upto_id and low <= created_at
     < high; names only for commands. Read in id chunks of at most ROWS_PER_STATEMENT ids."""
-    hour = _hour_bucket(conn.dialect.name).label("hour")
+    hour = hour_bucket(conn.dialect.name).label("hour")
     is_command = case((transactions.c.type == COMMAND_RUN, 1), else_=0).label("is_command")
     name = case((transactions.c.type == COMMAND_RUN, transactions.c.description), else_=None).label("name")
     grouped: list[tuple[datetime, bool, str | None, int]] = []
