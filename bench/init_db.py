@@ -31,7 +31,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 
 from sqlalchemy import create_engine, insert, text
 
@@ -40,6 +39,8 @@ from aurora.db import COMMAND_RUN, create_db_engine, metadata, transactions
 from bench.common import ROOT, Result, print_results
 from bench.generate import Dataset, remove_appended_rows
 from bench.live_db import FOREIGN_INDEXES, ensure_live_dataset
+from bench.pg_cost import BackendCpu, PhaseMeter, steady_and_reconcile
+from bench.refresh import first_figures
 
 # What init-db has to build here: the foreign index on the bot's table is dropped, and
 # users(created_at, is_active) is missing from such databases to begin with.
@@ -47,7 +48,7 @@ DROPPED_FOREIGN = ("transactions_type_created_at_idx",)
 PLAIN_INDEX = "bench_plain_type_created_at"
 CREATED_LINE = re.compile(r"^created: (\S+\(.*?\)) as (\S+) in ([\d.]+) s$", re.MULTILINE)
 DONE_LINE = re.compile(r"^init-db done in ([\d.]+) s", re.MULTILINE)
-REFRESHES = 15  # 30 s apart: all inside one reconcile period (10 min)
+REFRESHES = 15  # 30 s apart
 
 
 @dataclass
@@ -103,28 +104,23 @@ def _slow_transaction(engine, dataset: Dataset, seconds: float) -> threading.Thr
     return thread
 
 
-def _backend_cpu_ms(pid: int) -> float:
-    """CPU time (user + system) a PostgreSQL backend has used so far, from /proc (same machine)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
-
-
 def _refresh_cost(dataset: Dataset, refreshes: int = REFRESHES) -> tuple[float, float]:
-    """(PostgreSQL CPU ms, wall ms) per steady refresh of the dashboard's incremental stats."""
+    """(PostgreSQL CPU ms, wall ms) per steady refresh of the dashboard's incremental stats: the
+    steady work of each refresh, without its share of the spread reconcile (see bench.refresh)."""
     engine = create_db_engine(dataset.url)
+    meter = PhaseMeter(BackendCpu(engine))
     try:
-        stats = IncrementalStats()
+        stats = IncrementalStats(observe=meter)
         now = dataset.data_end + timedelta(seconds=1)
-        stats(engine, now)  # the reconcile; the steady refreshes follow
-        with engine.connect() as conn:  # the one pooled connection the refreshes reuse
-            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
-        cpu_before, started = _backend_cpu_ms(pid), time.monotonic()
+        first_figures(stats, engine, now)  # the first counts; the steady refreshes follow
+        meter.take()
+        cpu = wall = 0.0
         for _ in range(refreshes):
             now += timedelta(seconds=30)
             stats(engine, now)
-        if stats.reconcile_count != 1:
-            raise RuntimeError("a reconcile ran among the steady refreshes; take fewer")
-        return (_backend_cpu_ms(pid) - cpu_before) / refreshes, (time.monotonic() - started) * 1000 / refreshes
+            (steady_wall, steady_cpu), _ = steady_and_reconcile(meter.take())
+            cpu, wall = cpu + steady_cpu, wall + steady_wall
+        return cpu * 1000 / refreshes, wall * 1000 / refreshes
     finally:
         engine.dispose()
 
