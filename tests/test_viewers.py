@@ -4,6 +4,8 @@ printed (`pytest -s`), never asserted on: speed depends on the machine and its n
 
 from __future__ import annotations
 
+import os
+
 from bench.common import format_table
 from bench.viewers import results, run_viewers
 
@@ -11,6 +13,9 @@ STREAMS = 100  # AURORA_STREAMS_TOTAL's default
 SLOW = 30
 SECONDS = 20
 REFRESH_THREADS = 2
+# Threads the worker may start under any load, however many streams are open: asyncio's default
+# executor (the stream fan-out reads the stats off the loop) grows to min(32, cpus + 4) on demand.
+LOOP_EXECUTOR_THREADS = min(32, (os.cpu_count() or 1) + 4)
 RSS_SLACK_KIB = 48 * 1024  # Python keeps freed memory for reuse; a leak per request or stream would show far past it
 
 
@@ -27,10 +32,11 @@ def test_a_hundred_streams_and_thirty_slow_clients_change_nothing_for_the_others
     assert statuses["/_dash-update-component"] <= {200, 429}
     assert run.cut_off["head"] > 0  # the request-head deadline did its work; the idle ones were closed too
     assert run.cut_off["idle"] > 0
-    # Streams hold connections, not threads (a stats refresh may be running: its thread comes and
-    # goes), and everything they held is given back.
-    assert run.during.threads <= run.before.threads + REFRESH_THREADS
+    # Streams hold connections, not threads: a hundred of them add a connection each and no thread
+    # (a stats refresh may be running, and the loop's executor may have grown; neither depends on
+    # how many streams are open). Everything they held is given back.
+    assert run.during.threads <= run.before.threads + REFRESH_THREADS + LOOP_EXECUTOR_THREADS < STREAMS
     assert run.during.open_files >= run.before.open_files + STREAMS
-    assert run.after.threads <= run.before.threads
+    assert run.after.threads <= run.before.threads + LOOP_EXECUTOR_THREADS
     assert run.after.open_files <= run.before.open_files
     assert run.after.rss_kib <= run.before.rss_kib + RSS_SLACK_KIB
