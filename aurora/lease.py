@@ -1,10 +1,12 @@
 """One bot per token across every process and host: a Redis lease, renewed while the bot runs.
 
-The key is derived from a hash of DISCORD_TOKEN (never the token itself) and does not depend on
-AURORA_REDIS_PREFIX: two deployments that share a token would still open two gateway
-connections, whatever prefix they use. A process that stops cleanly deletes the lease; one that
-dies leaves it to expire after `ttl_seconds`, which is why a new bot waits up to that long for it
-before refusing (a supervisor restarting a crashed bot then succeeds instead of failing).
+The lease is a `redis.lock.Lock` whose token names the holder (pid, host, a random suffix), so the
+refusal message can say who runs the bot; the lock's own scripts make renewal and release touch
+only our own lease. The key is derived from a hash of DISCORD_TOKEN (never the token itself) and
+does not depend on AURORA_REDIS_PREFIX: two deployments that share a token would still open two
+gateway connections, whatever prefix they use. A process that stops cleanly deletes the lease; one
+that dies leaves it to expire after `ttl_seconds`, which is why a new bot waits up to that long
+for it before refusing (a supervisor restarting a crashed bot then succeeds instead of failing).
 """
 
 from __future__ import annotations
@@ -14,28 +16,15 @@ import logging
 import os
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Callable
 
 import redis
+from redis.exceptions import LockError
 
 from aurora.redis_link import RedisError
 
 log = logging.getLogger(__name__)
-
-# Renew only our own lease; take it back if it expired while Redis was unreachable; 0 if another
-# process holds it now.
-_RENEW = """
-local holder = redis.call('GET', KEYS[1])
-if holder == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-if not holder then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
-return 0
-"""
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
 
 
 class LeaseHeld(RuntimeError):
@@ -53,8 +42,8 @@ class BotLease:
         self.key = lease_key(token)
         self.owner = f"pid {os.getpid()} on {socket.gethostname()} ({uuid.uuid4().hex[:8]})"
         self._ttl_ms = int(ttl_seconds * 1000)
-        self._renew = client.register_script(_RENEW)
-        self._release = client.register_script(_RELEASE)
+        # Not thread-local: the lease is taken on one thread and renewed from another.
+        self._lock = client.lock(self.key, timeout=ttl_seconds, thread_local=False)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -67,29 +56,35 @@ class BotLease:
 
         Raises LeaseHeld when it stays held, RedisError when Redis cannot be reached.
         """
-        deadline = time.monotonic() + wait_seconds
-        announced = False
-        while not self._client.set(self.key, self.owner, nx=True, px=self._ttl_ms):
-            holder = self.holder()
-            if time.monotonic() >= deadline:
-                raise LeaseHeld(
-                    f"DISCORD_TOKEN: the bot for this token is already running ({holder or 'another process'} "
-                    f"holds the Redis lease {self.key}); a second bot would open a duplicate gateway "
-                    "connection. Stop the other one, or run this process as AURORA_ROLE=web"
-                )
-            if not announced and holder is not None:
-                log.info("waiting up to %.0f s for the bot lease held by %s", wait_seconds, holder)
-                announced = True
-            time.sleep(poll_seconds)
+        if self._lock.acquire(blocking=False, token=self.owner):
+            return
+        holder = self.holder()
+        if wait_seconds > 0 and holder is not None:
+            log.info("waiting up to %.0f s for the bot lease held by %s", wait_seconds, holder)
+        if self._lock.acquire(blocking_timeout=wait_seconds, sleep=poll_seconds, token=self.owner):
+            return
+        raise LeaseHeld(
+            f"DISCORD_TOKEN: the bot for this token is already running ({self.holder() or 'another process'} "
+            f"holds the Redis lease {self.key}); a second bot would open a duplicate gateway "
+            "connection. Stop the other one, or run this process as AURORA_ROLE=web"
+        )
 
     def renew(self) -> bool:
-        """Extend the lease; False when another process holds it now. RedisError passes through."""
-        return bool(self._renew(keys=[self.key], args=[self.owner, self._ttl_ms]))
+        """Extend the lease; False when another process holds it now. RedisError passes through.
+
+        A lease that expired while Redis was unreachable is taken back when nobody else took it.
+        """
+        try:
+            return self._lock.reacquire()
+        except LockError:  # not ours any more (expired or taken), or never taken
+            return self._lock.acquire(blocking=False, token=self.owner)
 
     def release(self) -> None:
         self.stop_renewing()
         try:
-            self._release(keys=[self.key], args=[self.owner])
+            self._lock.release()
+        except LockError:
+            pass  # another process holds it now (never delete theirs), or it was released already
         except RedisError:
             pass  # it expires by itself after the TTL
 

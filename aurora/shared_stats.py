@@ -7,8 +7,8 @@ then, through Redis:
 
 1. answers with the shared result while the `fresh` marker (set for one interval after each
    computation) exists;
-2. otherwise takes a lock (SET NX PX) and, checking once more under it, runs the inner compute and
-   stores result and marker;
+2. otherwise takes a lock (a `redis.lock.Lock` with an expiry) and, checking once more under it,
+   runs the inner compute and stores result and marker;
 3. or, when another process holds the lock, waits for that process's result.
 
 Freshness is timed by Redis key expiry, so hosts with skewed clocks still agree. When Redis is
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from datetime import datetime
 
@@ -34,13 +33,6 @@ log = logging.getLogger(__name__)
 
 Compute = Callable[[Engine, datetime], DatabaseStats]
 Observer = Callable[[str], None]
-
-# Deletes the lock only if it is still ours: a holder that overran the lock's expiry must not
-# release the lock another process has taken since.
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
 
 
 class SharedStatsTimeout(RuntimeError):
@@ -73,7 +65,6 @@ class SharedStatsCompute:
         self._poll = poll_seconds
         self._health = health or RedisHealth()
         self._observe = observe or (lambda _source: None)
-        self._release = client.register_script(_RELEASE)
 
     @property
     def inner(self) -> Compute:
@@ -107,19 +98,22 @@ class SharedStatsCompute:
 
     def _shared(self, engine: Engine, now: datetime) -> DatabaseStats:
         deadline = time.monotonic() + self._lock_seconds + 1
-        owner = uuid.uuid4().hex
+        lock = self._client.lock(self._lock_key, timeout=self._lock_seconds)
         while True:
             if (result := self._fresh_result()) is not None:
                 self._observe("shared")
                 return result
-            if self._client.set(self._lock_key, owner, nx=True, px=int(self._lock_seconds * 1000)):
+            if lock.acquire(blocking=False):
                 try:
                     return self._compute_under_lock(engine, now)
                 finally:
                     try:
-                        self._release(keys=[self._lock_key], args=[owner])
+                        lock.release()
                     except RedisError:
-                        pass  # the lock expires by itself; the result in hand is still good
+                        # Either our lock expired while we computed (the lock's token check keeps
+                        # us from deleting the one another process has taken since), or Redis is
+                        # unreachable and it expires by itself; the result in hand is still good.
+                        pass
             if time.monotonic() > deadline:
                 raise SharedStatsTimeout("another process held the stats lock without storing a result")
             time.sleep(self._poll)

@@ -212,6 +212,21 @@ def test_a_failed_computation_frees_the_lock_for_the_next_worker(engine, clock, 
     assert inner.calls == 1
 
 
+def test_a_holder_that_overran_its_lock_leaves_the_next_holders_lock_alone(engine, clock, client, redis_prefix):
+    lock_key = f"{redis_prefix}:stats:lock"
+    overran = threading.Event()
+
+    def slow(engine, now):
+        wait_for(lambda: not client.exists(lock_key), timeout=3)  # our lock expired meanwhile ...
+        client.set(lock_key, "another process", px=5000)  # ... and another process took it
+        overran.set()
+        return compute_database_stats(engine, now)
+
+    result = SharedStatsCompute(client, slow, prefix=redis_prefix, interval_seconds=30, lock_seconds=0.2)(engine, clock())
+    assert overran.is_set() and result.active_users == 0
+    assert client.get(lock_key) == b"another process"  # never deletes someone else's lock
+    assert client.exists(f"{redis_prefix}:stats:fresh")  # the result is still shared
+
 def test_without_redis_each_worker_computes_for_itself(engine, clock, proxied, redis_prefix):
     proxy, client = proxied
     inner = CountingCompute(engine, clock)
@@ -268,6 +283,16 @@ def test_a_bot_that_lost_its_lease_is_told_to_stop(client):
     assert client.get(lease.key) == b"another process"  # never deletes someone else's lease
     client.delete(lease.key)
 
+
+def test_a_lease_that_expired_during_an_outage_is_taken_back_by_renewing(client):
+    token = f"lease-{uuid.uuid4().hex}"
+    lease = BotLease(client, token, ttl_seconds=0.2)
+    lease.acquire(wait_seconds=0)
+    wait_for(lambda: lease.holder() is None, timeout=3)  # no renewal reached Redis within the TTL
+    assert lease.renew()
+    assert lease.holder() == lease.owner and 0 < client.pttl(lease.key) <= 200
+    lease.release()
+    assert lease.holder() is None
 
 def test_the_web_role_never_starts_a_bot(settings, engine, clock):
     web = settings.with_overrides(role="web", redis_url="redis://127.0.0.1:6379/0", discord_token="a.b.c")
