@@ -1,5 +1,5 @@
 """Fixtures: a fresh database per test (SQLite file and, where reachable, PostgreSQL), a fresh
-app per test, and a headless Chromium.
+app per test, bot runners without the web side, and a headless Chromium.
 
 Services that are missing make their tests skip with the reason, except under CI=true, where a
 missing service fails the run instead: CI must exercise every real part.
@@ -21,10 +21,14 @@ from sqlalchemy.exc import OperationalError
 
 from aurora import create_app
 from aurora.asgi import asgi_app
+from aurora.bot_commands import CommandServices
+from aurora.bot_runner import BotRunner
 from aurora.config import Settings
 from aurora.db import create_db_engine, init_db
+from aurora.recorder import CommandRecorder
 from aurora.serving import server_for
-from tests.support import FrozenClock
+from tests.bot_support import no_balance, no_stats
+from tests.support import FAST_BOT_OPTIONS, FrozenClock
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -213,3 +217,36 @@ def redis_prefix(redis_url):
     if stale:
         client.delete(*stale)
     client.close()
+
+
+@pytest.fixture
+def bot_engine(sqlite_url):
+    """A SQLite database for the bot-only tests (one engine, not both databases: they test the bot)."""
+    engine = create_db_engine(sqlite_url)
+    init_db(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def make_runner(bot_engine, clock):
+    """Bot runners for a fake Discord (started unless asked not to), all stopped after the test."""
+    runners = []
+
+    def build(fake, sink, *, token=None, stats=no_stats, balance_of=no_balance, start=True, **options) -> BotRunner:
+        settings = Settings(
+            database_url=str(bot_engine.url), discord_token=token or fake.token,
+            discord_api_base=fake.api_base, discord_gateway_url=fake.gateway_url,
+        )
+        runner = BotRunner(
+            settings, sink, CommandRecorder(bot_engine),
+            CommandServices(stats=stats, balance_of=balance_of), clock=clock, **{**FAST_BOT_OPTIONS, **options},
+        )
+        runners.append(runner)
+        if start:
+            runner.start()
+        return runner
+
+    yield build
+    for runner in runners:
+        runner.stop()
