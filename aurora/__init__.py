@@ -26,11 +26,17 @@ from aurora.demo import is_demo_database, seed_demo
 from aurora.indexes import log_missing_indexes
 from aurora.lease import BotLease, LeaseHeld
 from aurora.metrics import install_metrics
+from aurora.page_guard import install_page_guard
 from aurora.queries.balances import balance_of
 from aurora.recorder import CommandRecorder
 from aurora.redis_link import RedisError, describe
 from aurora.scaleout import SharedRedis, connect_shared, limiter_storage, shared_compute, snapshot_source
-from aurora.security import install_access_control, install_proxy_fix, install_security_headers
+from aurora.security import (
+    install_access_control,
+    install_proxy_fix,
+    install_relative_redirects,
+    install_security_headers,
+)
 from aurora.service import Clock, StatsService, utc_now
 from aurora.stream import StreamSlots
 
@@ -173,6 +179,7 @@ def create_app(
     install_proxy_fix(app, settings)
     install_access_control(app, settings)
     install_security_headers(app)
+    install_relative_redirects(app)
     install_metrics(server)
     # Without a limit there is no limiter at all: its per-request hook would cost for nothing.
     limiter = None
@@ -187,6 +194,7 @@ def create_app(
     server.register_blueprint(create_api_blueprint(limiter, settings.rate_limit))
     register_error_handlers(server)
     install_page(app, settings.refresh_seconds)
+    install_page_guard(app)
     # Dash sets itself up on a worker's first request and marks that done before it is: other
     # first requests arriving meanwhile (a browser fetching scripts from a fresh gunicorn worker)
     # found no component library registered. Setting it up here closes that window.

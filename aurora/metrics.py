@@ -36,6 +36,11 @@ from aurora.service import StatsService, StatsUnavailable
 disable_created_metrics()
 
 BOT_STATUSES = ("connected", "connecting", "reconnecting", "disconnected", "disabled")
+# Label values come from closed sets, so no client can add series: any other method is `other`,
+# a path no URL rule matched is `unmatched` (the rule, never the path, otherwise).
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"})
+OTHER_METHOD = "other"
+UNMATCHED_ROUTE = "unmatched"
 _STARTED_KEY = "aurora.request_started"
 
 # Registered in a registry of our own, not prometheus_client's global one: tests build many apps
@@ -198,9 +203,10 @@ class _StartTime:
 
 def _observe(response: Response) -> Response:
     started = request.environ.get(_STARTED_KEY)
-    # The URL rule, not the path: a bounded set of label values whatever clients request.
-    route = request.url_rule.rule if request.url_rule is not None else "unmatched"
-    labels = (route, request.method, str(response.status_code))
+    route = request.url_rule.rule if request.url_rule is not None else UNMATCHED_ROUTE
+    method = request.method if request.method in HTTP_METHODS else OTHER_METHOD
+    # Statuses need no folding: only the app's own code sets them, from a handful of values.
+    labels = (route, method, str(response.status_code))
     HTTP_REQUESTS.labels(*labels).inc()
     if started is not None:
         HTTP_LATENCY.labels(*labels).observe(time.perf_counter() - started)

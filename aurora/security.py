@@ -6,9 +6,10 @@ import base64
 import binascii
 import hmac
 import logging
+from urllib.parse import urlsplit, urlunsplit
 
 from dash import Dash
-from flask import request
+from flask import Response, request
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -114,3 +115,27 @@ def install_proxy_fix(app: Dash, settings: Settings) -> None:
     if settings.trusted_proxy_hops:
         hops = settings.trusted_proxy_hops
         app.server.wsgi_app = ProxyFix(app.server.wsgi_app, x_for=hops, x_proto=hops, x_host=0)
+
+
+def relative_location(location: str) -> str:
+    """`location` without scheme and host: the path (never starting with `//`, which a browser
+    would read as another host), query and fragment."""
+    parts = urlsplit(location)
+    path = "/" + parts.path.lstrip("/")
+    return urlunsplit(("", "", path, parts.query, parts.fragment))
+
+
+def install_relative_redirects(app: Dash) -> None:
+    """Make every redirect's `Location` relative.
+
+    werkzeug builds its redirects (`/api` -> `/api/`, `//x` -> `/x`) from the request's `Host`
+    header, so any client could have the answer point at a host of its choosing (a poisoned cache
+    or a phishing link). A relative reference keeps the browser on the host it asked.
+    """
+
+    @app.server.after_request
+    def keep_redirects_here(response: Response) -> Response:
+        location = response.headers.get("Location")
+        if location is not None:
+            response.headers["Location"] = relative_location(location)
+        return response
