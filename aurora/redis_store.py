@@ -56,6 +56,11 @@ class RedisSnapshotStore:
         self._offline: tuple[int, BotSnapshot] | None = None
         self._unreadable_logged = False
 
+    @property
+    def health(self) -> RedisHealth:
+        """The Redis breaker this store consults before each read."""
+        return self._health
+
     def publish(self, snapshot: BotSnapshot) -> None:
         """Store the snapshot for `ttl_seconds`; raises RedisError when Redis is unreachable."""
         try:

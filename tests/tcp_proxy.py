@@ -10,7 +10,9 @@ import time
 
 class TcpProxy:
     """Forwards 127.0.0.1:<port> to a target. `cut()` drops every connection and refuses new
-    ones; `stall()` accepts but never forwards (a server that stops answering); `restore()`."""
+    ones; `stall()` accepts but never forwards (a server that stops answering); `restore()`.
+    `accepted` counts the connections clients opened (refused ones included): how often a client
+    tried the server."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self._target = (target_host, target_port)
@@ -20,6 +22,7 @@ class TcpProxy:
         self._lock = threading.Lock()
         self._pairs: list[tuple[socket.socket, socket.socket | None]] = []
         self._closed = False
+        self.accepted = 0
         threading.Thread(target=self._accept_loop, daemon=True).start()
 
     def _accept_loop(self) -> None:
@@ -30,6 +33,7 @@ class TcpProxy:
                 return
             with self._lock:
                 mode = self._mode
+                self.accepted += 1
             if mode == "cut":
                 client.close()
                 continue

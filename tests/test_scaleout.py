@@ -132,7 +132,7 @@ def test_redis_outage_shows_the_bot_offline_and_recovers(proxied, redis_prefix, 
     caplog.set_level(logging.INFO, logger="aurora")
     proxy, client = proxied
     store = RedisSnapshotStore(client, prefix=redis_prefix, ttl_seconds=30, clock=clock,
-                               health=RedisHealth(pause_seconds=0.1))
+                               health=RedisHealth(open_seconds=0.1))
     store.publish(connected_snapshot())
     assert store.latest()[1].status == "connected"
 
@@ -231,7 +231,7 @@ def test_without_redis_each_worker_computes_for_itself(engine, clock, proxied, r
     proxy, client = proxied
     inner = CountingCompute(engine, clock)
     shared = SharedStatsCompute(client, inner, prefix=redis_prefix, interval_seconds=30,
-                                health=RedisHealth(pause_seconds=0.1))
+                                health=RedisHealth(open_seconds=0.1))
     proxy.cut()
     assert shared(engine, clock()).active_users == 0
     assert inner.calls == 1  # the dashboard keeps working, at the old cost
