@@ -14,6 +14,11 @@ request wait, and never longer than `first_result_wait`.
 - A refresh that hangs (a database that accepted the connection, then went silent) is given up on
   after `refresh_deadline` and a new attempt starts; while a given-up one is still running none is
   given up again, so at most one running and one given-up refresh thread exist.
+- Stale means the figures are late because refreshing them failed: the last attempt failed or
+  hung, or new figures have been awaited for longer than `refresh_grace` since the refresh
+  that should bring them started. Not the figures' age alone: after a spell in which no refresh
+  ran (nobody asked before the schedule started, a suspended process, a clock moved by hand) the
+  first request starts one and its answer is not stale.
 """
 
 from __future__ import annotations
@@ -137,6 +142,8 @@ class _RefreshState:
     refresh_count: int = 0
     generation: int = 0
     last_attempt_at: datetime | None = None
+    # When the first attempt since the last new result started: how long new figures are awaited.
+    awaited_since: datetime | None = None
 
 
 class StatsService:
@@ -181,8 +188,10 @@ class StatsService:
         return state.preparing if state.result is None else None
 
     @property
-    def stale_after(self) -> timedelta:
-        return 2 * self._interval + timedelta(seconds=5)
+    def refresh_grace(self) -> timedelta:
+        """How long new figures may be awaited before the old ones count as stale; on schedule
+        that is when they are 2 intervals + 5 s old."""
+        return self._interval + timedelta(seconds=5)
 
     def start(self) -> None:
         """Refresh on schedule from now on (the first refresh at once); idempotent."""
@@ -256,6 +265,8 @@ class StatsService:
                 log.info("first database figures %s", "ready" if newer else "being prepared (counted in pieces)")
             if newer:
                 state.result = result
+            if newer or (generation == state.generation and result is not None):
+                state.awaited_since = None  # the figures are as new as the database can make them
             if generation == state.generation:
                 state.refreshing = False
                 state.failures = state.failures + 1 if error else 0
@@ -286,6 +297,8 @@ class StatsService:
         state.refreshing = True
         state.generation += 1
         state.last_attempt_at = now
+        if state.awaited_since is None:
+            state.awaited_since = now
         if self._first_attempt_started is None:
             self._first_attempt_started = time.monotonic()
         self._running = threading.Thread(
@@ -335,8 +348,9 @@ class StatsService:
         version, snapshot = self._snapshots.latest()
         now = self._clock()
         with self._changed:
-            failed = self._state.failures > 0 or self._hung(now)
-        stale = failed or now - database.computed_at > self.stale_after
+            state = self._state
+            overdue = state.awaited_since is not None and now - state.awaited_since > self.refresh_grace
+            stale = state.failures > 0 or self._hung(now) or overdue
         # The memo holds `database` itself, so identity comparison cannot be fooled by id reuse.
         key = (database, version, stale)
         memo = self._memo

@@ -161,16 +161,49 @@ class HangingCompute:
         return compute_database_stats(engine, now)
 
 
-def test_stats_turn_stale_when_refreshes_hang(make_service, engine, clock):
+def test_stats_turn_stale_when_a_refresh_overruns(make_service, engine, clock):
     compute = HangingCompute(hang_on_calls={2})
     service = make_service(engine, clock, compute=compute, refresh_deadline=timedelta(seconds=600))
     service.current()
-    clock.advance(seconds=2 * 30 + 5)
-    assert not service.current().stale  # exactly at the bound: not yet (the refresh now hangs)
+    clock.advance(seconds=30)
+    service.current()  # due: starts refresh 2, which hangs (the deadline is far)
+    clock.advance(seconds=30 + 5)
+    assert not service.current().stale  # awaited for interval + 5 s (figures 2 intervals + 5 s old): not yet
     clock.advance(seconds=1)
     stale = service.current()
     assert stale.stale and stale.stale_since == NOW
     compute.release.set()
+
+
+def test_after_a_quiet_spell_the_first_answer_is_not_stale(make_service, engine, clock):
+    """No refresh ran for an hour although the database is healthy (the schedule had not started,
+    as before `start()`, or the process was suspended): the figures are old, not stale. The
+    request starts the refresh that brings new ones."""
+    insert_rows(engine, transaction_rows=[command(clock() - timedelta(minutes=5))])
+    service = make_service(engine, clock)
+    assert service.current().commands_total == 1
+    insert_rows(engine, transaction_rows=[command(clock() - timedelta(minutes=4))])
+    clock.advance(hours=1)
+    first = service.current()
+    assert not first.stale and first.stale_since is None
+    assert first.generated_at == NOW  # the last figures, answered at once
+    assert wait_until(lambda: service.refresh_count == 2)
+    fresh = service.current()
+    assert fresh.commands_total == 2 and fresh.generated_at == clock() and not fresh.stale
+
+
+def test_a_failure_after_a_quiet_spell_is_stale_at_once(make_service, engine, clock):
+    service = make_service(engine, clock)
+    good = service.current()
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE transactions RENAME TO transactions_away"))
+    clock.advance(hours=1)
+    service.current()
+    assert wait_until(lambda: service.refresh_count == 2)
+    stale = service.current()
+    assert stale.stale and stale.stale_since == good.generated_at
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE transactions_away RENAME TO transactions"))
 
 
 def test_a_hung_refresh_is_abandoned_and_retried(make_service, engine, clock):
