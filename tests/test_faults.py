@@ -5,6 +5,7 @@ labelled, and everything recovers."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 import urllib.request
 
@@ -14,7 +15,7 @@ from sqlalchemy.engine import make_url
 from aurora import ids
 from aurora.service import utc_now
 from tests.fake_discord import FakeDiscord
-from tests.support import with_fake_discord
+from tests.support import NOW, insert_rows, user, with_fake_discord
 from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.clock
@@ -68,6 +69,52 @@ def test_postgres_outage_serves_stale_stats_in_time_and_recovers(proxied_app, fa
     proxy.restore()
     fresh = poll_until(server.url, lambda stats: not stats["stale"], 20)
     assert fresh["staleSince"] is None
+
+
+def refresh_threads() -> int:
+    return sum(thread.name == "aurora-stats-refresh" and thread.is_alive() for thread in threading.enumerate())
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+def test_a_silent_postgres_never_piles_up_threads(make_app, settings, engine, clock):
+    """The database accepts connections and answers nothing (a stalled proxy: the statement
+    timeout never reaches the server). Over a dozen refresh deadlines of the injected clock the
+    process holds at most one running and one given-up refresh thread, and every request is
+    answered from the last good figures, marked stale."""
+    insert_rows(engine, user_rows=[user(NOW) for _ in range(3)])
+    url = make_url(settings.database_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    app = make_app(database_url=url.set(port=proxy.port).render_as_string(hide_password=False), rate_limit=None)
+    client = app.server.test_client()
+    try:
+        first = client.get("/api/stats").get_json()
+        assert first["users"]["active"] == 3 and not first["stale"]
+        threads_before = threading.active_count()
+        proxy.stall()
+        durations, most_refresh_threads = [], 0
+        for _ in range(12):
+            clock.advance(seconds=11)  # past the 10 s refresh deadline each time
+            started = time.perf_counter()
+            answer = client.get("/api/stats")
+            durations.append(time.perf_counter() - started)
+            assert answer.status_code == 200
+            stats = answer.get_json()
+            assert stats["users"] == first["users"]
+            time.sleep(0.5)  # real time for the attempts under way to connect, hang or fail
+            most_refresh_threads = max(most_refresh_threads, refresh_threads())
+            assert refresh_threads() <= 2  # one running, one given up on
+            assert threading.active_count() <= threads_before + 2
+        assert stats["stale"] and stats["staleSince"] == first["generatedAt"]
+        print(f"\nsilent PostgreSQL: 12 requests, slowest {max(durations):.3f} s; at most "
+              f"{most_refresh_threads} refresh threads; {threading.active_count()} threads (before: {threads_before})")
+
+        proxy.restore()  # the stuck sessions are dropped; the next refresh after the back-off succeeds
+        clock.advance(seconds=121)
+        wait_for(lambda: not client.get("/api/stats").get_json()["stale"], timeout=15)
+        wait_for(lambda: refresh_threads() == 0, timeout=10)
+    finally:
+        proxy.close()
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
