@@ -215,3 +215,66 @@ def test_with_every_stream_taken_the_page_polls_without_an_error(page, make_app,
         elsewhere.close()
     FakeDiscord.wait_for(lambda: slots.open_streams == 1, timeout=5)
     assert page.console_errors == []
+
+
+LONG_NAME = "x" * 5000
+RTL_OVERRIDE = "\u202e"
+
+
+def text_lefts(page, selector: str, word: str) -> list[float]:
+    """The left edge of each character of the last `word` in the element's text, as laid out."""
+    return page.evaluate(
+        """([selector, word]) => {
+            const node = document.querySelector(selector).firstChild;
+            const start = node.textContent.lastIndexOf(word);
+            return [...word].map((_, i) => {
+                const range = document.createRange();
+                range.setStart(node, start + i);
+                range.setEnd(node, start + i + 1);
+                return range.getBoundingClientRect().left;
+            });
+        }""",
+        [selector, word],
+    )
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_a_long_or_right_to_left_command_name_leaves_the_page_as_it_is(page, make_app, live_server, engine, width):
+    rtl_name = f"{RTL_OVERRIDE}evil"
+    insert_rows(
+        engine,
+        transaction_rows=[command(NOW - timedelta(minutes=m), name=LONG_NAME) for m in range(1, 4)]
+        + [command(NOW - timedelta(seconds=30), name=rtl_name), command(NOW - timedelta(seconds=20), name=rtl_name)],
+    )
+    page.set_viewport_size({"width": width, "height": 900})
+    server = live_server(make_app())
+    open_dashboard(page, server)
+    page.wait_for_selector(f"#{ids.TOP_COMMANDS} .command-name")
+
+    # Measured in one go (a refresh may replace the list's elements between two calls).
+    layout = page.evaluate(
+        """([commands, events]) => {
+            const name = document.querySelector(`#${commands} li:first-child .command-name`);
+            const message = document.querySelectorAll(`#${events} .event-message`)[2];
+            return {
+                pageWidth: document.documentElement.scrollWidth,
+                nameTitle: name.title, nameWidth: name.getBoundingClientRect().width,
+                messageTitle: message.title, messageHeight: message.getBoundingClientRect().height,
+            };
+        }""",
+        [ids.TOP_COMMANDS, ids.RECENT_EVENTS],
+    )
+    assert layout["pageWidth"] == width  # exactly the viewport: no horizontal scrolling
+    assert layout["nameTitle"] == f"/{LONG_NAME}" and layout["nameWidth"] < width
+    assert layout["messageTitle"] == f"Command /{LONG_NAME} run"
+    assert layout["messageHeight"] < 100  # clamped to a few lines
+
+    # The override does not reverse what follows the name: "run" still reads left to right.
+    newest = f"#{ids.RECENT_EVENTS} li:first-child .event-message"
+    assert page.locator(newest).inner_text() == "Command /evil run"
+    lefts = text_lefts(page, newest, "run")
+    assert lefts == sorted(lefts) and len(set(lefts)) == 3, lefts
+    rtl_item = page.locator(f"#{ids.TOP_COMMANDS} li").nth(1)
+    assert rtl_item.locator(".command-name").inner_text() == "/evil"
+    assert rtl_item.locator("bdi").count() == 1
+    assert page.console_errors == []

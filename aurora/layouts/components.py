@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dash import html
 
-from aurora.layouts.formatting import clock_time
+from aurora.layouts.formatting import clock_time, without_bidi_controls
 from aurora.models import CommandCount, RecentEvent, ShardSnapshot
 
 EVENT_ICONS = {"success": "●", "error": "▲", "info": "◆"}
@@ -13,18 +13,21 @@ EVENT_ICONS = {"success": "●", "error": "▲", "info": "◆"}
 def event_items(events: tuple[RecentEvent, ...]) -> list[html.Li]:
     if not events:
         return [html.Li("No events yet", className="event muted")]
+    return [event_item(event) for event in events]
+
+
+def event_item(event: RecentEvent) -> html.Li:
     # Text goes in as children, which React renders as text: database strings are never HTML.
-    return [
-        html.Li(
-            className=f"event {event.kind}",
-            children=[
-                html.Span(EVENT_ICONS[event.kind], className="event-icon"),
-                html.Span(event.message, className="event-message"),
-                html.Time(clock_time(event.timestamp), className="event-time"),
-            ],
-        )
-        for event in events
-    ]
+    # A message can carry a command name of any length: the page clamps it, the title has it all.
+    message = without_bidi_controls(event.message)
+    return html.Li(
+        className=f"event {event.kind}",
+        children=[
+            html.Span(EVENT_ICONS[event.kind], className="event-icon"),
+            html.Span(message, className="event-message", title=message),
+            html.Time(clock_time(event.timestamp), className="event-time"),
+        ],
+    )
 
 
 def top_command_items(
@@ -38,8 +41,14 @@ def top_command_items(
         count = f"{item.count:,}"
         if failed.get(item.name):
             count += f" · {failed[item.name]:,} failed"
+        name = without_bidi_controls(item.name)
+        # Isolated (<bdi>), so a right-to-left name keeps its own order without moving the "/";
+        # cut to the column's width with an ellipsis, the whole name in the title.
         items.append(
-            html.Li([html.Span(f"/{item.name}", className="command-name"), html.Span(count, className="command-count")])
+            html.Li([
+                html.Span(["/", html.Bdi(name)], className="command-name", title=f"/{name}"),
+                html.Span(count, className="command-count"),
+            ])
         )
     return items
 

@@ -8,6 +8,9 @@ from datetime import datetime
 from aurora.models import BotSnapshot, Stats
 
 NO_VALUE = "—"
+# Explicit bidirectional controls (embeddings, overrides, isolates, marks): in a name from the
+# database they can only reorder the text around it, e.g. U+202E turning "run" into "nur".
+BIDI_CONTROLS = dict.fromkeys(map(ord, "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,12 @@ def bot_status_text(stats: Stats) -> str:
     if stats.uptime_seconds is not None and stats.bot.status == "connected":
         label += f" · up {format_duration(stats.uptime_seconds)}"
     return label
+
+
+def without_bidi_controls(text: str) -> str:
+    """Database text as the page shows it: its letters, in their own direction, minus the
+    characters that would reorder what surrounds them."""
+    return text.translate(BIDI_CONTROLS)
 
 
 def clock_time(moment: datetime) -> str:
