@@ -47,16 +47,11 @@ def _too_deep(value, limit: int = MAX_DEPTH) -> bool:
     return False
 
 
-def _same_dependency(item, component_id, component_property: str) -> bool:
-    """One `{"id", "property", ...}` entry of the body against one registered dependency."""
-    if isinstance(component_id, dict):
-        # Pattern-matching: the renderer sends one entry (MATCH) or a list of them (ALL); only
-        # their shape can be checked here, Dash matches the ids.
-        entries = item if isinstance(item, list) else [item]
-        return all(
-            isinstance(entry, dict) and isinstance(entry.get("id"), dict)
-            and entry.get("property") == component_property for entry in entries
-        )
+def _same_dependency(item, component_id: str, component_property: str) -> bool:
+    """One `{"id", "property", ...}` entry of the body against one registered dependency.
+
+    Ids are strings: the page has no pattern-matching callbacks (dict ids, lists of entries),
+    which would need a check of their own (tests pin this)."""
     return (
         isinstance(item, dict)
         and item.get("id") == component_id
@@ -110,7 +105,7 @@ def callback_body_problem(body, callbacks: Mapping[str, dict]) -> str | None:
         changed = body.get(field, [])
         if not isinstance(changed, list) or not all(isinstance(name, str) for name in changed):
             return f"'{field}' must be a list of strings"
-        if any(name not in names for name in changed) and not any(isinstance(i, dict) for i, _ in inputs):
+        if any(name not in names for name in changed):
             return f"'{field}' names a property that is not an input of this callback"
     return None
 
