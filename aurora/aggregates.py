@@ -1,4 +1,5 @@
-"""Incremental stats: exactly `compute_database_stats`, in statements that stay small at any volume.
+"""Incremental stats, what the app runs: exactly the reference definitions (`compute_database_stats`
+over `aurora.queries`), in statements that stay small at any volume.
 
 The plain definitions re-count 31 days of transactions and every user on each refresh; at a busy
 bot's volume one such statement outlasts the statement timeout. Here (`aurora.hour_ledger`):
@@ -44,11 +45,16 @@ from aurora.hour_ledger import (
     names_between,
     needed_hours,
 )
-from aurora.models import ActivityPoint, CommandCount, DatabaseStats, FiguresPreparing
-from aurora.queries.activity import HOURS, activity_window
-from aurora.queries.counts import TOP_COMMANDS_LIMIT, baseline_window, last_day_window
+from aurora.models import CommandCount, DatabaseStats, FiguresPreparing
 from aurora.queries.events import recent_events
 from aurora.queries.pieces import new_rows_per_hour
+from aurora.queries.scope import (
+    TOP_COMMANDS_LIMIT,
+    activity_points,
+    baseline_window,
+    last_day_window,
+    to_hourly_grid,
+)
 from aurora.user_counts import active_users, active_users_month_ago, advance
 
 RECONCILE_EVERY = timedelta(minutes=10)
@@ -176,11 +182,10 @@ class IncrementalStats:
 
     def _stats(self, conn: Connection, ledger: Ledger, now: datetime) -> DatabaseStats:
         day_runs = names_between(conn, ledger, *last_day_window(now))
-        first_hour, _ = activity_window(now)
-        activity = []
-        for hour in (first_hour + index * HOUR for index in range(HOURS)):
-            tally = ledger.hours[hour]
-            activity.append(ActivityPoint(hour=hour, commands=tally.commands, transactions=tally.total - tally.commands))
+        # The detailed hours are the last day's and the activity window's: the grid picks the window.
+        per_hour = [
+            (hour, tally.commands, tally.total - tally.commands) for hour, tally in ledger.hours.items() if tally.detailed
+        ]
         base = ledger.users.base
         return DatabaseStats(
             computed_at=now,
@@ -189,7 +194,7 @@ class IncrementalStats:
             commands_24h=sum(day_runs.values()),
             commands_previous_30_days=commands_between(conn, ledger, *baseline_window(now)),
             recent_events=tuple(recent_events(conn)),
-            activity=tuple(activity),
+            activity=tuple(activity_points(to_hourly_grid(per_hour, now))),
             top_commands=_rank(conn, day_runs),
         )
 

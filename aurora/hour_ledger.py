@@ -19,14 +19,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine
 
-from aurora.queries.activity import current_hour
 from aurora.queries.pieces import (
-    COMMAND_ROWS,
-    HOUR,
     HOURS_PER_STATEMENT,
     INDEX_ENTRIES_PER_STATEMENT,
     ROWS_PER_STATEMENT,
-    TRANSACTION_ROWS,
     command_names_between,
     count_between,
     count_per_hour,
@@ -34,10 +30,16 @@ from aurora.queries.pieces import (
     quiet_counts_per_hour,
     quiet_names_per_hour,
 )
+from aurora.queries.scope import (
+    COMMAND_ROWS,
+    DAY,
+    HOUR,
+    TRANSACTION_ROWS,
+    baseline_window,
+    current_hour,
+)
 from aurora.user_counts import UserCounts
 
-BASELINE_REACH = timedelta(days=31)
-NAMES_REACH = timedelta(hours=24)
 # Relative cost of counting an hour with names (it reads the rows) against one with command runs only
 # (an index-only count): what one statement may read of each, in the same time.
 DETAILED_HOUR_WEIGHT = INDEX_ENTRIES_PER_STATEMENT // ROWS_PER_STATEMENT
@@ -137,8 +139,10 @@ def _count_quiet(
 
 
 def needed_hours(now: datetime) -> dict[datetime, bool]:
-    """Every hour the figures for `now` reach, oldest first, and whether it must be detailed."""
-    first, detailed_from, last = current_hour(now - BASELINE_REACH), current_hour(now - NAMES_REACH), current_hour(now)
+    """Every hour the figures for `now` reach, oldest first, and whether it must be detailed: from the
+    baseline's first hour on, detailed from the hour 24 h back (the last day's and the activity
+    window's hours)."""
+    first, detailed_from, last = current_hour(baseline_window(now)[0]), current_hour(now - DAY), current_hour(now)
     count = int((last - first) / HOUR) + 1
     hours = (first + index * HOUR for index in range(count))
     return {hour: hour >= detailed_from for hour in hours}

@@ -8,11 +8,14 @@ only ever read these.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 BotStatus = Literal["connected", "connecting", "reconnecting", "disconnected", "disabled"]
 EventKind = Literal["success", "error", "info"]
+
+# "A month ago" in every month-over-month figure.
+MONTH = timedelta(days=30)
 
 
 def iso_utc(moment: datetime) -> str:

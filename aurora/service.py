@@ -35,22 +35,21 @@ from sqlalchemy import Engine
 
 from aurora.cache import SnapshotCache
 from aurora.contract import stats_to_json
-from aurora.models import BotSnapshot, DatabaseStats, FiguresPreparing, Stats
+from aurora.models import MONTH, BotSnapshot, DatabaseStats, FiguresPreparing, Stats
 from aurora.queries.activity import activity_overview
 from aurora.queries.counts import (
-    baseline_window,
     count_active_users,
-    count_active_users_created_by,
+    count_active_users_month_ago,
     count_commands_between,
-    last_day_window,
     top_commands,
 )
 from aurora.queries.events import recent_events
+from aurora.queries.scope import baseline_window, last_day_window
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-BASELINE_DAYS = 30
+
 RETRY_AFTER_FAILURE = timedelta(seconds=5)
 RETRY_AFTER_FAILURE_CAP = timedelta(minutes=2)
 
@@ -69,12 +68,14 @@ class StatsUnavailable(RuntimeError):
 
 
 def compute_database_stats(engine: Engine, now: datetime) -> DatabaseStats:
-    """Run every query of the contract once, in one read transaction, as of `now`."""
+    """The reference: every figure by its plain definition (`aurora.queries`), in one read
+    transaction, as of `now`. The tests and the bench check `aurora.aggregates.IncrementalStats`,
+    which the app runs, against this; it is also the service's compute where none is given."""
     with engine.connect() as conn:
         return DatabaseStats(
             computed_at=now,
             active_users=count_active_users(conn),
-            active_users_month_ago=count_active_users_created_by(conn, now - timedelta(days=30)),
+            active_users_month_ago=count_active_users_month_ago(conn, now),
             commands_24h=count_commands_between(conn, *last_day_window(now)),
             commands_previous_30_days=count_commands_between(conn, *baseline_window(now)),
             recent_events=tuple(recent_events(conn)),
@@ -122,7 +123,8 @@ def combine(
         ),
         commands_total=database.commands_24h,
         commands_change_percent=percent_change(
-            Decimal(database.commands_previous_30_days) / BASELINE_DAYS, database.commands_24h
+            # The baseline window is a month: its daily mean against the last day.
+            Decimal(database.commands_previous_30_days) / MONTH.days, database.commands_24h
         ),
         ping_avg_ms=ping_avg if bot_running else None,
         ping_change_from_last_hour=ping_change if bot_running else None,

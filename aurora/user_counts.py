@@ -21,15 +21,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, func, select
 
 from aurora.db import users
-from aurora.queries import MICROSECOND
-from aurora.queries.pieces import ACTIVE_USER_ROWS, count_between, count_from, users_after
-
-MONTH = timedelta(days=30)
-
-
-def month_edge(now: datetime) -> datetime:
-    """Users registered before this were there a month ago (created_at <= now - 30 days)."""
-    return now - MONTH + MICROSECOND
+from aurora.queries.pieces import count_between, count_from, users_after
+from aurora.queries.scope import ACTIVE_USER_ROWS, month_edge
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from aurora.queries.activity import activity_overview
 from aurora.queries.counts import top_commands
 from aurora.queries.events import recent_events
+from aurora.queries.scope import activity_points, to_hourly_grid
 from aurora.service import compute_database_stats
 from tests.support import NOW, case, command, insert_rows, transaction, user
 
@@ -99,6 +100,22 @@ def test_activity_has_24_hourly_points_with_exact_hour_edges(engine):
 def activity_overview_for(engine):
     with engine.connect() as conn:
         return activity_overview(conn, NOW)
+
+
+def test_the_hourly_grid_sums_each_hour_and_zero_fills_the_24_of_the_window():
+    """The one gridding both the reference and the incremental stats go through."""
+    first_hour = HOUR - timedelta(hours=23)
+    counts = [
+        (HOUR, 2, 0),
+        (HOUR, 0, 3),  # the same hour again (commands and other rows counted apart): summed
+        (f"{first_hour:%Y-%m-%d %H:%M:%S}", 1, 4),  # an hour as SQLite's text of it
+        (first_hour - timedelta(hours=1), 5, 5),  # before the window
+        (HOUR + timedelta(hours=1), 7, 7),  # after it
+    ]
+    points = activity_points(to_hourly_grid(counts, NOW))
+    assert [point.hour for point in points] == [first_hour + timedelta(hours=i) for i in range(24)]
+    assert [(point.commands, point.transactions) for point in points] == [(1, 4), *[(0, 0)] * 22, (2, 3)]
+    assert [(point.commands, point.transactions) for point in activity_points(to_hourly_grid([], NOW))] == [(0, 0)] * 24
 
 
 def test_recent_events_are_the_ten_newest_across_both_tables(engine):

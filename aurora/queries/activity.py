@@ -1,38 +1,23 @@
-"""Hourly activity for the last 24 hours: the database counts per hour, pandas fills the grid."""
+"""Reference definition of the hourly activity: rows per hour of the last 24, in one statement.
+
+One of the plain definitions the tests and the bench compare the incremental stats against (see
+`aurora.service.compute_database_stats`); the app itself runs `aurora.aggregates`. Both grid
+their per-hour counts with the same `aurora.queries.scope.to_hourly_grid`.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
-import pandas as pd
 from sqlalchemy import Connection, case, func, select
 
 from aurora.db import COMMAND_RUN, transactions
 from aurora.models import ActivityPoint
-
-HOURS = 24
-
-
-def current_hour(now: datetime) -> datetime:
-    return now.replace(minute=0, second=0, microsecond=0)
+from aurora.queries.scope import activity_points, activity_window, hour_bucket, to_hourly_grid
 
 
-def activity_window(now: datetime) -> tuple[datetime, datetime]:
-    """[H - 23 h, H + 1 h) with H the start of the current hour: 24 whole-hour buckets."""
-    hour = current_hour(now)
-    return hour - timedelta(hours=HOURS - 1), hour + timedelta(hours=1)
-
-
-def hour_bucket(dialect_name: str, moment=transactions.c.created_at):
-    """The start of the hour of `moment`, computed by the database."""
-    if dialect_name == "postgresql":
-        # The session time zone is pinned to UTC in aurora.db, so this truncates in UTC.
-        return func.date_trunc("hour", moment)
-    return func.strftime("%Y-%m-%d %H:00:00", moment)
-
-
-def hourly_counts(conn: Connection, now: datetime) -> pd.DataFrame:
-    """Rows per (hour, is_command) in the window, as the database aggregates them."""
+def hourly_counts(conn: Connection, now: datetime) -> list[tuple[datetime | str, int, int]]:
+    """(hour, commands, other rows) in the window, one or two per hour, as the database groups them."""
     low, high = activity_window(now)
     hour = hour_bucket(conn.dialect.name).label("hour")
     is_command = case((transactions.c.type == COMMAND_RUN, 1), else_=0).label("is_command")
@@ -41,30 +26,8 @@ def hourly_counts(conn: Connection, now: datetime) -> pd.DataFrame:
         .where(transactions.c.created_at >= low, transactions.c.created_at < high)
         .group_by(hour, is_command)
     )
-    return pd.DataFrame(conn.execute(query).all(), columns=["hour", "is_command", "rows"])
-
-
-def to_hourly_grid(counts: pd.DataFrame, now: datetime) -> pd.DataFrame:
-    """Pivot per-hour counts into exactly 24 rows (oldest first), zeros where nothing happened."""
-    low, _ = activity_window(now)
-    grid_index = pd.date_range(start=low, periods=HOURS, freq="h", tz="UTC", name="hour")
-    if counts.empty:
-        return pd.DataFrame({"commands": 0, "transactions": 0}, index=grid_index)
-    frame = counts.assign(hour=pd.to_datetime(counts["hour"], utc=True))
-    frame["commands"] = frame["rows"].where(frame["is_command"] == 1, 0)
-    frame["transactions"] = frame["rows"].where(frame["is_command"] == 0, 0)
-    hourly = (
-        frame.set_index("hour")[["commands", "transactions"]]
-        .resample("h")
-        .sum()
-        .reindex(grid_index, fill_value=0)
-    )
-    return hourly.astype("int64")
+    return [(hour, rows, 0) if is_command else (hour, 0, rows) for hour, is_command, rows in conn.execute(query)]
 
 
 def activity_overview(conn: Connection, now: datetime) -> list[ActivityPoint]:
-    grid = to_hourly_grid(hourly_counts(conn, now), now)
-    return [
-        ActivityPoint(hour=hour.to_pydatetime(), commands=int(row.commands), transactions=int(row.transactions))
-        for hour, row in grid.iterrows()
-    ]
+    return activity_points(to_hourly_grid(hourly_counts(conn, now), now))

@@ -1,55 +1,47 @@
-"""The counting figures behind the KPI cards."""
+"""Reference definitions of the counting figures behind the KPI cards: plain statements that
+count whole windows at once.
+
+With `aurora.queries.activity` and `aurora.queries.events`, these are what the figures mean
+(`aurora.service.compute_database_stats` runs them all); the tests and the bench check the
+incremental stats the app runs (`aurora.aggregates`) against them. At a busy bot's volume these
+statements outgrow the statement timeout, which is why the app does not run them. Rows and windows
+are those of `aurora.queries.scope`, shared with the incremental stats.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
-from aurora.db import COMMAND_RUN, transactions, users
+from aurora.db import transactions
 from aurora.models import CommandCount
-from aurora.queries import MICROSECOND
+from aurora.queries.scope import (
+    ACTIVE_USER_ROWS,
+    COMMAND_ROWS,
+    TOP_COMMANDS_LIMIT,
+    Rows,
+    last_day_window,
+    month_edge,
+)
 
-TOP_COMMANDS_LIMIT = 10
+
+def _count(conn: Connection, rows: Rows, *where) -> int:
+    return conn.execute(select(func.count()).select_from(rows.table).where(rows.condition, *where)).scalar_one()
 
 
 def count_active_users(conn: Connection) -> int:
-    query = select(func.count()).select_from(users).where(users.c.is_active.is_(True))
-    return conn.execute(query).scalar_one()
+    return _count(conn, ACTIVE_USER_ROWS)
 
 
-def count_active_users_created_by(conn: Connection, moment: datetime) -> int:
-    """Active users whose account existed at `moment` (created_at <= moment)."""
-    query = (
-        select(func.count())
-        .select_from(users)
-        .where(users.c.is_active.is_(True), users.c.created_at < moment + MICROSECOND)
-    )
-    return conn.execute(query).scalar_one()
+def count_active_users_month_ago(conn: Connection, now: datetime) -> int:
+    """Active users whose account existed a month before `now`."""
+    return _count(conn, ACTIVE_USER_ROWS, ACTIVE_USER_ROWS.moment < month_edge(now))
 
 
 def count_commands_between(conn: Connection, low: datetime, high: datetime) -> int:
     """COMMAND_RUN rows with low <= created_at < high."""
-    query = (
-        select(func.count())
-        .select_from(transactions)
-        .where(
-            transactions.c.type == COMMAND_RUN,
-            transactions.c.created_at >= low,
-            transactions.c.created_at < high,
-        )
-    )
-    return conn.execute(query).scalar_one()
-
-
-def last_day_window(now: datetime) -> tuple[datetime, datetime]:
-    """(now - 24 h, now] as a half-open range."""
-    return now - timedelta(hours=24) + MICROSECOND, now + MICROSECOND
-
-
-def baseline_window(now: datetime) -> tuple[datetime, datetime]:
-    """[now - 31 days, now - 1 day): the 30 days the daily mean of commands is taken over."""
-    return now - timedelta(days=31), now - timedelta(days=1)
+    return _count(conn, COMMAND_ROWS, COMMAND_ROWS.moment >= low, COMMAND_ROWS.moment < high)
 
 
 def top_commands(conn: Connection, now: datetime, limit: int = TOP_COMMANDS_LIMIT) -> list[CommandCount]:
@@ -58,9 +50,9 @@ def top_commands(conn: Connection, now: datetime, limit: int = TOP_COMMANDS_LIMI
     query = (
         select(transactions.c.description, count)
         .where(
-            transactions.c.type == COMMAND_RUN,
-            transactions.c.created_at >= low,
-            transactions.c.created_at < high,
+            COMMAND_ROWS.condition,
+            COMMAND_ROWS.moment >= low,
+            COMMAND_ROWS.moment < high,
             transactions.c.description.is_not(None),
         )
         .group_by(transactions.c.description)

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, Connection, Table, case, func, literal, select, true
+from sqlalchemy import ColumnElement, Connection, case, func, literal, select
 
 from aurora.db import COMMAND_RUN, transactions, users
 from aurora.queries import MICROSECOND
-from aurora.queries.activity import hour_bucket
 from aurora.queries.events import LAST_MOMENT
+from aurora.queries.scope import COMMAND_ROWS, HOUR, Rows, hour_bucket
 
 # Index entries one statement may read: an index-only scan reads one to several million a second,
 # so even on a loaded machine a statement stays far below the 5 s statement timeout.
@@ -35,21 +35,6 @@ INDEX_ENTRIES_PER_STATEMENT = 250_000
 ROWS_PER_STATEMENT = 50_000
 # The most hours one statement counts together (a day, for quiet hours).
 HOURS_PER_STATEMENT = 24
-HOUR = timedelta(hours=1)
-
-
-@dataclass(frozen=True)
-class Rows:
-    """The rows of a table that a figure counts, placed in time by `moment`."""
-
-    table: Table
-    moment: ColumnElement
-    condition: ColumnElement
-
-
-COMMAND_ROWS = Rows(transactions, transactions.c.created_at, transactions.c.type == COMMAND_RUN)
-TRANSACTION_ROWS = Rows(transactions, transactions.c.created_at, true())
-ACTIVE_USER_ROWS = Rows(users, users.c.created_at, users.c.is_active.is_(True))
 
 
 def _in_range(rows: Rows, low: datetime, high: datetime) -> tuple[ColumnElement, ...]:

@@ -1,0 +1,101 @@
+"""What each database figure counts, defined once for both ways of computing the stats.
+
+The app computes the stats incrementally (`aurora.aggregates`); the reference definitions
+(`aurora.queries.counts`, `aurora.queries.activity`) compute them plainly, and the tests and the
+bench check the one against the other. Both count the rows defined here, over the windows defined
+here, and both turn their per-hour counts into the activity series with `to_hourly_grid`: only the
+way they count differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pandas as pd
+from sqlalchemy import ColumnElement, Table, func, true
+
+from aurora.db import COMMAND_RUN, transactions, users
+from aurora.models import MONTH, ActivityPoint
+from aurora.queries import MICROSECOND
+
+HOUR = timedelta(hours=1)
+DAY = timedelta(hours=24)
+HOURS = 24  # points of the activity series
+TOP_COMMANDS_LIMIT = 10
+GRID_COLUMNS = ["commands", "transactions"]
+
+
+@dataclass(frozen=True)
+class Rows:
+    """The rows of a table that a figure counts, placed in time by `moment`."""
+
+    table: Table
+    moment: ColumnElement
+    condition: ColumnElement
+
+
+COMMAND_ROWS = Rows(transactions, transactions.c.created_at, transactions.c.type == COMMAND_RUN)
+TRANSACTION_ROWS = Rows(transactions, transactions.c.created_at, true())
+ACTIVE_USER_ROWS = Rows(users, users.c.created_at, users.c.is_active.is_(True))
+
+
+def current_hour(now: datetime) -> datetime:
+    return now.replace(minute=0, second=0, microsecond=0)
+
+
+def activity_window(now: datetime) -> tuple[datetime, datetime]:
+    """[H - 23 h, H + 1 h) with H the start of the current hour: 24 whole-hour buckets."""
+    hour = current_hour(now)
+    return hour - (HOURS - 1) * HOUR, hour + HOUR
+
+
+def last_day_window(now: datetime) -> tuple[datetime, datetime]:
+    """(now - 24 h, now] as a half-open range: the commands shown, and the top commands."""
+    return now - DAY + MICROSECOND, now + MICROSECOND
+
+
+def baseline_window(now: datetime) -> tuple[datetime, datetime]:
+    """[now - 31 days, now - 1 day): the month the daily mean of commands is taken over."""
+    return now - DAY - MONTH, now - DAY
+
+
+def month_edge(now: datetime) -> datetime:
+    """Active users registered before this were there a month ago (created_at <= now - 30 days)."""
+    return now - MONTH + MICROSECOND
+
+
+def hour_bucket(dialect_name: str, moment=transactions.c.created_at):
+    """The start of the hour of `moment`, computed by the database."""
+    if dialect_name == "postgresql":
+        # The session time zone is pinned to UTC in aurora.db, so this truncates in UTC.
+        return func.date_trunc("hour", moment)
+    return func.strftime("%Y-%m-%d %H:00:00", moment)
+
+
+def to_hourly_grid(per_hour_counts: Iterable[tuple[datetime | str, int, int]], now: datetime) -> pd.DataFrame:
+    """The activity series for `now`: one row per hour of the 24-hour UTC grid, oldest first, with
+    columns `commands` and `transactions` (rows that are not command runs).
+
+    `per_hour_counts` holds (hour, commands, transactions) for hours that had rows, in any order;
+    an hour is its first moment, a datetime or (from SQLite) the text of one, and may come more
+    than once (summed). Hours outside the window are dropped, hours without counts are zero."""
+    low, _ = activity_window(now)
+    grid = pd.date_range(start=low, periods=HOURS, freq="h", tz="UTC", name="hour")
+    rows = list(per_hour_counts)
+    hours = pd.to_datetime([hour for hour, _, _ in rows], utc=True)
+    counts = pd.DataFrame([counted for _, *counted in rows], columns=GRID_COLUMNS, index=hours, dtype="int64")
+    if not counts.index.is_unique:  # the reference statement counts commands and other rows apart
+        counts = counts.groupby(level=0).sum()
+    return counts.reindex(grid, fill_value=0)
+
+
+def activity_points(grid: pd.DataFrame) -> list[ActivityPoint]:
+    """The grid of `to_hourly_grid` as the points the stats carry."""
+    return [
+        ActivityPoint(hour=hour, commands=commands, transactions=others)
+        for hour, commands, others in zip(
+            grid.index.to_pydatetime(), grid["commands"].tolist(), grid["transactions"].tolist(), strict=True
+        )
+    ]
