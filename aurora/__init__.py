@@ -17,7 +17,6 @@ from aurora.aggregates import IncrementalStats
 from aurora.api import EXTENSION_KEY, create_api_blueprint, register_error_handlers
 from aurora.bot_commands import CommandServices
 from aurora.bot_runner import BotRunner
-from aurora.cache import SnapshotCache
 from aurora.callbacks import install_page
 from aurora.capacity import current_capacity, stream_cap
 from aurora.config import Settings
@@ -31,13 +30,14 @@ from aurora.queries.balances import balance_of
 from aurora.recorder import CommandRecorder
 from aurora.redis_link import RedisError, describe
 from aurora.scaleout import SharedRedis, connect_shared, limiter_storage, shared_compute, snapshot_source
+from aurora.seams import Clock, SnapshotHandOver, SnapshotSink
 from aurora.security import (
     install_access_control,
     install_proxy_fix,
     install_relative_redirects,
     install_security_headers,
 )
-from aurora.service import Clock, StatsService, utc_now
+from aurora.service import StatsService, utc_now
 from aurora.stream import StreamSlots
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ class AuroraContext:
 
     settings: Settings
     engine: Engine
-    snapshots: SnapshotCache
+    snapshots: SnapshotHandOver
     service: StatsService
     streams: StreamSlots
     bot: BotRunner | None = None
@@ -97,7 +97,7 @@ def prepare_database(engine: Engine, settings: Settings, clock: Clock) -> bool:
 
 
 def start_bot(
-    settings: Settings, engine: Engine, snapshots: SnapshotCache, service: StatsService, clock: Clock, **options
+    settings: Settings, engine: Engine, snapshots: SnapshotSink, service: StatsService, clock: Clock, **options
 ) -> BotRunner:
     if settings.role == "web":
         raise StartupError("AURORA_ROLE=web never starts the bot: run it as its own process with AURORA_ROLE=bot")
@@ -139,7 +139,7 @@ def hold_bot_lease(settings: Settings, shared: SharedRedis) -> BotLease:
 def create_app(
     settings: Settings,
     *,
-    snapshots: SnapshotCache | None = None,
+    snapshots: SnapshotHandOver | None = None,
     clock: Clock = utc_now,
     bot_options: dict | None = None,
 ) -> Dash:

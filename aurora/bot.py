@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from datetime import datetime
-from typing import Protocol
 
 import discord
 import yarl
@@ -23,19 +20,13 @@ from aurora.bot_state import BotState, ShardReading, finite_ms
 from aurora.cogs.commands import CommandLog
 from aurora.cogs.presence import TICK_SECONDS, Presence
 from aurora.config import Settings
-from aurora.models import BotSnapshot
 from aurora.recorder import CommandRecorder
+from aurora.seams import Clock, SnapshotSink
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
-
 # Discord allows one IDENTIFY per 5 s per bucket.
 IDENTIFY_DELAY_SECONDS = 5.0
-
-
-class SnapshotSink(Protocol):
-    def publish(self, snapshot: BotSnapshot) -> None: ...
 
 
 def point_discord_at(settings: Settings) -> None:

@@ -18,7 +18,8 @@ from aurora.lease import BotLease
 from aurora.redis_link import describe
 from aurora.redis_store import OffLoopPublisher, RedisSnapshotStore
 from aurora.scaleout import connect_shared, shared_compute
-from aurora.service import Clock, StatsService, utc_now
+from aurora.seams import Clock
+from aurora.service import StatsService, utc_now
 
 log = logging.getLogger(__name__)
 

@@ -12,20 +12,17 @@ import asyncio
 import hashlib
 import logging
 import threading
-from collections.abc import Callable
-from datetime import datetime
 
 import discord
 
-from aurora.bot import IDENTIFY_DELAY_SECONDS, AuroraBot, SnapshotSink, create_bot
+from aurora.bot import IDENTIFY_DELAY_SECONDS, AuroraBot, create_bot
 from aurora.bot_commands import CommandServices
 from aurora.cogs.presence import TICK_SECONDS
 from aurora.config import Settings, SettingsError
 from aurora.recorder import CommandRecorder
+from aurora.seams import Clock, SnapshotSink
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
 
 
 class BotAlreadyRunning(SettingsError):

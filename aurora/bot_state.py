@@ -11,12 +11,11 @@ from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from aurora.models import BotSnapshot, BotStatus, CommandCount, ShardSnapshot
+from aurora.models import MONTH, BotSnapshot, BotStatus, CommandCount, ShardSnapshot
 
 PING_WINDOW = timedelta(hours=1)
 PING_HISTORY = timedelta(hours=2)
 GUILD_HISTORY_STEP = timedelta(hours=1)
-MONTH = timedelta(days=30)
 GUILD_HISTORY_KEEP = MONTH + timedelta(days=2)
 
 

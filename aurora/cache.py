@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from datetime import datetime
 
 from aurora.models import BotSnapshot, disabled_snapshot
+from aurora.seams import Clock
 
 
 class SnapshotCache:
@@ -16,7 +15,7 @@ class SnapshotCache:
     data, so handing out the same object to many readers is safe.
     """
 
-    def __init__(self, clock: Callable[[], datetime], initial: BotSnapshot | None = None) -> None:
+    def __init__(self, clock: Clock, initial: BotSnapshot | None = None) -> None:
         self._lock = threading.Lock()
         # Stamped by the injected clock like every other moment: a wall-clock stamp here would
         # become the stats' `generatedAt` whenever it is later than the database result.

@@ -17,7 +17,7 @@ part of the API's rate-limit budget (a scraper must not be refused).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 
 from flask import Flask, Response, current_app, request
@@ -29,13 +29,13 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import Engine
 
 from aurora.contract import stats_to_dict
-from aurora.models import DatabaseStats, FiguresPreparing
+from aurora.models import BOT_STATUSES, DatabaseStats, FiguresPreparing
+from aurora.seams import StatsCompute
 from aurora.service import StatsService, StatsUnavailable
 
 # `*_created` series double the output and no dashboard here uses them.
 disable_created_metrics()
 
-BOT_STATUSES = ("connected", "connecting", "reconnecting", "disconnected", "disabled")
 # Label values come from closed sets, so no client can add series: any other method is `other`,
 # a path no URL rule matched is `unmatched` (the rule, never the path, otherwise).
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"})
@@ -77,7 +77,7 @@ def multiprocess_mode() -> bool:
     return prometheus_values.ValueClass is not prometheus_values.MutexValue
 
 
-def timed_compute(inner: Callable[[Engine, datetime], DatabaseStats]) -> Callable[[Engine, datetime], DatabaseStats]:
+def timed_compute(inner: StatsCompute) -> StatsCompute:
     """Wrap a stats compute so each real computation is counted and timed."""
 
     def compute(engine: Engine, now: datetime) -> DatabaseStats:

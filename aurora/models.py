@@ -1,20 +1,24 @@
-"""Plain, frozen values that cross module and thread boundaries.
+"""Plain, frozen values that cross module and thread boundaries, and the constants they share.
 
 Nothing in here knows about Discord, SQL or Dash: the bot thread builds `BotSnapshot`s, the
-queries build `DatabaseStats`, the service combines them into `Stats`, and the API and the page
-only ever read these.
+stats computations (`aurora.aggregates`, or the reference definitions in `aurora.queries`) build
+`DatabaseStats`, the service combines them into `Stats`, and the API and the page only ever read
+these. The interfaces that plug the parts together are in `aurora.seams`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Literal, get_args
 
 BotStatus = Literal["connected", "connecting", "reconnecting", "disconnected", "disabled"]
 EventKind = Literal["success", "error", "info"]
+# The same values as tuples, for what lists them (the /metrics status gauge, the OpenAPI enums).
+BOT_STATUSES: tuple[BotStatus, ...] = get_args(BotStatus)
+EVENT_KINDS: tuple[EventKind, ...] = get_args(EventKind)
 
-# "A month ago" in every month-over-month figure.
+# "A month ago" in every month-over-month figure (active users, guilds).
 MONTH = timedelta(days=30)
 
 
@@ -57,6 +61,11 @@ class BotSnapshot:
     guild_count_month_ago: int | None = None
     command_failures: tuple[CommandCount, ...] = ()
     simulated: bool = False
+
+    @property
+    def running(self) -> bool:
+        """Connected or on its way there: guilds, ping and uptime mean something."""
+        return self.status not in ("disabled", "disconnected")
 
 
 def disabled_snapshot(now: datetime) -> BotSnapshot:
@@ -122,6 +131,6 @@ class Stats:
 
     @property
     def uptime_seconds(self) -> int | None:
-        if self.bot.started_at is None or self.bot.status in ("disabled", "disconnected"):
+        if self.bot.started_at is None or not self.bot.running:
             return None
         return max(0, int((self.bot.taken_at - self.bot.started_at).total_seconds()))

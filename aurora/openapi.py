@@ -11,16 +11,14 @@ from __future__ import annotations
 import functools
 import json
 
+from aurora.models import BOT_STATUSES, EVENT_KINDS
+from aurora.queries.events import RECENT_EVENTS_LIMIT
+from aurora.queries.scope import HOURS, TOP_COMMANDS_LIMIT
+
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1"
 
 ISO_UTC_PATTERN = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"
-BOT_STATUSES = ["connected", "connecting", "reconnecting", "disconnected", "disabled"]
-EVENT_KINDS = ["success", "error", "info"]
-# Mirrors RECENT_EVENTS_LIMIT, TOP_COMMANDS_LIMIT and the 24-hour activity grid in aurora.queries.
-RECENT_EVENTS_MAX = 10
-TOP_COMMANDS_MAX = 10
-ACTIVITY_HOURS = 24
 
 
 def _object(properties: dict, **extra) -> dict:
@@ -47,13 +45,13 @@ def _stats_schema() -> dict:
     shard = _object(
         {
             "id": COUNT,
-            "status": {"type": "string", "enum": BOT_STATUSES},
+            "status": {"type": "string", "enum": list(BOT_STATUSES)},
             "latency": _nullable({"type": "integer", "description": "gateway latency in ms"}),
         }
     )
     bot = _object(
         {
-            "status": {"type": "string", "enum": BOT_STATUSES},
+            "status": {"type": "string", "enum": list(BOT_STATUSES)},
             "simulated": {"type": "boolean"},
             "commandsRegistered": _nullable(COUNT),
             "cachedUsers": _nullable(COUNT),
@@ -80,7 +78,7 @@ def _stats_schema() -> dict:
                 {
                     "total": COUNT,
                     "changePercentFromLastMonth": _nullable(percent),
-                    "top": {"type": "array", "items": NAMED_COUNT, "maxItems": TOP_COMMANDS_MAX},
+                    "top": {"type": "array", "items": NAMED_COUNT, "maxItems": TOP_COMMANDS_LIMIT},
                 }
             ),
             "ping": _object(
@@ -88,10 +86,10 @@ def _stats_schema() -> dict:
             ),
             "recentEvents": {
                 "type": "array",
-                "maxItems": RECENT_EVENTS_MAX,
+                "maxItems": RECENT_EVENTS_LIMIT,
                 "items": _object(
                     {
-                        "type": {"type": "string", "enum": EVENT_KINDS},
+                        "type": {"type": "string", "enum": list(EVENT_KINDS)},
                         "message": {"type": "string"},
                         "timestamp": TIMESTAMP,
                     }
@@ -99,8 +97,8 @@ def _stats_schema() -> dict:
             },
             "activityOverview": {
                 "type": "array",
-                "minItems": ACTIVITY_HOURS,
-                "maxItems": ACTIVITY_HOURS,
+                "minItems": HOURS,
+                "maxItems": HOURS,
                 "items": _object(
                     {
                         "hour": {**TIMESTAMP, "pattern": r"^\d{4}-\d\d-\d\dT\d\d:00:00Z$"},

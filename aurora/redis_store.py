@@ -1,8 +1,8 @@
 """Bot snapshots shared through Redis: the bot process publishes, every web worker reads.
 
-`RedisSnapshotStore` has the interface of `SnapshotCache` (`publish`, `latest`). Each snapshot is
-stored with a TTL of `ttl_seconds`; the bot publishes several times per TTL, so the key lives as
-long as the bot does. When it expires (bot process killed, host gone) or Redis cannot be reached,
+`RedisSnapshotStore` has the interface of `SnapshotCache` (`aurora.seams.SnapshotHandOver`). Each
+snapshot is stored with a TTL of `ttl_seconds`; the bot publishes several times per TTL, so the key
+lives as long as the bot does. When it expires (bot process killed, host gone) or Redis cannot be reached,
 readers get a `disconnected` snapshot: the page says offline instead of showing frozen numbers.
 
 `OffLoopPublisher` sits between the bot's event loop and the store: `publish` returns at once
@@ -14,8 +14,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Callable
-from datetime import datetime
 
 import redis
 
@@ -23,6 +21,7 @@ from aurora import codec
 from aurora.cache import SnapshotCache
 from aurora.models import BotSnapshot
 from aurora.redis_link import RedisError, RedisHealth
+from aurora.seams import Clock
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +43,7 @@ class RedisSnapshotStore:
         *,
         prefix: str,
         ttl_seconds: float,
-        clock: Callable[[], datetime],
+        clock: Clock,
         health: RedisHealth | None = None,
     ) -> None:
         self._client = client
@@ -107,7 +106,7 @@ class OffLoopPublisher:
     """`SnapshotCache` interface for the bot: keeps the newest snapshot locally (the bot's own
     /stats command reads it) and forwards it to `target` from a writer thread."""
 
-    def __init__(self, target: RedisSnapshotStore, clock: Callable[[], datetime]) -> None:
+    def __init__(self, target: RedisSnapshotStore, clock: Clock) -> None:
         self._target = target
         self._local = SnapshotCache(clock)
         self._wakeup = threading.Condition()

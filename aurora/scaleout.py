@@ -10,22 +10,17 @@ computed once per interval for all processes; without it everything stays in pro
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 import redis
-from sqlalchemy import Engine
 
 from aurora.cache import SnapshotCache
 from aurora.config import Settings
 from aurora.metrics import observe_refresh_source, timed_compute
-from aurora.models import DatabaseStats
 from aurora.redis_link import RedisHealth, client_options, connect
 from aurora.redis_store import RedisSnapshotStore
+from aurora.seams import Clock, SnapshotHandOver, StatsCompute
 from aurora.shared_stats import SharedStatsCompute
-
-Compute = Callable[[Engine, datetime], DatabaseStats]
 
 
 @dataclass(frozen=True)
@@ -43,7 +38,7 @@ def connect_shared(settings: Settings) -> SharedRedis | None:
     return SharedRedis(connect(settings.redis_url), RedisHealth(), settings.redis_prefix)
 
 
-def snapshot_source(settings: Settings, shared: SharedRedis | None, clock: Callable[[], datetime]):
+def snapshot_source(settings: Settings, shared: SharedRedis | None, clock: Clock) -> SnapshotHandOver:
     """Where the web side reads bot snapshots: Redis in role web, the bot thread's cache otherwise."""
     if settings.role == "web" and shared is not None:
         return RedisSnapshotStore(
@@ -52,7 +47,7 @@ def snapshot_source(settings: Settings, shared: SharedRedis | None, clock: Calla
     return SnapshotCache(clock)
 
 
-def shared_compute(settings: Settings, shared: SharedRedis | None, inner: Compute) -> Compute:
+def shared_compute(settings: Settings, shared: SharedRedis | None, inner: StatsCompute) -> StatsCompute:
     """`inner` (any compute function) timed for /metrics and, with Redis, run once per interval
     for every process of the deployment."""
     timed = timed_compute(inner)

@@ -26,14 +26,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import Engine
 
-from aurora.cache import SnapshotCache
 from aurora.contract import stats_to_json
 from aurora.models import MONTH, BotSnapshot, DatabaseStats, FiguresPreparing, Stats
 from aurora.queries.activity import activity_overview
@@ -45,10 +43,9 @@ from aurora.queries.counts import (
 )
 from aurora.queries.events import recent_events
 from aurora.queries.scope import baseline_window, last_day_window
+from aurora.seams import Clock, SnapshotSource, StatsCompute
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
 
 RETRY_AFTER_FAILURE = timedelta(seconds=5)
 RETRY_AFTER_FAILURE_CAP = timedelta(minutes=2)
@@ -101,7 +98,7 @@ def combine(
     stale: bool,
     stale_since: datetime | None,
 ) -> Stats:
-    bot_running = bot.status not in ("disabled", "disconnected")
+    bot_running = bot.running
     ping_avg = round(bot.ping_avg_ms) if bot.ping_avg_ms is not None else None
     ping_change = None
     if ping_avg is not None and bot.ping_previous_hour_avg_ms is not None:
@@ -152,14 +149,14 @@ class StatsService:
     def __init__(
         self,
         engine: Engine,
-        snapshots: SnapshotCache,
+        snapshots: SnapshotSource,
         *,
         refresh_seconds: int,
         demo: bool,
         clock: Clock = utc_now,
         first_result_wait: float = 4.5,
         refresh_deadline: timedelta = timedelta(seconds=10),
-        compute: Callable[[Engine, datetime], DatabaseStats] = compute_database_stats,
+        compute: StatsCompute = compute_database_stats,
     ) -> None:
         self._engine = engine
         self._snapshots = snapshots

@@ -1,9 +1,8 @@
 """One database stats refresh per interval across every web worker and host.
 
-`SharedStatsCompute` wraps any `compute(engine, now) -> DatabaseStats` (the plain queries, or an
-incremental aggregator) and is itself such a function, so it plugs into `StatsService(compute=...)`
-unchanged. Each worker's service still decides locally when it wants fresh figures; the wrapper
-then, through Redis:
+`SharedStatsCompute` wraps any `StatsCompute` (the incremental stats, or the reference
+definitions) and is itself one, so it plugs into `StatsService(compute=...)` unchanged. Each
+worker's service still decides locally when it wants fresh figures; the wrapper then, through Redis:
 
 1. answers with the shared result while the `fresh` marker (set for one interval after each
    computation) exists;
@@ -28,10 +27,10 @@ from sqlalchemy import Engine
 from aurora import codec
 from aurora.models import DatabaseStats
 from aurora.redis_link import RedisError, RedisHealth
+from aurora.seams import StatsCompute
 
 log = logging.getLogger(__name__)
 
-Compute = Callable[[Engine, datetime], DatabaseStats]
 Observer = Callable[[str], None]
 
 
@@ -43,7 +42,7 @@ class SharedStatsCompute:
     def __init__(
         self,
         client: redis.Redis,
-        inner: Compute,
+        inner: StatsCompute,
         *,
         prefix: str,
         interval_seconds: float,
@@ -67,7 +66,7 @@ class SharedStatsCompute:
         self._observe = observe or (lambda _source: None)
 
     @property
-    def inner(self) -> Compute:
+    def inner(self) -> StatsCompute:
         return self._inner
 
     def __call__(self, engine: Engine, now: datetime) -> DatabaseStats:
