@@ -64,11 +64,10 @@ class AuroraBot(commands.Bot):
         tick_seconds: float = TICK_SECONDS,
         identify_delay_seconds: float = IDENTIFY_DELAY_SECONDS,
         sync_commands: bool = True,
-        simulated: bool = False,
         **options,
     ) -> None:
         super().__init__(command_prefix=commands.when_mentioned, intents=bot_intents(), help_command=None, **options)
-        self.state = BotState(simulated=simulated)
+        self.state = BotState()
         self.clock = clock
         self.recorder = recorder
         self.services = services

@@ -53,7 +53,6 @@ class BotRunner:
         identify_delay_seconds: float = IDENTIFY_DELAY_SECONDS,
         sync_commands: bool = True,
         client_options: dict | None = None,
-        simulated: bool = False,
     ) -> None:
         if not settings.discord_token:
             raise ValueError("BotRunner needs DISCORD_TOKEN")
@@ -61,7 +60,7 @@ class BotRunner:
         self._recorder = recorder
         self._bot_parts = dict(
             snapshots=snapshots, recorder=recorder, services=services, clock=clock, tick_seconds=tick_seconds,
-            identify_delay_seconds=identify_delay_seconds, sync_commands=sync_commands, simulated=simulated,
+            identify_delay_seconds=identify_delay_seconds, sync_commands=sync_commands,
             client_options=client_options,
         )
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -38,11 +38,10 @@ class ShardReading:
 
 
 class BotState:
-    def __init__(self, *, simulated: bool = False) -> None:
+    def __init__(self) -> None:
         self.status: BotStatus = "connecting"
         self.started_at: datetime | None = None
         self.last_command_at: datetime | None = None
-        self.simulated = simulated
         self._shard_status: dict[int, BotStatus] = {}
         self._ping_samples: deque[tuple[datetime, float]] = deque()
         self._guild_history: deque[tuple[datetime, int]] = deque()
@@ -131,5 +130,4 @@ class BotState:
             ping_previous_hour_avg_ms=ping_before,
             guild_count_month_ago=self.guild_count_month_ago(now),
             command_failures=tuple(CommandCount(name, count) for name, count in self._failures.most_common()),
-            simulated=self.simulated,
         )

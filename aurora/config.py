@@ -112,7 +112,8 @@ def _parse_database_url(name: str, raw: str) -> str:
         raise SettingsError(
             f"{name} must be a postgresql:// or sqlite:// URL (got scheme {scheme!r})"
         )
-    # Heroku-style and libpq-style URLs name PostgreSQL "postgres"; SQLAlchemy wants the driver.
+    # Only the spelling "postgresql" is accepted (SQLAlchemy 2 refuses the short "postgres://" that
+    # Heroku hands out); a URL without a driver gets psycopg2, the one Aurora installs, named.
     if value.startswith("postgresql://"):
         value = "postgresql+psycopg2://" + value[len("postgresql://"):]
     return value

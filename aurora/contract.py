@@ -8,6 +8,10 @@ import json
 
 from aurora.models import Stats, iso_utc
 
+# `bot.simulated` stays in the contract for the clients that read it; Aurora has no simulated
+# bot, so it is always false.
+SIMULATED_BOT = False
+
 
 def _iso_or_none(moment) -> str | None:
     return iso_utc(moment) if moment is not None else None
@@ -22,7 +26,7 @@ def stats_to_dict(stats: Stats) -> dict:
         "staleSince": _iso_or_none(stats.stale_since),
         "bot": {
             "status": bot.status,
-            "simulated": bot.simulated,
+            "simulated": SIMULATED_BOT,
             "commandsRegistered": bot.commands_registered,
             "cachedUsers": bot.user_count,
             "lastCommandAt": _iso_or_none(bot.last_command_at),

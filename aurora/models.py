@@ -55,12 +55,11 @@ class BotSnapshot:
     last_command_at: datetime | None = None
     started_at: datetime | None = None
     shards: tuple[ShardSnapshot, ...] = ()
-    # Averages over the samples the bot keeps (see bot_runner); None until there are samples.
+    # Averages over the samples the bot keeps (see bot_state); None until there are samples.
     ping_avg_ms: float | None = None
     ping_previous_hour_avg_ms: float | None = None
     guild_count_month_ago: int | None = None
     command_failures: tuple[CommandCount, ...] = ()
-    simulated: bool = False
 
     @property
     def running(self) -> bool:

@@ -65,10 +65,6 @@ class SharedStatsCompute:
         self._health = health or RedisHealth()
         self._observe = observe or (lambda _source: None)
 
-    @property
-    def inner(self) -> StatsCompute:
-        return self._inner
-
     def __call__(self, engine: Engine, now: datetime) -> DatabaseStats:
         if not self._health.usable():
             return self._compute_here(engine, now)

@@ -100,8 +100,6 @@ def format_duration(seconds: int) -> str:
 
 def bot_status_text(stats: Stats) -> str:
     label = BOT_STATUS_LABELS[stats.bot.status]
-    if stats.bot.simulated:
-        label += " (simulated Discord)"
     if stats.uptime_seconds is not None and stats.bot.status == "connected":
         label += f" · up {format_duration(stats.uptime_seconds)}"
     return label
