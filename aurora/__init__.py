@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dash import Dash
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
@@ -27,9 +25,10 @@ from aurora.lease import BotLease, LeaseHeld
 from aurora.metrics import install_metrics
 from aurora.page_guard import install_page_guard
 from aurora.queries.balances import balance_of
+from aurora.rate_limit import install_rate_limits
 from aurora.recorder import CommandRecorder
 from aurora.redis_link import RedisError, describe
-from aurora.scaleout import SharedRedis, connect_shared, limiter_storage, shared_compute, snapshot_source
+from aurora.scaleout import SharedRedis, connect_shared, shared_compute, snapshot_source
 from aurora.seams import Clock, SnapshotHandOver, SnapshotSink
 from aurora.security import (
     install_access_control,
@@ -181,17 +180,9 @@ def create_app(
     install_security_headers(app)
     install_relative_redirects(app)
     install_metrics(server)
-    # Without a limit there is no limiter at all: its per-request hook would cost for nothing.
-    limiter = None
-    if settings.rate_limit:
-        limiter = Limiter(
-            get_remote_address,
-            app=server,
-            default_limits=[],
-            headers_enabled=True,
-            **limiter_storage(settings),
-        )
-    server.register_blueprint(create_api_blueprint(limiter, settings.rate_limit))
+    # After access control: a request without the token is refused before it is counted.
+    install_rate_limits(app, settings)
+    server.register_blueprint(create_api_blueprint())
     register_error_handlers(server)
     install_page(app, settings.refresh_seconds)
     install_page_guard(app)

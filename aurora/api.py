@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
-from flask_limiter import Limiter
 from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed
 
 from aurora.contract import activity_to_csv
@@ -23,6 +22,16 @@ log = logging.getLogger(__name__)
 EXTENSION_KEY = "aurora"
 API_METHODS = ["GET", "HEAD"]
 PREPARING_RETRY_SECONDS = 5
+# The API's operations (view names) and the one media type each answers with (for Accept). They
+# share one rate-limit budget per client (aurora.rate_limit).
+OPERATION_MEDIA_TYPES = {
+    "stats": "application/json",
+    "activity_csv": "text/csv",
+    "stats_realtime": "text/event-stream",
+    "openapi_document": "application/json",
+}
+API_BLUEPRINT = "api"
+API_ENDPOINTS = tuple(f"{API_BLUEPRINT}.{operation}" for operation in OPERATION_MEDIA_TYPES)
 
 
 def stats_service() -> StatsService:
@@ -71,14 +80,11 @@ def _unavailable() -> Response:
     )
 
 
-def create_api_blueprint(limiter: Limiter | None, rate_limit: str | None) -> Blueprint:
-    """`limiter` is None when AURORA_RATE_LIMIT=off (a proxy in front limits instead)."""
-    api = Blueprint("api", __name__, url_prefix="/api")
-    # One budget per client across the API, so polling one route cannot dodge the limit on another.
-    limited = limiter.shared_limit(rate_limit, scope="api") if limiter else (lambda view: view)
+def create_api_blueprint() -> Blueprint:
+    """The API's routes; their rate limit is counted before they run (aurora.rate_limit)."""
+    api = Blueprint(API_BLUEPRINT, __name__, url_prefix="/api")
 
     @api.route("/stats", methods=API_METHODS, provide_automatic_options=False)
-    @limited
     def stats() -> Response:
         reject_query_parameters()
         current = current_stats_or_503()
@@ -88,7 +94,6 @@ def create_api_blueprint(limiter: Limiter | None, rate_limit: str | None) -> Blu
         return Response(body, mimetype="application/json", headers={"Cache-Control": "no-store"})
 
     @api.route("/activity.csv", methods=API_METHODS, provide_automatic_options=False)
-    @limited
     def activity_csv() -> Response:
         reject_query_parameters()
         current = current_stats_or_503()
@@ -106,14 +111,13 @@ def create_api_blueprint(limiter: Limiter | None, rate_limit: str | None) -> Blu
         )
 
     @api.route("/stats/realtime", methods=API_METHODS, provide_automatic_options=False)
-    @limited
     def stats_realtime() -> Response:
         reject_query_parameters()
         slots, client = stream_slots_and_client()
         try:
             release = slots.acquire(client)
         except TooManyStreams as error:
-            return json_error(429, error.message, {"Retry-After": "30"})
+            return json_error(429, error.message, {"Retry-After": str(error.retry_after)})
         if not hand_off(request.environ, StreamHandOff(release, request.headers.get("Last-Event-ID"))):
             release()
             return json_error(503, "live streams are served only by Aurora's own server (python app.py, gunicorn)")
@@ -121,11 +125,10 @@ def create_api_blueprint(limiter: Limiter | None, rate_limit: str | None) -> Blu
         return Response(b"", mimetype="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     @api.route("/openapi.json", methods=API_METHODS, provide_automatic_options=False)
-    @limited
     def openapi_document() -> Response:
         reject_query_parameters()
-        access_control = current_app.extensions[EXTENSION_KEY].settings.access_token is not None
-        body = openapi_json(rate_limit=rate_limit, access_control=access_control)
+        settings = current_app.extensions[EXTENSION_KEY].settings
+        body = openapi_json(rate_limit=settings.rate_limit, access_control=settings.access_token is not None)
         return Response(body, mimetype="application/json")
 
     every_method = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -137,14 +140,7 @@ def create_api_blueprint(limiter: Limiter | None, rate_limit: str | None) -> Blu
         # that exists for GET but was asked with another method lands here too: that is a 405.
         raise api_method_error(f"/api/{rest}", API_METHODS)
 
-    # The one media type each operation answers with (for Accept), by view name.
-    media_types = {
-        "stats": "application/json",
-        "activity_csv": "text/csv",
-        "stats_realtime": "text/event-stream",
-        "openapi_document": "application/json",
-    }
-    install_request_guards(api, methods=API_METHODS, media_types=media_types)
+    install_request_guards(api, methods=API_METHODS, media_types=OPERATION_MEDIA_TYPES)
     return api
 
 
@@ -156,9 +152,7 @@ def register_error_handlers(server: Flask) -> None:
             # methods in Allow; answer as the API does: Allow GET, HEAD on a real route, else 404.
             error = api_method_error(request.path, API_METHODS)
         message = error.description or error.name
-        if error.code == 429:
-            message = f"rate limit exceeded ({error.description}); retry after Retry-After seconds"
-        elif error.code == 405:
+        if error.code == 405:
             message = f"method {shortened(raw_method())} is not allowed here"
         # get_headers() carries Allow for 405 (and any header the exception was given).
         headers = {name: value for name, value in error.get_headers() if name != "Content-Type"}

@@ -37,6 +37,8 @@ class Settings:
     port: int = 8050
     refresh_seconds: int = 30
     rate_limit: str | None = "60/minute"  # None: no limit (a proxy in front enforces one)
+    # The page's own requests (the page, its layout and its callbacks: several per load and refresh).
+    page_rate_limit: str | None = "600/minute"
     trusted_proxy_hops: int = 0
     access_token: str | None = field(default=None, repr=False)
     stream_max_per_client: int = 3
@@ -177,6 +179,8 @@ def settings_from_mapping(env: Mapping[str, str]) -> Settings:
         kwargs["refresh_seconds"] = _parse_int("AURORA_REFRESH_SECONDS", raw, low=1, high=3600)
     if (raw := get("AURORA_RATE_LIMIT")) is not None:
         kwargs["rate_limit"] = _parse_rate_limit("AURORA_RATE_LIMIT", raw)
+    if (raw := get("AURORA_PAGE_RATE_LIMIT")) is not None:
+        kwargs["page_rate_limit"] = _parse_rate_limit("AURORA_PAGE_RATE_LIMIT", raw)
     if (raw := get("AURORA_TRUSTED_PROXY_HOPS")) is not None:
         kwargs["trusted_proxy_hops"] = _parse_int("AURORA_TRUSTED_PROXY_HOPS", raw, low=0, high=10)
     if (raw := get("AURORA_ACCESS_TOKEN")) is not None:

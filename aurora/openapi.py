@@ -14,6 +14,7 @@ import json
 from aurora.models import BOT_STATUSES, EVENT_KINDS
 from aurora.queries.events import RECENT_EVENTS_LIMIT
 from aurora.queries.scope import HOURS, TOP_COMMANDS_LIMIT
+from aurora.stream import STREAM_RETRY_SECONDS
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1"
@@ -121,15 +122,14 @@ def _header(description: str, schema: dict, *, required: bool = True) -> dict:
 
 
 SECONDS = {"type": "integer", "minimum": 0}
+# On every answer of an API route while the rate limit is on (a count never fails: while Redis is
+# unreachable it is kept in memory), and on none while it is off.
 RATE_LIMIT_HEADERS = {
     "X-RateLimit-Limit": _header("requests allowed per window", SECONDS),
     "X-RateLimit-Remaining": _header("requests left in the current window", SECONDS),
     "X-RateLimit-Reset": _header("when the window resets, in Unix seconds", SECONDS),
 }
-
-# flask-limiter adds the budget headers to every answer of a limited route, but leaves them out when
-# its storage cannot be read and the request is let through; only a 429 is sure to carry them.
-OPTIONAL_LIMIT_HEADERS = {name: {**spec, "required": False} for name, spec in RATE_LIMIT_HEADERS.items()}
+RETRY_AFTER = {"Retry-After": _header("seconds until a retry can succeed (sent with 429 and 503 only)", SECONDS)}
 NO_STORE = {"Cache-Control": _header("never cached", {"type": "string", "const": "no-store"})}
 
 
@@ -143,7 +143,7 @@ def _error_response(status: int, description: str, headers: dict | None = None) 
     return response
 
 
-def _responses_component(access_control: bool) -> dict:
+def _responses_component(access_control: bool, limit_headers: dict) -> dict:
     responses = {
         "BadRequest": _error_response(400, "A query parameter was given (no endpoint takes any)."),
         "MethodNotAllowed": _error_response(
@@ -156,13 +156,14 @@ def _responses_component(access_control: bool) -> dict:
         ),
         "TooManyRequests": _error_response(
             429,
-            "The per-client request budget is spent.",
-            {"Retry-After": _header("seconds until a retry can succeed", SECONDS), **RATE_LIMIT_HEADERS},
+            "The per-client request budget is spent; `Retry-After` says when its window ends.",
+            {**RETRY_AFTER, **RATE_LIMIT_HEADERS},
         ),
         "TooManyStreams": _error_response(
             429,
-            "The request budget is spent, or too many streams are open (from this client or in total).",
-            {"Retry-After": _header("seconds until a retry can succeed", SECONDS), **OPTIONAL_LIMIT_HEADERS},
+            "The request budget is spent (`Retry-After`: when its window ends), or too many streams are open "
+            f"from this client or in total (`Retry-After`: {STREAM_RETRY_SECONDS}, also said in the message).",
+            {**RETRY_AFTER, **limit_headers},
         ),
         "Unavailable": _error_response(
             503,
@@ -206,12 +207,12 @@ def _head_of(get: dict) -> dict:
             "responses": responses}
 
 
-def _paths(access_control: bool) -> dict:
+def _paths(access_control: bool, limit_headers: dict) -> dict:
     stats = _operation(
         "Current statistics",
         {
             "description": "The current statistics.",
-            "headers": {**NO_STORE, **OPTIONAL_LIMIT_HEADERS},
+            "headers": {**NO_STORE, **limit_headers},
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Stats"}}},
         },
         unavailable=True, access_control=access_control, tag="getStats",
@@ -222,7 +223,7 @@ def _paths(access_control: bool) -> dict:
             "description": "`hour,commands,transactions`, one row per hour, oldest first (CRLF line ends).",
             "headers": {
                 **NO_STORE,
-                **OPTIONAL_LIMIT_HEADERS,
+                **limit_headers,
                 "Content-Disposition": _header(
                     "an attachment named after the stats' time",
                     {"type": "string", "pattern": r'^attachment; filename="aurora-activity-\d{8}T\d{6}Z\.csv"$'},
@@ -244,7 +245,7 @@ def _paths(access_control: bool) -> dict:
             ),
             "headers": {
                 "Cache-Control": _header("never cached", {"type": "string", "const": "no-cache"}),
-                **OPTIONAL_LIMIT_HEADERS,
+                **limit_headers,
             },
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         },
@@ -255,7 +256,7 @@ def _paths(access_control: bool) -> dict:
         "This document",
         {
             "description": "The OpenAPI description of the API.",
-            "headers": OPTIONAL_LIMIT_HEADERS,
+            "headers": limit_headers,
             "content": {"application/json": {"schema": {"type": "object", "required": ["openapi", "paths"]}}},
         },
         unavailable=False, access_control=access_control, tag="getOpenApi",
@@ -271,10 +272,12 @@ def _paths(access_control: bool) -> dict:
 def build_openapi_document(*, rate_limit: str | None, access_control: bool) -> dict:
     """The document for an app with this rate limit, with or without a configured access token."""
     budget = (
-        f"All operations share a budget of {rate_limit} per client IP."
+        f"All operations share a budget of {rate_limit} per client IP; every answer says how much is left "
+        "(`X-RateLimit-*`), and only a refusal (429) or an unavailable answer (503) carries `Retry-After`."
         if rate_limit
         else "The app itself sets no rate limit here (a proxy in front is expected to)."
     )
+    limit_headers = RATE_LIMIT_HEADERS if rate_limit else {}
     description = (
         "Health and activity of the Aurora Discord bot. Every path answers GET and HEAD only: any other "
         "method (methods are case-sensitive) is answered 405 with `Allow` (response `MethodNotAllowed`). "
@@ -285,10 +288,10 @@ def build_openapi_document(*, rate_limit: str | None, access_control: bool) -> d
     document: dict = {
         "openapi": OPENAPI_VERSION,
         "info": {"title": "Aurora Dashboard API", "version": API_VERSION, "description": description},
-        "paths": _paths(access_control),
+        "paths": _paths(access_control, limit_headers),
         "components": {
             "schemas": {"Stats": _stats_schema()},
-            "responses": _responses_component(access_control),
+            "responses": _responses_component(access_control, limit_headers),
         },
     }
     if access_control:

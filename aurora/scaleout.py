@@ -4,8 +4,9 @@
 - `bot`: only the bot; it publishes snapshots to Redis (see `aurora.bot_process`).
 - `web`: only the dashboard; it reads the bot's snapshot from Redis and never starts a bot.
 
-Whenever REDIS_URL is set (any role) the rate limit is counted in Redis and the database stats are
-computed once per interval for all processes; without it everything stays in process memory.
+Whenever REDIS_URL is set (any role) the rate limit is counted in Redis (`aurora.rate_limit`) and
+the database stats are computed once per interval for all processes; without it everything stays in
+process memory.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import redis
 from aurora.cache import SnapshotCache
 from aurora.config import Settings
 from aurora.metrics import observe_refresh_source, timed_compute
-from aurora.redis_link import RedisHealth, client_options, connect
+from aurora.redis_link import RedisHealth, connect
 from aurora.redis_store import RedisSnapshotStore
 from aurora.seams import Clock, SnapshotHandOver, StatsCompute
 from aurora.shared_stats import SharedStatsCompute
@@ -61,19 +62,3 @@ def shared_compute(settings: Settings, shared: SharedRedis | None, inner: StatsC
         health=shared.health,
         observe=observe_refresh_source,
     )
-
-
-def limiter_storage(settings: Settings) -> dict:
-    """flask-limiter storage arguments: Redis (shared by all workers and hosts) when configured.
-
-    If Redis becomes unreachable, flask-limiter counts in process memory (logging the switch once)
-    and goes back to Redis when it answers again, instead of failing every request.
-    """
-    if settings.redis_url is None:
-        return {"storage_uri": "memory://"}
-    return {
-        "storage_uri": settings.redis_url,
-        "storage_options": client_options(),
-        "in_memory_fallback_enabled": True,
-        "key_prefix": settings.redis_prefix,
-    }

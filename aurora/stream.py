@@ -22,14 +22,18 @@ from aurora.service import StatsService, StatsUnavailable
 RETRY_MILLISECONDS = 5000
 POLL_SECONDS = 0.5
 HEARTBEAT = b": heartbeat\n\n"
+# A refused stream's Retry-After: a slot frees only when another stream ends, which nothing here can
+# foresee, so this is when asking again is worth it (the page asks for room at every refresh).
+STREAM_RETRY_SECONDS = 30
 # Where the ASGI layer leaves room in the request's scope for the view's hand-off.
 HANDOFF_SCOPE_KEY = "aurora.stream_handoff"
 
 
 class TooManyStreams(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, reason: str) -> None:
+        self.retry_after = STREAM_RETRY_SECONDS
+        self.message = f"{reason}; retry after {self.retry_after} s"
+        super().__init__(self.message)
 
 
 class StreamSlots:

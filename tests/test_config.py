@@ -21,6 +21,7 @@ def test_defaults_run_the_embedded_demo():
     assert (settings.host, settings.port) == ("127.0.0.1", 8050)
     assert settings.refresh_seconds == 30
     assert settings.rate_limit == "60/minute"
+    assert settings.page_rate_limit == "600/minute"
     assert not settings.bot_enabled
 
 
@@ -54,6 +55,12 @@ def test_rate_limit_can_be_switched_off_for_a_limiting_proxy():
     assert settings_from_mapping({"AURORA_RATE_LIMIT": "OFF"}).rate_limit is None
 
 
+def test_the_page_has_its_own_rate_limit_setting():
+    settings = settings_from_mapping({"AURORA_PAGE_RATE_LIMIT": "100 per minute;2000/hour"})
+    assert (settings.page_rate_limit, settings.rate_limit) == ("100 per minute;2000/hour", "60/minute")
+    assert settings_from_mapping({"AURORA_PAGE_RATE_LIMIT": "off"}).page_rate_limit is None
+
+
 def test_serving_limits_are_parsed():
     defaults = settings_from_mapping({})
     assert (defaults.max_body_bytes, defaults.app_threads) == (256 * 1024, 8)
@@ -73,6 +80,8 @@ def test_the_token_never_appears_in_repr():
         ("AURORA_REFRESH_SECONDS", "0"),
         ("AURORA_REFRESH_SECONDS", "1.5"),
         ("AURORA_RATE_LIMIT", "lots"),
+        ("AURORA_PAGE_RATE_LIMIT", "lots"),
+        ("AURORA_PAGE_RATE_LIMIT", "600/fortnight"),
         ("DATABASE_URL", "mysql://root@localhost/aurora"),
         ("DATABASE_URL", "aurora.db"),
         ("AURORA_DEMO", "maybe"),

@@ -152,7 +152,7 @@ def test_200_clients_from_200_addresses(tmp_path):
     assert after.status == 200
     assert set(statuses) <= {200, 429}
     # The per-IP limit held for each address: a run shorter than a minute spans at most two of
-    # flask-limiter's fixed one-minute windows, so no client can have more than two budgets' worth.
+    # the rate limit's fixed one-minute windows, so no client can have more than two budgets' worth.
     assert LOAD_SECONDS < 60
     assert all(result.statuses[200] <= 2 * RATE_LIMIT_PER_MINUTE for result in results)
     assert statuses[429] > 0 and all(result.statuses[200] > 0 for result in results)

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from aurora.stream import event_id
+from aurora.stream import STREAM_RETRY_SECONDS, event_id
 from tests.fake_discord import FakeDiscord
 from tests.support import NOW, Stream, command, insert_rows
 
@@ -82,8 +82,11 @@ def test_streams_are_limited_per_client_and_freed_on_disconnect(streaming_app, l
         stream.next_event()
     refused = Stream(server.url)
     assert refused.response.status == 429
-    assert json.loads(refused.response.read())["error"]["status"] == 429
-    assert int(refused.response.getheader("Retry-After")) > 0
+    error = json.loads(refused.response.read())["error"]
+    assert error["status"] == 429
+    # The message and the header give the same retry time, whatever the rate limit's window.
+    assert refused.response.getheader("Retry-After") == str(STREAM_RETRY_SECONDS)
+    assert error["message"] == f"at most 2 live streams per client; retry after {STREAM_RETRY_SECONDS} s"
     refused.close()
     streams[0].close()
     wait_for(lambda: slots.open_streams == 1, timeout=5)  # noticed at the next heartbeat write

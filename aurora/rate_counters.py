@@ -1,0 +1,151 @@
+"""Where rate-limit windows are counted: this process's memory, or Redis shared by every process.
+
+Fixed windows, as the `limits` library (and flask-limiter before it) count them: a client's window
+opens at its first request and lasts the limit's period; the count is `hit` once per request and
+says how many requests the window has had and when it ends. Windows follow wall time
+(`time.time()`, like Redis's expiries), not the app's injected clock, which dates the figures.
+
+With Redis, the count is `limits`' Redis storage (one atomic INCR-and-expire script, one round trip
+per request). If Redis stops answering, counting goes on in this process's memory (the limit then
+holds per process) and Redis is tried again after a short pause; each switch is logged once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from limits.storage import RedisStorage
+from redis import RedisError
+
+from aurora.config import Settings
+from aurora.redis_link import PAUSE_AFTER_FAILURE_SECONDS, client_options
+
+log = logging.getLogger(__name__)
+
+# Windows (or window ends) kept in memory before the ended ones are forgotten.
+WINDOWS_KEPT = 10_000
+
+
+class MemoryCounter:
+    """Fixed windows in this process's memory: a dict under a lock.
+
+    Not `limits`' MemoryStorage: it restarts a timer thread every 10 ms while requests come in, to
+    expire keys, and that cost more than all the rest of a count (bench.limiter_cost). Here an ended
+    window is replaced when its client comes back, and forgotten when the dict has grown.
+    """
+
+    def __init__(self) -> None:
+        self._windows: dict[str, list] = {}  # key -> [count, end (Unix seconds)]
+        self._lock = threading.Lock()
+        self._forget_at = WINDOWS_KEPT
+
+    def hit(self, key: str, period: int) -> tuple[int, float]:
+        """Count one request; the window's count so far and when the window ends (Unix seconds)."""
+        now = time.time()
+        with self._lock:
+            window = self._windows.get(key)
+            if window is None or window[1] <= now:
+                if len(self._windows) >= self._forget_at:
+                    self._forget_ended(now)
+                window = self._windows[key] = [0, now + period]
+            window[0] += 1
+            return window[0], window[1]
+
+    def window_end(self, key: str) -> float:
+        window = self._windows.get(key)
+        return window[1] if window is not None else time.time()
+
+    def _forget_ended(self, now: float) -> None:
+        self._windows = {key: window for key, window in self._windows.items() if window[1] > now}
+        # Many clients at once: the next clean-up waits until there are twice as many (amortised).
+        self._forget_at = max(WINDOWS_KEPT, 2 * len(self._windows))
+
+
+class SharedCounter:
+    """Windows in Redis, shared by every worker and host; in memory while Redis does not answer.
+
+    One round trip per request: the count. When a window ends is known without asking where this
+    process opened the window (its first count), and asked once per window otherwise.
+    """
+
+    def __init__(self, storage: RedisStorage, *, retry_pause: float = PAUSE_AFTER_FAILURE_SECONDS,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._redis = storage
+        self._fallback = MemoryCounter()
+        self._retry_pause = retry_pause
+        self._monotonic = monotonic
+        self._ends: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._down = False
+        self._retry_at = 0.0
+
+    @property
+    def down(self) -> bool:
+        return self._down
+
+    def hit(self, key: str, period: int) -> tuple[int, float]:
+        if self._down and self._monotonic() < self._retry_at:
+            return self._fallback.hit(key, period)
+        try:
+            count = self._redis.incr(key, period)
+            if self._down:
+                self._recovered()
+            return count, self._known_end(key, count, period)
+        except RedisError as error:
+            self._failed(error)
+            return self._fallback.hit(key, period)
+
+    def window_end(self, key: str) -> float:
+        """Asked of the storage (a refusal's Retry-After is exact, whichever process opened the window)."""
+        if self._down:
+            return self._fallback.window_end(key)
+        try:
+            return self._redis.get_expiry(key)
+        except RedisError as error:
+            self._failed(error)
+            return self._ends.get(key, time.time())
+
+    def _known_end(self, key: str, count: int, period: int) -> float:
+        now = time.time()
+        if count == 1:
+            end = now + period
+        else:
+            end = self._ends.get(key, 0.0)
+            if end > now:
+                return end
+            end = self._redis.get_expiry(key)
+        if len(self._ends) >= WINDOWS_KEPT:
+            self._ends = {known: ends for known, ends in self._ends.items() if ends > now}
+        self._ends[key] = end
+        return end
+
+    def _failed(self, error: RedisError) -> None:
+        with self._lock:
+            first, self._down = not self._down, True
+            self._retry_at = self._monotonic() + self._retry_pause
+        if first:
+            log.warning(
+                "Rate limit storage unreachable (%s): counting in this process's memory until Redis "
+                "answers (the limit holds per process meanwhile)", error.__class__.__name__,
+            )
+
+    def _recovered(self) -> None:
+        with self._lock:
+            recovered, self._down = self._down, False
+            self._ends.clear()
+        if recovered:
+            log.info("Rate limit storage recovered: counting in Redis again")
+
+
+WindowCounter = MemoryCounter | SharedCounter
+
+
+
+def make_counter(settings: Settings) -> WindowCounter:
+    if settings.redis_url is None:
+        return MemoryCounter()
+    # Connects lazily: a Redis that is down at startup is counted around like one that went down.
+    return SharedCounter(RedisStorage(settings.redis_url, key_prefix=settings.redis_prefix, **client_options()))
