@@ -223,6 +223,24 @@ def process_tree_rss_bytes(pid: int) -> int:
     return total
 
 
+def process_tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and all its descendants (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            # Fields after the command name (which may hold spaces): utime and stime are 14th and 15th.
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except FileNotFoundError:
+            continue
+        pending.extend(int(child) for child in children)
+    return total / ticks
+
+
 def refresh_callback_body(base: str) -> bytes:
     """The body Dash's renderer posts for the page's interval-driven refresh, built from its dependencies."""
     with urllib.request.urlopen(f"{base}/_dash-dependencies") as response:
