@@ -173,7 +173,7 @@ def table(costs: list[Cost]) -> str:
             f"{cost.cpu_microseconds:.1f}", "-" if none else f"{cost.cpu_microseconds - base.cpu_microseconds:+.1f}",
         ))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
 
