@@ -21,10 +21,14 @@ from limits.storage import RedisStorage
 from redis import RedisError
 
 from aurora.config import Settings
-from aurora.redis_link import PAUSE_AFTER_FAILURE_SECONDS, client_options
+from aurora.redis_link import client_options
 
 log = logging.getLogger(__name__)
 
+# After a failure, how long counts stay in memory before Redis is tried again. Shorter than the
+# breaker that the other Redis users share (aurora.redis_link): meanwhile the limit only holds per
+# process, and a try costs one request at most one socket timeout.
+REDIS_RETRY_SECONDS = 5.0
 # Windows (or window ends) kept in memory before the ended ones are forgotten.
 WINDOWS_KEPT = 10_000
 
@@ -71,7 +75,7 @@ class SharedCounter:
     process opened the window (its first count), and asked once per window otherwise.
     """
 
-    def __init__(self, storage: RedisStorage, *, retry_pause: float = PAUSE_AFTER_FAILURE_SECONDS,
+    def __init__(self, storage: RedisStorage, *, retry_pause: float = REDIS_RETRY_SECONDS,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self._redis = storage
         self._fallback = MemoryCounter()
