@@ -181,7 +181,7 @@ def create_app(
     install_relative_redirects(app)
     install_metrics(server)
     # After access control: a request without the token is refused before it is counted.
-    install_rate_limits(app, settings)
+    install_rate_limits(app, settings, clock)
     server.register_blueprint(create_api_blueprint())
     register_error_handlers(server)
     install_page(app, settings.refresh_seconds)

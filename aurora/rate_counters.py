@@ -2,8 +2,8 @@
 
 Fixed windows, as the `limits` library (and flask-limiter before it) count them: a client's window
 opens at its first request and lasts the limit's period; the count is `hit` once per request and
-says how many requests the window has had and when it ends. Windows follow wall time
-(`time.time()`, like Redis's expiries), not the app's injected clock, which dates the figures.
+says how many requests the window has had and when it ends, in Unix seconds of the app's injected
+clock (`Seconds`); with Redis the window's length comes from the key's TTL, so the two never mix.
 
 With Redis, the count is `limits`' Redis storage (one atomic INCR-and-expire script, one round trip
 per request). If Redis stops answering, counting goes on in this process's memory (the limit then
@@ -25,6 +25,8 @@ from aurora.redis_link import client_options
 
 log = logging.getLogger(__name__)
 
+Seconds = Callable[[], float]  # the injected clock as Unix seconds
+
 # After a failure, how long counts stay in memory before Redis is tried again. Shorter than the
 # breaker that the other Redis users share (aurora.redis_link): meanwhile the limit only holds per
 # process, and a try costs one request at most one socket timeout.
@@ -41,14 +43,15 @@ class MemoryCounter:
     window is replaced when its client comes back, and forgotten when the dict has grown.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, now: Seconds) -> None:
+        self._now = now
         self._windows: dict[str, list] = {}  # key -> [count, end (Unix seconds)]
         self._lock = threading.Lock()
         self._forget_at = WINDOWS_KEPT
 
     def hit(self, key: str, period: int) -> tuple[int, float]:
         """Count one request; the window's count so far and when the window ends (Unix seconds)."""
-        now = time.time()
+        now = self._now()
         with self._lock:
             window = self._windows.get(key)
             if window is None or window[1] <= now:
@@ -60,7 +63,7 @@ class MemoryCounter:
 
     def window_end(self, key: str) -> float:
         window = self._windows.get(key)
-        return window[1] if window is not None else time.time()
+        return window[1] if window is not None else self._now()
 
     def _forget_ended(self, now: float) -> None:
         self._windows = {key: window for key, window in self._windows.items() if window[1] > now}
@@ -76,9 +79,10 @@ class SharedCounter:
     """
 
     def __init__(self, storage: RedisStorage, *, retry_pause: float = REDIS_RETRY_SECONDS,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, now: Seconds) -> None:
         self._redis = storage
-        self._fallback = MemoryCounter()
+        self._now = now
+        self._fallback = MemoryCounter(now)
         self._retry_pause = retry_pause
         self._monotonic = monotonic
         self._ends: dict[str, float] = {}
@@ -107,24 +111,29 @@ class SharedCounter:
         if self._down:
             return self._fallback.window_end(key)
         try:
-            return self._redis.get_expiry(key)
+            return self._expiry(key)
         except RedisError as error:
             self._failed(error)
-            return self._ends.get(key, time.time())
+            return self._ends.get(key, self._now())
 
     def _known_end(self, key: str, count: int, period: int) -> float:
-        now = time.time()
+        now = self._now()
         if count == 1:
             end = now + period
         else:
             end = self._ends.get(key, 0.0)
             if end > now:
                 return end
-            end = self._redis.get_expiry(key)
+            end = self._expiry(key)
         if len(self._ends) >= WINDOWS_KEPT:
             self._ends = {known: ends for known, ends in self._ends.items() if ends > now}
         self._ends[key] = end
         return end
+
+    def _expiry(self, key: str) -> float:
+        # `limits`' own get_expiry adds the TTL to the wall clock; here it goes on the injected one.
+        ttl = self._redis.get_connection(True).ttl(self._redis.prefixed_key(key))
+        return self._now() + max(ttl, 0)
 
     def _failed(self, error: RedisError) -> None:
         with self._lock:
@@ -148,8 +157,9 @@ WindowCounter = MemoryCounter | SharedCounter
 
 
 
-def make_counter(settings: Settings) -> WindowCounter:
+def make_counter(settings: Settings, now: Seconds) -> WindowCounter:
     if settings.redis_url is None:
-        return MemoryCounter()
+        return MemoryCounter(now)
     # Connects lazily: a Redis that is down at startup is counted around like one that went down.
-    return SharedCounter(RedisStorage(settings.redis_url, key_prefix=settings.redis_prefix, **client_options()))
+    storage = RedisStorage(settings.redis_url, key_prefix=settings.redis_prefix, **client_options())
+    return SharedCounter(storage, now=now)

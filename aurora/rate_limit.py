@@ -15,7 +15,6 @@ and read the window back for its headers, costing several times the rest of serv
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 
 from dash import Dash
@@ -24,7 +23,8 @@ from limits import RateLimitItem, parse_many
 
 from aurora.api import API_ENDPOINTS, json_error
 from aurora.config import Settings
-from aurora.rate_counters import WindowCounter, make_counter
+from aurora.rate_counters import Seconds, WindowCounter, make_counter
+from aurora.seams import Clock
 
 # Where the check leaves the budget headers for BudgetHeaders.
 HEADERS_ENVIRON_KEY = "aurora.rate_limit_headers"
@@ -94,10 +94,11 @@ class BudgetHeaders:
 class RateLimits:
     """The before-request hook that counts each limited request (`BudgetHeaders` labels its answer)."""
 
-    def __init__(self, counter: WindowCounter, budgets: dict[str, Budget]) -> None:
+    def __init__(self, counter: WindowCounter, budgets: dict[str, Budget], now: Seconds) -> None:
         """`budgets`: Flask endpoint -> its budget; endpoints not in it are not limited."""
         self.counter = counter
         self._budgets = budgets
+        self._now = now
 
     def check(self) -> Response | None:
         current = request._get_current_object()  # once: each access through the proxy costs
@@ -111,15 +112,15 @@ class RateLimits:
             key = window.key(client)
             count, window_end = self.counter.hit(key, window.item.get_expiry())
             if count > window.item.amount:  # longer windows are not counted then, as flask-limiter did
-                return refusal(window, count, self.counter.window_end(key))
+                return refusal(window, count, self.counter.window_end(key), self._now())
             # Shown: the shortest window's figures (the one a client runs into first).
             shown = shown or window.headers(count, window_end)
         current.environ[HEADERS_ENVIRON_KEY] = shown
         return None
 
 
-def refusal(window: Window, count: int, window_end: float) -> Response:
-    retry_after = max(1, math.ceil(window_end - time.time()))
+def refusal(window: Window, count: int, window_end: float, now: float) -> Response:
+    retry_after = max(1, math.ceil(window_end - now))
     return json_error(
         429,
         f"rate limit exceeded ({window.item}); retry after Retry-After seconds",
@@ -139,13 +140,16 @@ def route_budgets(app: Dash, settings: Settings) -> dict[str, Budget]:
     return budgets
 
 
-def install_rate_limits(app: Dash, settings: Settings) -> RateLimits | None:
+def install_rate_limits(app: Dash, settings: Settings, clock: Clock) -> RateLimits | None:
     """Count the API and the page against their budgets; with both limits off, install nothing
     (no per-request hook at all, for deployments whose proxy limits)."""
     budgets = route_budgets(app, settings)
     if not budgets:
         return None
-    limits = RateLimits(make_counter(settings), budgets)
+    def now() -> float:
+        return clock().timestamp()
+
+    limits = RateLimits(make_counter(settings, now), budgets, now)
     app.server.before_request(limits.check)
     app.server.wsgi_app = BudgetHeaders(app.server.wsgi_app)
     return limits

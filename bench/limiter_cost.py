@@ -78,7 +78,7 @@ def limits_core_app(storage) -> Flask:
 
 def aurora_app(counter) -> Flask:
     app = bare_app()
-    limits = RateLimits(counter, {ENDPOINT: Budget.parse("api", LIMIT)})
+    limits = RateLimits(counter, {ENDPOINT: Budget.parse("api", LIMIT)}, time.time)
     app.before_request(limits.check)
     app.wsgi_app = BudgetHeaders(app.wsgi_app)
     return app
@@ -96,12 +96,12 @@ def apps(redis_url: str, prefix: str) -> dict[tuple[str, str], Flask]:
         ("memory", "flask-limiter as before"): flask_limiter_app({"storage_uri": "memory://"}, lean=False),
         ("memory", "flask-limiter lean"): flask_limiter_app({"storage_uri": "memory://"}, lean=True),
         ("memory", "limits core, once"): limits_core_app(MemoryStorage()),
-        ("memory", "aurora.rate_limit"): aurora_app(MemoryCounter()),
+        ("memory", "aurora.rate_limit"): aurora_app(MemoryCounter(time.time)),
         ("redis", "flask-limiter as before"): flask_limiter_app(today_redis, lean=False),
         ("redis", "flask-limiter lean"): flask_limiter_app(
             {"storage_uri": redis_url, "storage_options": client_options(), "key_prefix": prefix}, lean=True),
         ("redis", "limits core, once"): limits_core_app(redis_storage()),
-        ("redis", "aurora.rate_limit"): aurora_app(SharedCounter(redis_storage())),
+        ("redis", "aurora.rate_limit"): aurora_app(SharedCounter(redis_storage(), now=time.time)),
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 
 import pytest
@@ -90,4 +91,11 @@ def test_the_tree_error_handler_is_the_cogs_only_while_it_is_loaded(bot_engine, 
         assert bot.tree.on_error == default_handler
         await bot.close()
 
-    asyncio.run(scenario())
+    run_on_own_loop(scenario())
+
+
+def run_on_own_loop(coroutine) -> None:
+    """Run on a fresh loop in a thread of its own: the session's browser keeps a loop running in
+    the main thread once the browser tests have run."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, coroutine).result(timeout=30)

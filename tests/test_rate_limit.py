@@ -7,7 +7,6 @@ import json
 import logging
 import re
 import socket
-import time
 
 import pytest
 import redis
@@ -17,6 +16,7 @@ from aurora import rate_limit
 from aurora.config import SettingsError, settings_from_mapping
 from aurora.rate_counters import SharedCounter
 from aurora.stream import STREAM_RETRY_SECONDS, StreamSlots, TooManyStreams
+from tests.support import NOW
 from tests.tcp_proxy import TcpProxy
 
 API_PATHS = ("/api/stats", "/api/activity.csv", "/api/openapi.json", "/api/stats/realtime")
@@ -66,7 +66,8 @@ def assert_refused(response, limit: int) -> None:
     assert 1 <= retry_after <= 60
     assert response.headers["X-RateLimit-Limit"] == str(limit)
     assert response.headers["X-RateLimit-Remaining"] == "0"
-    assert int(response.headers["X-RateLimit-Reset"]) >= time.time() + retry_after - 1
+    # The window is dated by the app's injected clock (frozen at NOW in these tests).
+    assert int(response.headers["X-RateLimit-Reset"]) >= NOW.timestamp() + retry_after - 1
 
 
 def test_each_request_is_counted_once(make_app, monkeypatch):
@@ -84,7 +85,7 @@ def test_each_request_is_counted_once(make_app, monkeypatch):
             return self.counter.window_end(key)
 
     real = rate_limit.make_counter
-    monkeypatch.setattr(rate_limit, "make_counter", lambda settings: Spy(real(settings)))
+    monkeypatch.setattr(rate_limit, "make_counter", lambda settings, now: Spy(real(settings, now)))
     client = make_app(rate_limit="10/minute").server.test_client()
     remaining = []
     for path in ("/api/stats", "/api/stats", "/api/activity.csv", "/api/openapi.json"):
@@ -204,7 +205,7 @@ def test_counting_goes_back_to_redis_when_it_answers_again(redis_url, redis_pref
     counter = SharedCounter(
         RedisStorage(f"redis://127.0.0.1:{proxy.port}/{target.get('db', 0)}", key_prefix=redis_prefix,
                      socket_connect_timeout=1, socket_timeout=1),
-        retry_pause=5, monotonic=lambda: now[0],
+        retry_pause=5, monotonic=lambda: now[0], now=NOW.timestamp,
     )
     try:
         assert counter.hit("k", 60)[0] == 1
@@ -216,7 +217,8 @@ def test_counting_goes_back_to_redis_when_it_answers_again(redis_url, redis_pref
         now[0] += 5
         count, end = counter.hit("k", 60)
         assert count == 2 and not counter.down  # Redis's count, which the outage did not reach
-        assert time.time() < end <= time.time() + 60
+        # The second hit of a window Redis opened: its end read back from the key's TTL.
+        assert NOW.timestamp() < end <= NOW.timestamp() + 60
     finally:
         proxy.close()
     messages = [record.getMessage() for record in caplog.records if record.name == "aurora.rate_counters"]
