@@ -18,10 +18,10 @@ import sys
 from typing import NoReturn
 
 from aurora import StartupError, create_app
-from aurora.asgi import asgi_app
 from aurora.config import SettingsError, load_settings
-from aurora.init_db_command import InitDbError, init_database
-from aurora.serving import listen, serve
+from aurora.init_db.command import InitDbError, init_database
+from aurora.serving.asgi import asgi_app
+from aurora.serving.worker import listen, serve
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -114,7 +114,7 @@ def _listen(settings):
 
 def run_bot_role(settings) -> int:
     """AURORA_ROLE=bot: only the bot, publishing to Redis, until SIGINT/SIGTERM."""
-    from aurora.bot_process import BotProcess
+    from aurora.scaleout.bot_process import BotProcess
 
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     process = BotProcess(settings)

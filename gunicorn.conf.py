@@ -5,7 +5,7 @@ exist: more would each open their own gateway connection (one worker serves many
 With AURORA_ROLE=web the bot runs elsewhere and any number of workers may serve (`--workers 4`);
 AURORA_ROLE=bot runs no web server at all (`python app.py`).
 
-Workers are uvicorn's (asyncio) with Aurora's options (`aurora.serving.AuroraWorker`): the event
+Workers are uvicorn's (asyncio) with Aurora's options (`aurora.serving.worker.AuroraWorker`): the event
 loop waits on every client, live streams included, and the Flask/Dash app runs in a pool of
 AURORA_THREADS threads per worker only for complete requests. The worker's `timeout` is a
 heartbeat of the worker, not a limit on a request, so long streams live.
@@ -45,7 +45,7 @@ _own_metrics_folder = _prepare_metrics_folder()
 
 from aurora.config import SettingsError, load_settings  # noqa: E402  (after the folder, see above)
 
-AURORA_WORKER = "aurora.serving.AuroraWorker"
+AURORA_WORKER = "aurora.serving.worker.AuroraWorker"
 worker_class = AURORA_WORKER
 workers = 1
 timeout = 30

@@ -11,24 +11,24 @@ from dash import Dash
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from aurora.aggregates import IncrementalStats
-from aurora.api import EXTENSION_KEY, create_api_blueprint, register_error_handlers
+from aurora.api.rate_limit import install_rate_limits
+from aurora.api.routes import EXTENSION_KEY, create_api_blueprint, register_error_handlers
+from aurora.api.stream import StreamSlots
 from aurora.bot_commands import CommandServices
 from aurora.bot_runner import BotRunner
-from aurora.callbacks import install_page
-from aurora.capacity import current_capacity, stream_cap
 from aurora.config import Settings
 from aurora.db import create_db_engine, init_db, missing_tables
 from aurora.demo import is_demo_database, seed_demo
-from aurora.indexes import log_missing_indexes
-from aurora.lease import BotLease, LeaseHeld
+from aurora.init_db.indexes import log_missing_indexes
+from aurora.layouts.callbacks import install_page
+from aurora.layouts.page_guard import install_page_guard
 from aurora.metrics import install_metrics
-from aurora.page_guard import install_page_guard
+from aurora.queries.aggregates import IncrementalStats
 from aurora.queries.balances import balance_of
-from aurora.rate_limit import install_rate_limits
 from aurora.recorder import CommandRecorder
-from aurora.redis_link import RedisError, describe
-from aurora.scaleout import SharedRedis, connect_shared, shared_compute, snapshot_source
+from aurora.scaleout.lease import BotLease, LeaseHeld
+from aurora.scaleout.redis_link import RedisError, describe
+from aurora.scaleout.roles import SharedRedis, connect_shared, shared_compute, snapshot_source
 from aurora.seams import Clock, SnapshotHandOver, SnapshotSink
 from aurora.security import (
     install_access_control,
@@ -37,7 +37,7 @@ from aurora.security import (
     install_security_headers,
 )
 from aurora.service import StatsService, utc_now
-from aurora.stream import StreamSlots
+from aurora.serving.capacity import current_capacity, stream_cap
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Plain, frozen values that cross module and thread boundaries, and the constants they share.
 
 Nothing in here knows about Discord, SQL or Dash: the bot thread builds `BotSnapshot`s, the
-stats computations (`aurora.aggregates`, or the reference definitions in `aurora.queries`) build
+stats computations (`aurora.queries.aggregates`, or the reference definitions in `aurora.queries`) build
 `DatabaseStats`, the service combines them into `Stats`, and the API and the page only ever read
 these. The interfaces that plug the parts together are in `aurora.seams`.
 """

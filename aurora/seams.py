@@ -38,13 +38,13 @@ class SnapshotSource(Protocol):
 
 class SnapshotHandOver(SnapshotSink, SnapshotSource, Protocol):
     """Both ends in one object: `aurora.cache.SnapshotCache` in one process; across processes
-    `aurora.redis_store.RedisSnapshotStore` (read by the web side) and `OffLoopPublisher` (the bot
+    `aurora.scaleout.snapshots.RedisSnapshotStore` (read by the web side) and `OffLoopPublisher` (the bot
     side, which keeps the newest snapshot for the bot's own /stats)."""
 
 
 class StatsCompute(Protocol):
-    """The database half of the stats as of `now`: `aurora.aggregates.IncrementalStats` in
+    """The database half of the stats as of `now`: `aurora.queries.aggregates.IncrementalStats` in
     production, the reference definitions (`aurora.service.compute_database_stats`) in tests and the
-    bench; `aurora.metrics.timed_compute` and `aurora.shared_stats.SharedStatsCompute` wrap either."""
+    bench; `aurora.metrics.timed_compute` and `aurora.scaleout.shared_stats.SharedStatsCompute` wrap either."""
 
     def __call__(self, engine: Engine, now: datetime) -> DatabaseStats: ...

@@ -66,7 +66,7 @@ class StatsUnavailable(RuntimeError):
 
 def compute_database_stats(engine: Engine, now: datetime) -> DatabaseStats:
     """The reference: every figure by its plain definition (`aurora.queries`), in one read
-    transaction, as of `now`. The tests and the bench check `aurora.aggregates.IncrementalStats`,
+    transaction, as of `now`. The tests and the bench check `aurora.queries.aggregates.IncrementalStats`,
     which the app runs, against this; it is also the service's compute where none is given."""
     with engine.connect() as conn:
         return DatabaseStats(

@@ -15,7 +15,7 @@ from a2wsgi import WSGIMiddleware
 from flask import Flask, Response
 
 from aurora.config import load_settings
-from aurora.redis_link import client_options
+from aurora.scaleout.redis_link import client_options
 
 BODY = Path(os.environ["BENCH_BODY_FILE"]).read_bytes()
 REDIS_URL = os.environ.get("BENCH_REDIS_URL")

@@ -35,8 +35,8 @@ sys.path.insert(0, str(ROOT))
 from aurora.db import create_db_engine, init_db  # noqa: E402
 from aurora.demo import seed_demo  # noqa: E402
 from aurora.models import BotSnapshot, ShardSnapshot  # noqa: E402
-from aurora.redis_link import connect  # noqa: E402
-from aurora.redis_store import RedisSnapshotStore  # noqa: E402
+from aurora.scaleout.redis_link import connect  # noqa: E402
+from aurora.scaleout.snapshots import RedisSnapshotStore  # noqa: E402
 from bench.common import Server, gunicorn, python_load, wait_for_http, wrk  # noqa: E402
 
 CONNECTIONS = 16

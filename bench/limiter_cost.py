@@ -8,11 +8,11 @@ way of limiting, and its WSGI callable is called directly, one request after ano
 above the load (100000000/minute), so every request is counted and served, never refused:
 
 - no limiter;
-- flask-limiter as Aurora configured it before `aurora.rate_limit`: shared limit on the route,
+- flask-limiter as Aurora configured it before `aurora.api.rate_limit`: shared limit on the route,
   headers on, with Redis the in-memory fallback and key prefix;
 - flask-limiter lean: the same limit, headers off, no fallback;
 - the `limits` core once per request: one fixed-window hit from a before-request hook, nothing else;
-- `aurora.rate_limit` (what Aurora runs): one count, the budget headers on every answer, Redis
+- `aurora.api.rate_limit` (what Aurora runs): one count, the budget headers on every answer, Redis
   with its in-memory fallback.
 
 Each is measured with memory storage and with Redis storage. The rounds alternate the apps and the
@@ -39,9 +39,9 @@ from limits.storage import MemoryStorage, RedisStorage
 from limits.strategies import FixedWindowRateLimiter
 from werkzeug.test import EnvironBuilder
 
-from aurora.rate_counters import MemoryCounter, SharedCounter
-from aurora.rate_limit import Budget, BudgetHeaders, RateLimits
-from aurora.redis_link import client_options
+from aurora.api.rate_counters import MemoryCounter, SharedCounter
+from aurora.api.rate_limit import Budget, BudgetHeaders, RateLimits
+from aurora.scaleout.redis_link import client_options
 
 LIMIT = "100000000/minute"
 BODY = b'{"bench": true}' * 200
@@ -96,12 +96,12 @@ def apps(redis_url: str, prefix: str) -> dict[tuple[str, str], Flask]:
         ("memory", "flask-limiter as before"): flask_limiter_app({"storage_uri": "memory://"}, lean=False),
         ("memory", "flask-limiter lean"): flask_limiter_app({"storage_uri": "memory://"}, lean=True),
         ("memory", "limits core, once"): limits_core_app(MemoryStorage()),
-        ("memory", "aurora.rate_limit"): aurora_app(MemoryCounter(time.time)),
+        ("memory", "aurora.api.rate_limit"): aurora_app(MemoryCounter(time.time)),
         ("redis", "flask-limiter as before"): flask_limiter_app(today_redis, lean=False),
         ("redis", "flask-limiter lean"): flask_limiter_app(
             {"storage_uri": redis_url, "storage_options": client_options(), "key_prefix": prefix}, lean=True),
         ("redis", "limits core, once"): limits_core_app(redis_storage()),
-        ("redis", "aurora.rate_limit"): aurora_app(SharedCounter(redis_storage(), now=time.time)),
+        ("redis", "aurora.api.rate_limit"): aurora_app(SharedCounter(redis_storage(), now=time.time)),
     }
 
 

@@ -28,10 +28,10 @@ from datetime import timedelta
 import numpy as np
 from sqlalchemy import event
 
-from aurora.aggregates import STEP_SECONDS, IncrementalStats
 from aurora.cache import SnapshotCache
 from aurora.db import create_db_engine
 from aurora.models import FiguresPreparing
+from aurora.queries.aggregates import STEP_SECONDS, IncrementalStats
 from aurora.service import StatsService, compute_database_stats
 from bench.common import Result, format_table
 from bench.daily_volume import VOLUMES, ensure_busy_dataset

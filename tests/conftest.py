@@ -20,13 +20,13 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from aurora import create_app
-from aurora.asgi import asgi_app
 from aurora.bot_commands import CommandServices
 from aurora.bot_runner import BotRunner
 from aurora.config import Settings
 from aurora.db import create_db_engine, init_db
 from aurora.recorder import CommandRecorder
-from aurora.serving import server_for
+from aurora.serving.asgi import asgi_app
+from aurora.serving.worker import server_for
 from tests.bot_support import no_balance, no_stats
 from tests.support import FAST_BOT_OPTIONS, FrozenClock
 
@@ -120,7 +120,7 @@ def client(make_app):
 
 
 class LiveServer:
-    """The app served as in production (aurora.asgi under uvicorn, Aurora's options) on a free
+    """The app served as in production (aurora.serving.asgi under uvicorn, Aurora's options) on a free
     loopback port, from a thread of the test process."""
 
     def __init__(self, app) -> None:

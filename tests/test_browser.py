@@ -9,9 +9,10 @@ from datetime import timedelta
 
 import pytest
 
-from aurora import create_app, ids
+from aurora import create_app
+from aurora.api.stream import event_id
 from aurora.config import Settings
-from aurora.stream import event_id
+from aurora.layouts import ids
 from tests.fake_discord import FakeDiscord
 from tests.support import (
     NOW,

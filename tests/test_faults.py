@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 from sqlalchemy.engine import make_url
 
-from aurora import ids
+from aurora.layouts import ids
 from aurora.service import utc_now
 from tests.fake_discord import FakeDiscord
 from tests.support import NOW, insert_rows, user, with_fake_discord

@@ -16,11 +16,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import delete, func, select, text, update
 
-from aurora import aggregates
-from aurora.aggregates import IncrementalStats
 from aurora.db import moderation_cases, transactions, users
 from aurora.models import FiguresPreparing
-from aurora.queries import pieces
+from aurora.queries import aggregates, pieces
+from aurora.queries.aggregates import IncrementalStats
 from aurora.service import compute_database_stats
 from tests.support import NOW, FrozenClock, case, command, insert_rows, transaction, user
 

@@ -14,8 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from aurora import create_app
 from aurora.config import Settings
 from aurora.db import create_db_engine, metadata
-from aurora.indexes import recommended_indexes
-from aurora.init_db_command import InitDbError, init_database
+from aurora.init_db.command import InitDbError, init_database
+from aurora.init_db.indexes import recommended_indexes
 from tests.support import NOW, FrozenClock
 
 RECOMMENDED = {wanted.describe() for wanted in recommended_indexes()}

@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 
 from aurora.config import Settings
 from aurora.db import create_db_engine, metadata
-from aurora.init_db_command import init_database
+from aurora.init_db.command import init_database
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.postgres

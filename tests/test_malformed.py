@@ -4,7 +4,7 @@ process) and as production runs it (gunicorn with gunicorn.conf.py).
 
 Every answer is a 4xx, or a 505 for an HTTP version other than 1.x (never a 5xx from the app,
 never a traceback), and always the API's JSON error: from the app where it sees the request, from
-the HTTP protocol (aurora.http_protocol) where the request is refused before it reaches the app.
+the HTTP protocol (aurora.serving.http_protocol) where the request is refused before it reaches the app.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ ORDINARY = {
 
 @pytest.fixture(scope="module")
 def app_py_port(tmp_path_factory):
-    """The stack `python app.py` serves (aurora.serving's uvicorn options), in this process."""
+    """The stack `python app.py` serves (aurora.serving.worker's uvicorn options), in this process."""
     folder = tmp_path_factory.mktemp("malformed")
     settings = Settings(database_url=f"sqlite:///{folder / 'aurora.db'}", demo=True, rate_limit=UNLIMITED)
     server = LiveServer(create_app(settings)).__enter__()

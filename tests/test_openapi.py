@@ -13,9 +13,9 @@ import pytest
 import schemathesis
 from sqlalchemy import text
 
+from aurora.api.openapi import build_openapi_document
 from aurora.cache import SnapshotCache
 from aurora.models import BotSnapshot, CommandCount, ShardSnapshot
-from aurora.openapi import build_openapi_document
 from tests.openapi_check import assert_conforms, document, stats_validator
 from tests.support import NOW, case, command, insert_rows, transaction, user
 

@@ -12,8 +12,8 @@ import random
 
 import pytest
 
-from aurora import ids
-from aurora.page_guard import MAX_DEPTH
+from aurora.layouts import ids
+from aurora.layouts.page_guard import MAX_DEPTH
 
 pytestmark = pytest.mark.clock
 

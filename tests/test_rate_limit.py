@@ -1,4 +1,4 @@
-"""Rate limits (aurora.rate_limit, aurora.rate_counters): one count per request, one budget for the
+"""Rate limits (aurora.api.rate_limit, aurora.api.rate_counters): one count per request, one budget for the
 API and another for the page, their headers, and Redis storage with its in-memory fallback."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import pytest
 import redis
 from limits.storage import RedisStorage
 
-from aurora import rate_limit
+from aurora.api import rate_limit
+from aurora.api.rate_counters import SharedCounter
+from aurora.api.stream import STREAM_RETRY_SECONDS, StreamSlots, TooManyStreams
 from aurora.config import SettingsError, settings_from_mapping
-from aurora.rate_counters import SharedCounter
-from aurora.stream import STREAM_RETRY_SECONDS, StreamSlots, TooManyStreams
 from tests.support import NOW
 from tests.tcp_proxy import TcpProxy
 
@@ -187,18 +187,18 @@ def test_counted_in_redis_shared_by_apps(make_app, redis_url, redis_prefix):
 
 
 def test_an_unreachable_redis_is_counted_around_in_memory(make_app, caplog):
-    caplog.set_level(logging.INFO, logger="aurora.rate_counters")
+    caplog.set_level(logging.INFO, logger="aurora.api.rate_counters")
     app = make_app(redis_url=f"redis://127.0.0.1:{closed_port()}/0", rate_limit="3/minute")
     client = app.server.test_client()
     statuses = [client.get("/api/stats").status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
-    messages = [record.getMessage() for record in caplog.records if record.name == "aurora.rate_counters"]
+    messages = [record.getMessage() for record in caplog.records if record.name == "aurora.api.rate_counters"]
     assert len(messages) == 1 and messages[0].startswith("Rate limit storage unreachable (ConnectionError)")
     assert "Traceback" not in caplog.text
 
 
 def test_counting_goes_back_to_redis_when_it_answers_again(redis_url, redis_prefix, caplog):
-    caplog.set_level(logging.INFO, logger="aurora.rate_counters")
+    caplog.set_level(logging.INFO, logger="aurora.api.rate_counters")
     target = redis.connection.parse_url(redis_url)
     proxy = TcpProxy(target.get("host", "127.0.0.1"), target.get("port", 6379))
     now = [100.0]
@@ -221,7 +221,7 @@ def test_counting_goes_back_to_redis_when_it_answers_again(redis_url, redis_pref
         assert NOW.timestamp() < end <= NOW.timestamp() + 60
     finally:
         proxy.close()
-    messages = [record.getMessage() for record in caplog.records if record.name == "aurora.rate_counters"]
+    messages = [record.getMessage() for record in caplog.records if record.name == "aurora.api.rate_counters"]
     assert len(messages) == 2
     assert messages[0].startswith("Rate limit storage unreachable")
     assert messages[1] == "Rate limit storage recovered: counting in Redis again"

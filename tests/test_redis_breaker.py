@@ -14,8 +14,8 @@ import pytest
 import redis
 
 from aurora.models import BotSnapshot
-from aurora.redis_link import BREAKER_OPEN_SECONDS, RedisHealth, connect
-from aurora.redis_store import RedisSnapshotStore
+from aurora.scaleout.redis_link import BREAKER_OPEN_SECONDS, RedisHealth, connect
+from aurora.scaleout.snapshots import RedisSnapshotStore
 from tests.support import command, insert_rows
 from tests.tcp_proxy import TcpProxy
 

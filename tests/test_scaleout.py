@@ -17,13 +17,13 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from aurora import StartupError, start_bot
-from aurora.codec import CodecError, dumps, loads
-from aurora.lease import BotLease, LeaseHeld, lease_key
 from aurora.models import BotSnapshot, CommandCount, DatabaseStats, ShardSnapshot
-from aurora.redis_link import RedisHealth, connect
-from aurora.redis_store import OffLoopPublisher, RedisSnapshotStore, snapshot_key
+from aurora.scaleout.codec import CodecError, dumps, loads
+from aurora.scaleout.lease import BotLease, LeaseHeld, lease_key
+from aurora.scaleout.redis_link import RedisHealth, connect
+from aurora.scaleout.shared_stats import SharedStatsCompute
+from aurora.scaleout.snapshots import OffLoopPublisher, RedisSnapshotStore, snapshot_key
 from aurora.service import StatsService, compute_database_stats
-from aurora.shared_stats import SharedStatsCompute
 from tests.fake_discord import FakeDiscord
 from tests.support import NOW, with_fake_discord
 from tests.tcp_proxy import TcpProxy
@@ -382,7 +382,7 @@ def test_the_example_grafana_dashboard_asks_only_for_metrics_that_exist(make_app
 
 
 def test_the_bot_process_publishes_to_redis_and_says_goodbye_on_stop(settings, redis_url, redis_prefix, client):
-    from aurora.bot_process import BotProcess
+    from aurora.scaleout.bot_process import BotProcess
 
     token = f"bot-process-{uuid.uuid4().hex}"
     with FakeDiscord(token=token, guilds=[4, 2]) as fake:

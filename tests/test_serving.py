@@ -1,6 +1,6 @@
 """The serving model over real sockets: the body limit, the request deadlines, slow clients that hold
-no thread, the stream hand-off and its slot, connection caps and shutdown (aurora.asgi,
-aurora.http_protocol, aurora.serving, aurora.capacity)."""
+no thread, the stream hand-off and its slot, connection caps and shutdown (aurora.serving.asgi,
+aurora.serving.http_protocol, aurora.serving.worker, aurora.serving.capacity)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ import pytest
 import requests
 from a2wsgi.wsgi import Body, build_environ
 
-from aurora import asgi, capacity, http_protocol, serving
+from aurora.serving import asgi, capacity, http_protocol
+from aurora.serving import worker as serving
 from tests.conftest import LiveServer
 from tests.fake_discord import FakeDiscord
 from tests.support import Stream
@@ -192,7 +193,7 @@ def test_a_head_request_for_the_stream_gets_its_headers_and_its_slot_back(make_a
 
 
 def test_the_stream_hand_off_rides_in_the_environ_a2wsgi_builds():
-    # aurora.stream.hand_off relies on it: pin the adapter's behaviour.
+    # aurora.api.stream.hand_off relies on it: pin the adapter's behaviour.
     scope = {"type": "http", "method": "GET", "path": "/", "query_string": b"", "headers": [], "http_version": "1.1"}
     assert build_environ(scope, Body(None, None))["asgi.scope"] is scope
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from aurora.stream import STREAM_RETRY_SECONDS, event_id
+from aurora.api.stream import STREAM_RETRY_SECONDS, event_id
 from tests.fake_discord import FakeDiscord
 from tests.support import NOW, Stream, command, insert_rows
 

@@ -1,1 +1,1 @@
-"""Page structure and presentational pieces. Imports `aurora.ids` and `aurora.models` only."""
+"""Page structure and presentational pieces. Imports `aurora.layouts.ids` and `aurora.models` only."""

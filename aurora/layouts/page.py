@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 
-from aurora import ids
+from aurora.layouts import ids
 from aurora.layouts.formatting import (
     KpiView,
     bot_status_text,

@@ -3,7 +3,7 @@
 - `scope`: what each database figure counts (rows, time windows, list sizes) and the one pandas
   gridding of the hourly activity series, shared by both ways of computing the stats;
 - `counts`, `activity`: the reference definitions, plain statements over whole windows, which the
-  tests and the bench check the incremental stats (`aurora.aggregates`, what the app runs) against;
+  tests and the bench check the incremental stats (`aurora.queries.aggregates`, what the app runs) against;
 - `pieces`: counting in statements of bounded size, for the incremental stats;
 - `events`: the recent events (one small statement, used as it is by both); `balances`: /balance.
 

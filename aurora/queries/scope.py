@@ -1,6 +1,6 @@
 """What each database figure counts, defined once for both ways of computing the stats.
 
-The app computes the stats incrementally (`aurora.aggregates`); the reference definitions
+The app computes the stats incrementally (`aurora.queries.aggregates`); the reference definitions
 (`aurora.queries.counts`, `aurora.queries.activity`) compute them plainly, and the tests and the
 bench check the one against the other. Both count the rows defined here, over the windows defined
 here, and both turn their per-hour counts into the activity series with `to_hourly_grid`: only the

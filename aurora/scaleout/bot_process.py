@@ -11,13 +11,13 @@ import logging
 import threading
 
 from aurora import StartupError, hold_bot_lease, prepare_database, start_bot
-from aurora.aggregates import IncrementalStats
 from aurora.config import Settings
 from aurora.db import create_db_engine
-from aurora.lease import BotLease
-from aurora.redis_link import describe
-from aurora.redis_store import OffLoopPublisher, RedisSnapshotStore
-from aurora.scaleout import connect_shared, shared_compute
+from aurora.queries.aggregates import IncrementalStats
+from aurora.scaleout.lease import BotLease
+from aurora.scaleout.redis_link import describe
+from aurora.scaleout.roles import connect_shared, shared_compute
+from aurora.scaleout.snapshots import OffLoopPublisher, RedisSnapshotStore
 from aurora.seams import Clock
 from aurora.service import StatsService, utc_now
 

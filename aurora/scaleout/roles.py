@@ -1,10 +1,10 @@
 """Wiring for the roles (README, "Running at scale").
 
 - `all` (default): one process, bot thread + web, in-memory snapshot hand-over.
-- `bot`: only the bot; it publishes snapshots to Redis (see `aurora.bot_process`).
+- `bot`: only the bot; it publishes snapshots to Redis (see `aurora.scaleout.bot_process`).
 - `web`: only the dashboard; it reads the bot's snapshot from Redis and never starts a bot.
 
-Whenever REDIS_URL is set (any role) the rate limit is counted in Redis (`aurora.rate_limit`) and
+Whenever REDIS_URL is set (any role) the rate limit is counted in Redis (`aurora.api.rate_limit`) and
 the database stats are computed once per interval for all processes; without it everything stays in
 process memory.
 """
@@ -18,10 +18,10 @@ import redis
 from aurora.cache import SnapshotCache
 from aurora.config import Settings
 from aurora.metrics import observe_refresh_source, timed_compute
-from aurora.redis_link import RedisHealth, connect
-from aurora.redis_store import RedisSnapshotStore
+from aurora.scaleout.redis_link import RedisHealth, connect
+from aurora.scaleout.shared_stats import SharedStatsCompute
+from aurora.scaleout.snapshots import RedisSnapshotStore
 from aurora.seams import Clock, SnapshotHandOver, StatsCompute
-from aurora.shared_stats import SharedStatsCompute
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from collections.abc import Callable
 import redis
 from redis.exceptions import LockError
 
-from aurora.redis_link import RedisError
+from aurora.scaleout.redis_link import RedisError
 
 log = logging.getLogger(__name__)
 

@@ -10,12 +10,12 @@ import logging
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed
 
+from aurora.api.guards import api_method_error, echo_names, install_request_guards, raw_method, shortened
+from aurora.api.openapi import openapi_json
+from aurora.api.stream import StreamHandOff, StreamSlots, TooManyStreams, hand_off
 from aurora.contract import activity_to_csv
 from aurora.models import iso_utc
-from aurora.openapi import openapi_json
-from aurora.request_guard import api_method_error, echo_names, install_request_guards, raw_method, shortened
 from aurora.service import StatsService, StatsUnavailable
-from aurora.stream import StreamHandOff, StreamSlots, TooManyStreams, hand_off
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ EXTENSION_KEY = "aurora"
 API_METHODS = ["GET", "HEAD"]
 PREPARING_RETRY_SECONDS = 5
 # The API's operations (view names) and the one media type each answers with (for Accept). They
-# share one rate-limit budget per client (aurora.rate_limit).
+# share one rate-limit budget per client (aurora.api.rate_limit).
 OPERATION_MEDIA_TYPES = {
     "stats": "application/json",
     "activity_csv": "text/csv",
@@ -81,7 +81,7 @@ def _unavailable() -> Response:
 
 
 def create_api_blueprint() -> Blueprint:
-    """The API's routes; their rate limit is counted before they run (aurora.rate_limit)."""
+    """The API's routes; their rate limit is counted before they run (aurora.api.rate_limit)."""
     api = Blueprint(API_BLUEPRINT, __name__, url_prefix="/api")
 
     @api.route("/stats", methods=API_METHODS, provide_automatic_options=False)
@@ -121,7 +121,7 @@ def create_api_blueprint() -> Blueprint:
         if not hand_off(request.environ, StreamHandOff(release, request.headers.get("Last-Event-ID"))):
             release()
             return json_error(503, "live streams are served only by Aurora's own server (python app.py, gunicorn)")
-        # The events are written by the ASGI layer (aurora.asgi) under these headers.
+        # The events are written by the ASGI layer (aurora.serving.asgi) under these headers.
         return Response(b"", mimetype="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     @api.route("/openapi.json", methods=API_METHODS, provide_automatic_options=False)

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dash import Dash, Input, Output, no_update
 from flask import has_request_context, request
 
-from aurora import ids
-from aurora.api import stats_service, stream_slots_and_client
-from aurora.figures import activity_figure
+from aurora.api.routes import stats_service, stream_slots_and_client
+from aurora.layouts import ids
 from aurora.layouts.components import event_items, shard_items, top_command_items
+from aurora.layouts.figures import activity_figure
 from aurora.layouts.formatting import KpiView, bot_status_text, clock_time
 from aurora.layouts.page import KPI_CARDS, build_layout
 from aurora.models import Stats

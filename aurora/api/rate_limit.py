@@ -3,7 +3,7 @@
 `AURORA_RATE_LIMIT` is shared by the API's routes and `AURORA_PAGE_RATE_LIMIT` by Dash's (the page,
 its layout, dependencies and callbacks; not the assets), each counted per client address. Every
 limited request is counted once, in a before-request hook (after access control, before the view
-and its guards), in fixed windows (`aurora.rate_counters`: memory, or Redis shared by every
+and its guards), in fixed windows (`aurora.api.rate_counters`: memory, or Redis shared by every
 process). Every answer of a limited route carries `X-RateLimit-Limit/-Remaining/-Reset`; only a
 refusal (429, JSON like every error) adds `Retry-After`.
 
@@ -21,9 +21,9 @@ from dash import Dash
 from flask import Response, request
 from limits import RateLimitItem, parse_many
 
-from aurora.api import API_ENDPOINTS, json_error
+from aurora.api.rate_counters import Seconds, WindowCounter, make_counter
+from aurora.api.routes import API_ENDPOINTS, json_error
 from aurora.config import Settings
-from aurora.rate_counters import Seconds, WindowCounter, make_counter
 from aurora.seams import Clock
 
 # Where the check leaves the budget headers for BudgetHeaders.

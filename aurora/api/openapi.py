@@ -11,10 +11,10 @@ from __future__ import annotations
 import functools
 import json
 
+from aurora.api.stream import STREAM_RETRY_SECONDS
 from aurora.models import BOT_STATUSES, EVENT_KINDS
 from aurora.queries.events import RECENT_EVENTS_LIMIT
 from aurora.queries.scope import HOURS, TOP_COMMANDS_LIMIT
-from aurora.stream import STREAM_RETRY_SECONDS
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1"

@@ -26,7 +26,7 @@ from dash.exceptions import DependencyException
 from flask import request
 from werkzeug.exceptions import BadRequest, NotFound, UnsupportedMediaType
 
-from aurora.request_guard import shortened
+from aurora.api.guards import shortened
 
 MAX_DEPTH = 32
 CALLBACK_ROUTE = "_dash-update-component"

@@ -1,4 +1,4 @@
-"""Per-hour bookkeeping for the incremental stats (`aurora.aggregates`).
+"""Per-hour bookkeeping for the incremental stats (`aurora.queries.aggregates`).
 
 The ledger keeps one `HourTally` per hour that the figures reach: command runs for each hour from
 the one holding `now - 31 days` up to the open hour; for the hours from the one holding
@@ -38,7 +38,7 @@ from aurora.queries.scope import (
     baseline_window,
     current_hour,
 )
-from aurora.user_counts import UserCounts
+from aurora.queries.user_counts import UserCounts
 
 # Relative cost of counting an hour with names (it reads the rows) against one with command runs only
 # (an index-only count): what one statement may read of each, in the same time.

@@ -1,4 +1,4 @@
-"""The one serving path: uvicorn (asyncio) in front of `aurora.asgi`, one process for `python app.py`,
+"""The one serving path: uvicorn (asyncio) in front of `aurora.serving.asgi`, one process for `python app.py`,
 gunicorn's workers (`AuroraWorker`) in production. Both use the same options below."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from typing import Any
 from uvicorn import Config, Server
 from uvicorn_worker import UvicornWorker
 
-from aurora.capacity import Capacity, raise_open_files_limit
-from aurora.http_protocol import AuroraH11Protocol
+from aurora.serving.capacity import Capacity, raise_open_files_limit
+from aurora.serving.http_protocol import AuroraH11Protocol
 
 KEEP_ALIVE_SECONDS = 5
 # A stopping server waits this long for requests in progress, then cancels them; live streams are

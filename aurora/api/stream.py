@@ -1,10 +1,10 @@
 """`/api/stats/realtime`: the stats as Server-Sent Events, with bounded streams.
 
 The Flask view makes every decision (token, method, parameters, Accept, rate limit, a stream slot)
-and then hands the open stream to the ASGI layer (`aurora.asgi`), which writes the events from one
+and then hands the open stream to the ASGI layer (`aurora.serving.asgi`), which writes the events from one
 `StatsFanOut` per process. An open stream therefore holds no thread: only a connection and a small
 asyncio task. Streams are still capped per client address and in total (connections and file
-descriptors are finite: `aurora.serving` derives the total from them), live at most
+descriptors are finite: `aurora.serving.worker` derives the total from them), live at most
 `stream_max_seconds`, and send a heartbeat comment so proxies keep them open.
 """
 

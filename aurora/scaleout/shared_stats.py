@@ -24,9 +24,9 @@ from datetime import datetime
 import redis
 from sqlalchemy import Engine
 
-from aurora import codec
 from aurora.models import DatabaseStats
-from aurora.redis_link import RedisError, RedisHealth
+from aurora.scaleout import codec
+from aurora.scaleout.redis_link import RedisError, RedisHealth
 from aurora.seams import StatsCompute
 
 log = logging.getLogger(__name__)

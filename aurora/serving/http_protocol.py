@@ -7,7 +7,7 @@ ever; nor does anything stop a client that never reads what it is sent. This sub
 - a request deadline: the head of each request (request line and headers) must be complete within
   `REQUEST_HEAD_SECONDS` of the connection opening or of the previous response ending; a client
   that started one and stalled gets a 408, an idle one is just closed. Armed while waiting for a
-  head, disarmed once it is complete (the body has its own deadline in `aurora.asgi`).
+  head, disarmed once it is complete (the body has its own deadline in `aurora.serving.asgi`).
 - a write deadline: a client whose unread data stays above the transport's high-water mark for
   `WRITE_STALL_SECONDS` is cut off, freeing whatever was waiting to write to it.
 - limits on the request head, which h11 enforces only on a head that arrives in pieces: a request
@@ -32,7 +32,7 @@ import h11
 from h11._connection import DEFAULT_MAX_INCOMPLETE_EVENT_SIZE
 from uvicorn.protocols.http.h11_impl import STATUS_PHRASES, H11Protocol
 
-from aurora.asgi import STREAMING_SCOPE_KEY, error_body
+from aurora.serving.asgi import STREAMING_SCOPE_KEY, error_body
 
 REQUEST_HEAD_SECONDS = 10.0
 WRITE_STALL_SECONDS = 30.0

@@ -21,14 +21,14 @@ from limits.storage import RedisStorage
 from redis import RedisError
 
 from aurora.config import Settings
-from aurora.redis_link import client_options
+from aurora.scaleout.redis_link import client_options
 
 log = logging.getLogger(__name__)
 
 Seconds = Callable[[], float]  # the injected clock as Unix seconds
 
 # After a failure, how long counts stay in memory before Redis is tried again. Shorter than the
-# breaker that the other Redis users share (aurora.redis_link): meanwhile the limit only holds per
+# breaker that the other Redis users share (aurora.scaleout.redis_link): meanwhile the limit only holds per
 # process, and a try costs one request at most one socket timeout.
 REDIS_RETRY_SECONDS = 5.0
 # Windows (or window ends) kept in memory before the ended ones are forgotten.

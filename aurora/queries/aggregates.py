@@ -2,7 +2,7 @@
 over `aurora.queries`), in statements that stay small at any volume.
 
 The plain definitions re-count 31 days of transactions and every user on each refresh; at a busy
-bot's volume one such statement outlasts the statement timeout. Here (`aurora.hour_ledger`):
+bot's volume one such statement outlasts the statement timeout. Here (`aurora.queries.ledger`):
 
 - Every hour the figures reach is counted once and kept: command runs for 31 days of hours, and
   for the last day's hours every row and the runs per name. Counting happens in bounded pieces
@@ -17,7 +17,7 @@ bot's volume one such statement outlasts the statement timeout. Here (`aurora.ho
   overdue. That corrects deletes, updates and rows whose id was committed out of order (PostgreSQL
   sequences) within the period; new rows never wait for it.
 - Active users: a base counted by walking the users table in pieces, renewed on the same period
-  (`aurora.user_counts`), plus live counts of the users registered since (index range scans).
+  (`aurora.queries.user_counts`), plus live counts of the users registered since (index range scans).
 - Recent events are the plain query already (an index scan of 10 rows); ties in the top-command
   ranking are ordered by the database, so its collation decides exactly as in the plain query.
 
@@ -37,7 +37,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Engine, Integer, Text, cast, func, literal, select, union_all
 
 from aurora.db import transactions
-from aurora.hour_ledger import (
+from aurora.models import CommandCount, DatabaseStats, FiguresPreparing
+from aurora.queries.events import recent_events
+from aurora.queries.ledger import (
     HOUR,
     Ledger,
     commands_between,
@@ -45,8 +47,6 @@ from aurora.hour_ledger import (
     names_between,
     needed_hours,
 )
-from aurora.models import CommandCount, DatabaseStats, FiguresPreparing
-from aurora.queries.events import recent_events
 from aurora.queries.pieces import new_rows_per_hour
 from aurora.queries.scope import (
     TOP_COMMANDS_LIMIT,
@@ -55,7 +55,7 @@ from aurora.queries.scope import (
     last_day_window,
     to_hourly_grid,
 )
-from aurora.user_counts import active_users, active_users_month_ago, advance
+from aurora.queries.user_counts import active_users, active_users_month_ago, advance
 
 RECONCILE_EVERY = timedelta(minutes=10)
 # How long one call keeps counting before it answers (FiguresPreparing while hours are missing).

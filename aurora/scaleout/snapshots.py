@@ -17,10 +17,10 @@ import threading
 
 import redis
 
-from aurora import codec
 from aurora.cache import SnapshotCache
 from aurora.models import BotSnapshot
-from aurora.redis_link import RedisError, RedisHealth
+from aurora.scaleout import codec
+from aurora.scaleout.redis_link import RedisError, RedisHealth
 from aurora.seams import Clock
 
 log = logging.getLogger(__name__)

@@ -6,9 +6,9 @@ On PostgreSQL:
   `AURORA_DDL_LOCK_TIMEOUT_SECONDS` as lock timeout, instead of the requests' 5 s.
 - Indexes are built with `CREATE INDEX CONCURRENTLY` (autocommit): it takes no lock that the bot's
   inserts wait for. A recommended index counts as present when any index serves it, whatever its
-  name (`aurora.indexes`); an invalid one left by an interrupted build is dropped
+  name (`aurora.init_db.indexes`); an invalid one left by an interrupted build is dropped
   (`DROP INDEX CONCURRENTLY`) and built again.
-- Each statement runs under watch (`aurora.watched_ddl`): a second connection reports its progress,
+- Each statement runs under watch (`aurora.init_db.watched_ddl`): a second connection reports its progress,
   and Ctrl-C cancels it. Any failure is one line; what an interrupted build leaves behind (an
   invalid index) is what the next run repairs first.
 - Two runs at once do not race: a session advisory lock makes the second wait for the first.
@@ -29,8 +29,8 @@ from sqlalchemy.exc import DBAPIError
 
 from aurora.config import Settings
 from aurora.db import create_db_engine, metadata
-from aurora.indexes import Existing, IndexState, index_states
-from aurora.watched_ddl import POLL_SECONDS, InitDbError, Say, WatchedDdl, first_line
+from aurora.init_db.indexes import Existing, IndexState, index_states
+from aurora.init_db.watched_ddl import POLL_SECONDS, InitDbError, Say, WatchedDdl, first_line
 
 __all__ = ["InitDbError", "init_database"]
 

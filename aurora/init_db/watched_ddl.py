@@ -1,5 +1,5 @@
 """One DDL statement on PostgreSQL, run under watch: in a worker thread, while the calling thread
-reads its progress from a second connection (`aurora.index_progress`), prints it now and then,
+reads its progress from a second connection (`aurora.init_db.progress`), prints it now and then,
 and turns Ctrl-C into a cancel of the statement. Every way it can fail becomes an `InitDbError`
 whose message is one line saying what happened and what to do.
 """
@@ -15,7 +15,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from aurora.config import Settings
-from aurora.index_progress import Progress, describe_session, read_progress
+from aurora.init_db.progress import Progress, describe_session, read_progress
 
 POLL_SECONDS = 0.25
 _CANCELED = "57014"  # query_canceled: statement timeout, or a cancel request

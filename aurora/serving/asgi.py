@@ -9,7 +9,7 @@ the waiting on clients, and the Flask app runs in a bounded pool of threads (a2w
   `Content-Length` says more; 413 as soon as a chunked body passes it) and within
   `BODY_SECONDS` (408), then handed to Flask whole;
 - `/api/stats/realtime` is decided by its Flask view (token, methods, parameters, Accept, rate
-  limit, stream slot), which hands the stream back (`aurora.stream.hand_off`); the events are then
+  limit, stream slot), which hands the stream back (`aurora.api.stream.hand_off`); the events are then
   written from here, from the process's one `StatsFanOut`, and the slot is given back the moment
   the client disconnects (ASGI `http.disconnect`).
 """
@@ -23,9 +23,9 @@ from contextlib import aclosing
 
 from a2wsgi import WSGIMiddleware
 
-from aurora.api import EXTENSION_KEY
+from aurora.api.routes import EXTENSION_KEY
+from aurora.api.stream import HANDOFF_SCOPE_KEY, HandOffBox, StatsFanOut, StreamHandOff
 from aurora.config import Settings
-from aurora.stream import HANDOFF_SCOPE_KEY, HandOffBox, StatsFanOut, StreamHandOff
 
 BODY_SECONDS = 30.0
 # Marks a request whose answer is a live stream: the HTTP protocol closes those at shutdown.

@@ -1,0 +1,1 @@
+"""The HTTP API: routes and JSON errors, request guards, the live stream, OpenAPI, the rate limit."""

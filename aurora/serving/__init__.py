@@ -1,0 +1,1 @@
+"""The production server: the ASGI front, gunicorn's worker, HTTP parsing limits, capacity."""
