@@ -17,11 +17,13 @@ import signal
 import sys
 from typing import NoReturn
 
-from aurora import StartupError, create_app
+from aurora import create_app
 from aurora.config import SettingsError, load_settings
+from aurora.context import context_of
 from aurora.init_db.command import InitDbError, init_database
 from aurora.serving.asgi import asgi_app
 from aurora.serving.worker import listen, serve
+from aurora.startup import StartupError
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -41,8 +43,8 @@ def _server():
         app = create_app(load_settings())
     except (SettingsError, StartupError) as error:
         _fail(str(error), GUNICORN_BOOT_ERROR)
-    app.server.extensions["aurora"].service.start()  # figures from startup on, not from the first visit
-    return asgi_app(app, on_shutdown=app.server.extensions["aurora"].shutdown)
+    context_of(app).service.start()  # figures from startup on, not from the first visit
+    return asgi_app(app, on_shutdown=context_of(app).shutdown)
 
 
 def shutdown() -> None:
@@ -80,8 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     if settings.debug:
         # Dash's dev tools (error pop-ups, callback graph); no hot reload: it would watch files in a thread.
         app.enable_dev_tools(debug=True, dev_tools_hot_reload=False)
-    app.server.extensions["aurora"].service.start()  # figures from startup on, not from the first visit
-    served = asgi_app(app, on_shutdown=app.server.extensions["aurora"].shutdown)
+    context_of(app).service.start()  # figures from startup on, not from the first visit
+    served = asgi_app(app, on_shutdown=context_of(app).shutdown)
     # SIGTERM (systemd, docker stop) ends the server like Ctrl-C, so the bot closes its connection.
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     print(f"Aurora Dashboard on http://{settings.host}:{settings.port}/", flush=True)

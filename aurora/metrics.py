@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, request
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 from prometheus_client import values as prometheus_values
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -28,6 +28,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import Engine
 
+from aurora.context import context_of
 from aurora.contract import stats_to_dict
 from aurora.models import BOT_STATUSES, DatabaseStats, FiguresPreparing
 from aurora.seams import StatsCompute
@@ -185,7 +186,7 @@ def render(service: StatsService, accept: str | None = None) -> tuple[bytes, str
 
 
 def _metrics_view() -> Response:
-    body, content_type = render(current_app.extensions["aurora"].service, request.headers.get("Accept"))
+    body, content_type = render(context_of().service, request.headers.get("Accept"))
     return Response(body, headers={"Content-Type": content_type, "Cache-Control": "no-store"})
 
 

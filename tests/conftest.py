@@ -23,6 +23,7 @@ from aurora import create_app
 from aurora.bot_commands import CommandServices
 from aurora.bot_runner import BotRunner
 from aurora.config import Settings
+from aurora.context import context_of
 from aurora.db import create_db_engine, init_db
 from aurora.recorder import CommandRecorder
 from aurora.serving.asgi import asgi_app
@@ -111,7 +112,7 @@ def make_app(settings, clock):
 
     yield build
     for app in created:
-        app.server.extensions["aurora"].shutdown()
+        context_of(app).shutdown()
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, insert
 
+from aurora.context import context_of, install_context
 from aurora.db import COMMAND_RUN, moderation_cases, transactions, users
 from aurora.models import FiguresPreparing
 from aurora.service import StatsService
@@ -61,10 +62,10 @@ def preparing_forever(share: float):
 def serve_preparing(app, engine, clock, share: float) -> None:
     """Give `app` a stats service whose first figures stay `share` prepared (the app's shutdown
     closes it)."""
-    context = app.server.extensions["aurora"]
+    context = context_of(app)
     service = StatsService(engine, context.snapshots, refresh_seconds=30, demo=False, clock=clock,
                            compute=preparing_forever(share))
-    app.server.extensions["aurora"] = replace(context, service=service)
+    install_context(app.server, replace(context, service=service))
 
 
 def user(created_at: datetime, *, active: bool = True, username: str | None = None) -> dict:

@@ -13,6 +13,7 @@ import pytest
 
 from aurora import create_app
 from aurora.config import Settings
+from aurora.context import context_of
 from tests.support import NOW, case, command, insert_rows, iso_z, serve_preparing, transaction, user
 
 pytestmark = pytest.mark.clock
@@ -151,7 +152,7 @@ def test_rate_limit_is_configurable(make_app):
 
 def test_concurrent_requests_refresh_the_database_once(make_app):
     app = make_app(rate_limit="1000/minute")
-    service = app.server.extensions["aurora"].service
+    service = context_of(app).service
     barrier = threading.Barrier(12)
     statuses = []
 

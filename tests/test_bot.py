@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 
 from aurora.bot_runner import BotAlreadyRunning
 from aurora.cache import SnapshotCache
+from aurora.context import context_of
 from aurora.db import COMMAND_RUN, transactions
 from tests.fake_discord import FakeDiscord
 from tests.support import NOW, insert_rows, iso_z, user, with_fake_discord
@@ -58,10 +59,6 @@ def bot_app(make_app, fake):
 
 def stats_of(app):
     return app.server.test_client().get("/api/stats").get_json()
-
-
-def context_of(app):
-    return app.server.extensions["aurora"]
 
 
 def wait_connected(app):

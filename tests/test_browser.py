@@ -12,6 +12,7 @@ import pytest
 from aurora import create_app
 from aurora.api.stream import event_id
 from aurora.config import Settings
+from aurora.context import context_of
 from aurora.layouts import ids
 from tests.fake_discord import FakeDiscord
 from tests.support import (
@@ -152,7 +153,7 @@ def test_page_shows_the_connected_bot(page, make_app, live_server):
         assert ping.endswith(" ms") and ping[:-3].isdigit()
         assert page.locator(f"#{ids.BOT_STATUS}").inner_text().startswith("Bot connected")
         assert page.console_errors == []
-        app.server.extensions["aurora"].shutdown()
+        context_of(app).shutdown()
 
 
 def pushed_event_ids(request) -> list[str]:
@@ -176,7 +177,7 @@ def wait_in_page(page, predicate, timeout: float = 15.0) -> None:
 def test_the_page_opens_one_live_stream_and_updates_from_it(page, make_app, live_server, engine, clock):
     app = make_app(refresh_seconds=2)
     server = live_server(app)
-    slots = app.server.extensions["aurora"].streams
+    slots = context_of(app).streams
     pushed = []  # the live-stats values (event ids) of refreshes a stream event triggered (assets/live.js)
     page.on("request", lambda request: pushed.extend(pushed_event_ids(request)))
     open_dashboard(page, server)
@@ -195,7 +196,7 @@ def test_the_page_opens_one_live_stream_and_updates_from_it(page, make_app, live
 def test_with_every_stream_taken_the_page_polls_without_an_error(page, make_app, live_server, engine, clock):
     app = make_app(stream_max_total=1, refresh_seconds=1)
     server = live_server(app)
-    slots = app.server.extensions["aurora"].streams
+    slots = context_of(app).streams
     elsewhere = Stream(server.url)  # another viewer holds the one stream
     stream_requests = []
     page.on("request", lambda request: "/api/stats/realtime" in request.url and stream_requests.append(request.url))

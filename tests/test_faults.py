@@ -12,6 +12,7 @@ import urllib.request
 import pytest
 from sqlalchemy.engine import make_url
 
+from aurora.context import context_of
 from aurora.layouts import ids
 from aurora.service import utc_now
 from tests.fake_discord import FakeDiscord
@@ -137,4 +138,4 @@ def test_page_shows_reconnecting_then_connected_when_the_gateway_drops(make_app,
         wait_for(lambda: get_stats(server.url)["bot"]["status"] == "connected", timeout=15)
         page.wait_for_selector(f"{status}:text-matches('^Bot connected')")
         assert get_stats(server.url)["guilds"]["count"] == 2
-        app.server.extensions["aurora"].shutdown()
+        context_of(app).shutdown()

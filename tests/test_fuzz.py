@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from aurora import create_app
 from aurora.config import Settings
+from aurora.context import context_of
 from tests.conftest import LiveServer
 from tests.openapi_check import assert_conforms, stats_validator
 
@@ -50,7 +51,7 @@ def public_server(tmp_path_factory):
     server = _serve(tmp_path_factory)
     yield server
     server.__exit__(None, None, None)
-    server.app.server.extensions["aurora"].shutdown()
+    context_of(server.app).shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +59,7 @@ def guarded_server(tmp_path_factory):
     server = _serve(tmp_path_factory, access_token=ACCESS_TOKEN)
     yield server
     server.__exit__(None, None, None)
-    server.app.server.extensions["aurora"].shutdown()
+    context_of(server.app).shutdown()
 
 
 def run_schemathesis(server: LiveServer, tmp_path, *extra: str) -> None:
@@ -133,7 +134,7 @@ def read_first_event(answer: requests.Response) -> dict:
 def test_the_stream_and_its_refusals_match_the_document(public_server):
     url = f"{public_server.url}/api/stats/realtime"
     doc = requests.get(f"{public_server.url}/api/openapi.json", timeout=5).json()
-    per_client = public_server.app.server.extensions["aurora"].settings.stream_max_per_client
+    per_client = context_of(public_server.app).settings.stream_max_per_client
     streams = [requests.get(url, stream=True, timeout=5) for _ in range(per_client)]
     try:
         first = streams[0]

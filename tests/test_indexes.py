@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from aurora import create_app
 from aurora.config import Settings
+from aurora.context import context_of
 from aurora.db import create_db_engine, metadata
 from aurora.init_db.command import InitDbError, init_database
 from aurora.init_db.indexes import recommended_indexes
@@ -258,7 +259,7 @@ def test_startup_warns_once_per_missing_index_and_never_for_present_ones(bare_en
         assert run_init_db(database_url)[0] == 0
     caplog.set_level(logging.WARNING, logger="aurora")
     app = create_app(settings_for(database_url), clock=FrozenClock(NOW))
-    app.server.extensions["aurora"].shutdown()
+    context_of(app).shutdown()
     warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
     index_warnings = [message for message in warnings if message.startswith("index ")]
     if present:

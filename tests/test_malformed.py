@@ -17,6 +17,7 @@ import pytest
 
 from aurora import create_app
 from aurora.config import Settings
+from aurora.context import context_of
 from tests.conftest import LiveServer
 from tests.gunicorn_server import gunicorn_server
 from tests.openapi_check import json_error_validator
@@ -117,7 +118,7 @@ def app_py_port(tmp_path_factory):
     server = LiveServer(create_app(settings)).__enter__()
     yield server.port
     server.__exit__(None, None, None)
-    server.app.server.extensions["aurora"].shutdown()
+    context_of(server.app).shutdown()
 
 
 @pytest.fixture(scope="module")

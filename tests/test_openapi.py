@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from aurora.api.openapi import build_openapi_document
 from aurora.cache import SnapshotCache
+from aurora.context import context_of
 from aurora.models import BotSnapshot, CommandCount, ShardSnapshot
 from tests.openapi_check import assert_conforms, document, stats_validator
 from tests.support import NOW, case, command, insert_rows, transaction, user
@@ -120,7 +121,7 @@ def test_a_stale_answer_and_a_disabled_bot_validate(make_app, engine, clock):
     app = make_app(refresh_seconds=1)
     client = app.server.test_client()
     assert client.get("/api/stats").get_json()["stale"] is False
-    service = app.server.extensions["aurora"].service
+    service = context_of(app).service
     refreshes = service.refresh_count
     with engine.begin() as conn:  # the next refresh fails: its table is gone
         conn.execute(text("ALTER TABLE transactions RENAME TO transactions_gone"))

@@ -13,6 +13,7 @@ from datetime import timedelta
 import pytest
 import redis
 
+from aurora.context import context_of
 from aurora.models import BotSnapshot
 from aurora.scaleout.redis_link import BREAKER_OPEN_SECONDS, RedisHealth, connect
 from aurora.scaleout.snapshots import RedisSnapshotStore
@@ -51,7 +52,7 @@ def test_a_silent_redis_is_tried_once_and_requests_keep_answering(make_app, engi
     insert_rows(engine, transaction_rows=[command(clock() - timedelta(minutes=m)) for m in range(1, 4)])
     app = make_app(role="web", redis_url=url, rate_limit=None)
     client = app.server.test_client()
-    health = app.server.extensions["aurora"].snapshots.health
+    health = context_of(app).snapshots.health
 
     durations = []
     for _ in range(REQUESTS):

@@ -16,7 +16,7 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
-from aurora import StartupError, start_bot
+from aurora.context import context_of
 from aurora.models import BotSnapshot, CommandCount, DatabaseStats, ShardSnapshot
 from aurora.scaleout.codec import CodecError, dumps, loads
 from aurora.scaleout.lease import BotLease, LeaseHeld, lease_key
@@ -24,6 +24,7 @@ from aurora.scaleout.redis_link import RedisHealth, connect
 from aurora.scaleout.shared_stats import SharedStatsCompute
 from aurora.scaleout.snapshots import OffLoopPublisher, RedisSnapshotStore, snapshot_key
 from aurora.service import StatsService, compute_database_stats
+from aurora.startup import StartupError, start_bot
 from tests.fake_discord import FakeDiscord
 from tests.support import NOW, with_fake_discord
 from tests.tcp_proxy import TcpProxy
@@ -437,7 +438,7 @@ def test_an_all_in_one_process_with_redis_holds_the_bot_lease_too(make_app, redi
             with pytest.raises(StartupError, match="already running"):
                 make_app(**overrides)  # waits one TTL for the lease, then refuses
             assert fake.identify_count == 1
-            app.server.extensions["aurora"].shutdown()
+            context_of(app).shutdown()
             assert lease_store.get(lease_key(token)) is None  # released on a clean stop
         finally:
             lease_store.close()

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 
+from aurora.context import context_of
 from tests.fake_discord import FakeDiscord
 from tests.support import NOW, case, command, insert_rows, transaction, user, with_fake_discord
 from tests.test_stream import Stream
@@ -123,7 +124,7 @@ def test_no_payload_or_log_line_carries_private_data(make_app, live_server, engi
         client = app.server.test_client()
         FakeDiscord.wait_for(lambda: client.get("/api/stats").get_json()["guilds"]["count"] == 2)
         fake.send_interaction("ping", guild_id=fake.guild_ids[0], user_id=SECRET_USER)
-        FakeDiscord.wait_for(lambda: app.server.extensions["aurora"].bot.recorder.written == 1)
+        FakeDiscord.wait_for(lambda: context_of(app).bot.recorder.written == 1)
         server = live_server(app)
 
         payloads = [client.get("/api/stats").get_data(as_text=True), client.get("/api/activity.csv").get_data(as_text=True)]
@@ -144,7 +145,7 @@ def test_no_payload_or_log_line_carries_private_data(make_app, live_server, engi
         assert callback_bodies
         payloads.extend(callback_bodies)
         payloads.append(caplog.text)
-        app.server.extensions["aurora"].shutdown()
+        context_of(app).shutdown()
 
         for payload in payloads:
             assert_nothing_private(payload, fake)

@@ -15,6 +15,7 @@ import pytest
 import requests
 from a2wsgi.wsgi import Body, build_environ
 
+from aurora.context import context_of
 from aurora.serving import asgi, capacity, http_protocol
 from aurora.serving import worker as serving
 from tests.conftest import LiveServer
@@ -174,7 +175,7 @@ def test_a_closed_stream_frees_its_slot_at_once(make_app, live_server):
     # Heartbeats an hour apart: only the disconnect itself can free the slot in time.
     app = make_app(stream_heartbeat_seconds=3600, rate_limit="10000/minute")
     server = live_server(app)
-    slots = app.server.extensions["aurora"].streams
+    slots = context_of(app).streams
     stream = Stream(server.url)
     stream.next_event()
     assert slots.open_streams == 1
@@ -189,7 +190,7 @@ def test_a_head_request_for_the_stream_gets_its_headers_and_its_slot_back(make_a
     assert answer.status_code == 200 and answer.headers["Content-Type"].startswith("text/event-stream")
     assert "Content-Length" not in answer.headers and answer.content == b""
     assert answer.headers["Content-Security-Policy"]  # the view's headers, security headers included
-    wait_for(lambda: app.server.extensions["aurora"].streams.open_streams == 0, timeout=2)
+    wait_for(lambda: context_of(app).streams.open_streams == 0, timeout=2)
 
 
 def test_the_stream_hand_off_rides_in_the_environ_a2wsgi_builds():
@@ -251,9 +252,9 @@ def test_the_stream_cap_never_exceeds_what_the_process_can_hold(make_app, monkey
     monkeypatch.setattr("aurora.current_capacity", lambda: capacity.capacity_for(164))  # 100 connections, 50 streams
     caplog.set_level(logging.WARNING)
     app = make_app(stream_max_total=100)
-    assert app.server.extensions["aurora"].streams.total == 50
+    assert context_of(app).streams.total == 50
     assert "AURORA_STREAMS_TOTAL=100 is more than this process can hold" in caplog.text
-    assert make_app(stream_max_total=20).server.extensions["aurora"].streams.total == 20
+    assert context_of(make_app(stream_max_total=20)).streams.total == 20
 
 
 def test_many_requests_at_once_are_all_answered(make_app, live_server):
@@ -276,4 +277,4 @@ def test_a_stream_whose_answer_turned_into_an_error_sends_the_error_and_frees_it
     answer = requests.get(f"{server.url}/api/stats/realtime", timeout=5)
     assert answer.status_code == 500
     assert answer.json()["error"]["status"] == 500
-    wait_for(lambda: app.server.extensions["aurora"].streams.open_streams == 0, timeout=2)
+    wait_for(lambda: context_of(app).streams.open_streams == 0, timeout=2)

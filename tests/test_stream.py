@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from aurora.api.stream import STREAM_RETRY_SECONDS, event_id
+from aurora.context import context_of
 from tests.fake_discord import FakeDiscord
 from tests.support import NOW, Stream, command, insert_rows
 
@@ -76,7 +77,7 @@ def test_a_change_is_pushed_after_the_next_refresh(streaming_app, live_server, e
 def test_streams_are_limited_per_client_and_freed_on_disconnect(streaming_app, live_server):
     app = streaming_app(stream_max_per_client=2)
     server = live_server(app)
-    slots = app.server.extensions["aurora"].streams
+    slots = context_of(app).streams
     streams = [Stream(server.url), Stream(server.url)]
     for stream in streams:
         stream.next_event()
@@ -119,7 +120,7 @@ def test_a_stream_ends_after_its_lifetime(streaming_app, live_server):
         while True:
             stream.next_block()
     stream.close()
-    wait_for(lambda: app.server.extensions["aurora"].streams.open_streams == 0, timeout=5)
+    wait_for(lambda: context_of(app).streams.open_streams == 0, timeout=5)
 
 
 @pytest.mark.parametrize("path", ["/api/stats/realtime?x=1", "/api/stats/realtime?retry=1"])

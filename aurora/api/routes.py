@@ -7,19 +7,19 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, jsonify, request
 from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed
 
 from aurora.api.guards import api_method_error, echo_names, install_request_guards, raw_method, shortened
 from aurora.api.openapi import openapi_json
 from aurora.api.stream import StreamHandOff, StreamSlots, TooManyStreams, hand_off
+from aurora.context import context_of
 from aurora.contract import activity_to_csv
 from aurora.models import iso_utc
 from aurora.service import StatsService, StatsUnavailable
 
 log = logging.getLogger(__name__)
 
-EXTENSION_KEY = "aurora"
 API_METHODS = ["GET", "HEAD"]
 PREPARING_RETRY_SECONDS = 5
 # The API's operations (view names) and the one media type each answers with (for Accept). They
@@ -35,12 +35,12 @@ API_ENDPOINTS = tuple(f"{API_BLUEPRINT}.{operation}" for operation in OPERATION_
 
 
 def stats_service() -> StatsService:
-    return current_app.extensions[EXTENSION_KEY].service
+    return context_of().service
 
 
 def stream_slots_and_client() -> tuple[StreamSlots, str]:
     """The live-stream slots and the key this request's client is counted under."""
-    return current_app.extensions[EXTENSION_KEY].streams, request.remote_addr or "unknown"
+    return context_of().streams, request.remote_addr or "unknown"
 
 
 def json_error(status: int, message: str, headers: dict | None = None) -> Response:
@@ -72,7 +72,7 @@ def _unavailable() -> Response:
             f"statistics are being prepared ({progress:.0%} done); retry after Retry-After seconds",
             {"Retry-After": str(PREPARING_RETRY_SECONDS)},
         )
-    retry = current_app.extensions[EXTENSION_KEY].settings.refresh_seconds
+    retry = context_of().settings.refresh_seconds
     return json_error(
         503,
         "statistics are not available yet: the database has not answered",
@@ -127,7 +127,7 @@ def create_api_blueprint() -> Blueprint:
     @api.route("/openapi.json", methods=API_METHODS, provide_automatic_options=False)
     def openapi_document() -> Response:
         reject_query_parameters()
-        settings = current_app.extensions[EXTENSION_KEY].settings
+        settings = context_of().settings
         body = openapi_json(rate_limit=settings.rate_limit, access_control=settings.access_token is not None)
         return Response(body, mimetype="application/json")
 

@@ -10,16 +10,15 @@ from __future__ import annotations
 import logging
 import threading
 
-from aurora import StartupError, hold_bot_lease, prepare_database, start_bot
 from aurora.config import Settings
 from aurora.db import create_db_engine
-from aurora.queries.aggregates import IncrementalStats
 from aurora.scaleout.lease import BotLease
 from aurora.scaleout.redis_link import describe
-from aurora.scaleout.roles import connect_shared, shared_compute
+from aurora.scaleout.roles import connect_shared
 from aurora.scaleout.snapshots import OffLoopPublisher, RedisSnapshotStore
 from aurora.seams import Clock
 from aurora.service import StatsService, utc_now
+from aurora.startup import StartupError, hold_bot_lease, prepare_database, start_bot, stats_service
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +56,8 @@ class BotProcess:
             )
             self._publisher = OffLoopPublisher(store, self._clock)
             # For the bot's own /stats command; shares the web processes' computation.
-            service = self._service = StatsService(
-                self._engine, self._publisher, refresh_seconds=settings.refresh_seconds, demo=demo,
-                clock=self._clock, compute=shared_compute(settings, self._shared, IncrementalStats()),
+            service = self._service = stats_service(
+                settings, self._engine, self._publisher, self._shared, demo=demo, clock=self._clock
             )
             self._runner = start_bot(settings, self._engine, self._publisher, service, self._clock, **self._bot_options)
         except BaseException:

@@ -23,9 +23,9 @@ from contextlib import aclosing
 
 from a2wsgi import WSGIMiddleware
 
-from aurora.api.routes import EXTENSION_KEY
 from aurora.api.stream import HANDOFF_SCOPE_KEY, HandOffBox, StatsFanOut, StreamHandOff
 from aurora.config import Settings
+from aurora.context import context_of
 
 BODY_SECONDS = 30.0
 # Marks a request whose answer is a live stream: the HTTP protocol closes those at shutdown.
@@ -224,5 +224,5 @@ class AuroraASGI:
 
 def asgi_app(app, *, on_shutdown: Callable[[], None] | None = None) -> AuroraASGI:
     """The served application for a Dash app made by `create_app`."""
-    context = app.server.extensions[EXTENSION_KEY]
+    context = context_of(app)
     return AuroraASGI(app.server, context.settings, StatsFanOut(context.service), on_shutdown=on_shutdown)

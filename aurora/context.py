@@ -1,0 +1,56 @@
+"""The per-app context: what request handlers, callbacks and entry points reach, through one accessor.
+
+`create_app` builds it and stores it on the Flask server; everything else asks `context_of`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from flask import Flask, current_app
+
+if TYPE_CHECKING:
+    from dash import Dash
+    from sqlalchemy import Engine
+
+    from aurora.api.stream import StreamSlots
+    from aurora.bot_runner import BotRunner
+    from aurora.config import Settings
+    from aurora.scaleout.lease import BotLease
+    from aurora.seams import SnapshotHandOver
+    from aurora.service import StatsService
+
+EXTENSION_KEY = "aurora"
+
+
+@dataclass(frozen=True)
+class AuroraContext:
+    """The app's parts, for request handlers, callbacks and entry points (`context_of`)."""
+
+    settings: Settings
+    engine: Engine
+    snapshots: SnapshotHandOver
+    service: StatsService
+    streams: StreamSlots
+    bot: BotRunner | None = None
+    bot_lease: BotLease | None = None
+
+    def shutdown(self) -> None:
+        """Stop the bot (closing its gateway connection) and release database connections."""
+        if self.bot is not None:
+            self.bot.stop()
+        if self.bot_lease is not None:
+            self.bot_lease.release()
+        self.service.close()
+        self.engine.dispose()
+
+
+def install_context(server: Flask, context: AuroraContext) -> None:
+    server.extensions[EXTENSION_KEY] = context
+
+
+def context_of(app: Dash | Flask | None = None) -> AuroraContext:
+    """The context of `app` (a Dash app or its Flask server); without one, the current app's."""
+    server = current_app if app is None else getattr(app, "server", app)
+    return server.extensions[EXTENSION_KEY]

@@ -1,0 +1,110 @@
+"""Starting Aurora's parts, shared by the web factory (`create_app`) and the bot process: the
+database prepared, the stats service wired, the bot started and its lease held; and the one error
+that says a setting is wrong.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+
+from aurora.bot_commands import CommandServices
+from aurora.bot_runner import BotRunner
+from aurora.config import Settings
+from aurora.db import init_db, missing_tables
+from aurora.demo import is_demo_database, seed_demo
+from aurora.init_db.indexes import log_missing_indexes
+from aurora.queries.aggregates import IncrementalStats
+from aurora.queries.balances import balance_of
+from aurora.recorder import CommandRecorder
+from aurora.scaleout.lease import BotLease, LeaseHeld
+from aurora.scaleout.redis_link import RedisError, describe
+from aurora.scaleout.roles import SharedRedis, shared_compute
+from aurora.seams import Clock, SnapshotSink, SnapshotSource
+from aurora.service import StatsService
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(RuntimeError):
+    """Aurora cannot start as configured; the message says which setting and what to do."""
+
+
+def prepare_database(engine: Engine, settings: Settings, clock: Clock) -> bool:
+    """Create the schema where Aurora owns the database, seed demo data if asked; True if demo.
+
+    On a database it does not own it creates nothing: missing tables stop startup, and each missing
+    recommended index is one WARNING (catalog queries only) naming it, its cost and `init-db`."""
+    try:
+        if settings.database_is_default:
+            init_db(engine)
+        else:
+            missing = missing_tables(engine)
+            if missing:
+                raise StartupError(
+                    f"DATABASE_URL: tables missing ({', '.join(missing)}); "
+                    "run `python app.py init-db` to create them"
+                )
+            log_missing_indexes(engine)
+        if settings.demo:
+            return seed_demo(engine, clock())
+        return is_demo_database(engine)
+    except OperationalError as error:
+        # The dashboard still starts: it answers 503 until the database is reachable.
+        log.error("database unreachable at startup (%s); retrying on demand", error.orig.__class__.__name__)
+        return False
+
+
+def start_bot(
+    settings: Settings, engine: Engine, snapshots: SnapshotSink, service: StatsService, clock: Clock, **options
+) -> BotRunner:
+    if settings.role == "web":
+        raise StartupError("AURORA_ROLE=web never starts the bot: run it as its own process with AURORA_ROLE=bot")
+    def balance(user_id: int) -> int | None:
+        with engine.connect() as conn:
+            return balance_of(conn, user_id)
+
+    runner = BotRunner(
+        settings,
+        snapshots,
+        CommandRecorder(engine),
+        CommandServices(stats=service.current, balance_of=balance),
+        clock=clock,
+        **options,
+    )
+    runner.start()
+    atexit.register(runner.stop)
+    return runner
+
+
+def hold_bot_lease(settings: Settings, shared: SharedRedis) -> BotLease:
+    """Take the Redis lease that keeps one bot per token across processes and hosts.
+
+    A crashed bot's lease expires within one TTL, so wait that long before refusing.
+    """
+    lease = BotLease(shared.client, settings.discord_token, ttl_seconds=settings.bot_ttl_seconds)
+    try:
+        lease.acquire(wait_seconds=settings.bot_ttl_seconds)
+    except LeaseHeld as error:
+        raise StartupError(str(error)) from None
+    except RedisError as error:
+        raise StartupError(
+            f"REDIS_URL: Redis at {describe(settings.redis_url)} is not reachable ({error.__class__.__name__}); "
+            "the bot needs it for its lease (one bot per token across processes)"
+        ) from None
+    return lease
+
+
+def stats_service(
+    settings: Settings, engine: Engine, snapshots: SnapshotSource, shared: SharedRedis | None, *, demo: bool,
+    clock: Clock,
+) -> StatsService:
+    """The stats service every role runs: incremental figures (the same as the reference definitions
+    at a cost independent of table size), with Redis computed once per interval for all processes."""
+    return StatsService(
+        engine, snapshots, refresh_seconds=settings.refresh_seconds, demo=demo, clock=clock,
+        compute=shared_compute(settings, shared, IncrementalStats()),
+    )
