@@ -27,7 +27,7 @@ from bench.common import (
 )
 from bench.generate import ensure_dataset
 from bench.throughput import app_environment
-from tests.fake_discord import FakeDiscord
+from tests.fakes.discord_server import FakeDiscord
 
 GUILDS = 1000
 REQUESTS_PER_SECOND = 20

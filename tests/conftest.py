@@ -28,7 +28,7 @@ from aurora.db import create_db_engine, init_db
 from aurora.recorder import CommandRecorder
 from aurora.serving.asgi import asgi_app
 from aurora.serving.worker import server_for
-from tests.bot_support import no_balance, no_stats
+from tests.fakes.snapshot_sink import no_balance, no_stats
 from tests.support import FAST_BOT_OPTIONS, FrozenClock
 
 IN_CI = os.environ.get("CI", "").lower() == "true"

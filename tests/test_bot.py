@@ -13,9 +13,9 @@ from aurora.bot_runner import BotAlreadyRunning
 from aurora.cache import SnapshotCache
 from aurora.context import context_of
 from aurora.db import COMMAND_RUN, transactions
-from tests.fake_discord import FakeDiscord
+from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.tcp_proxy import TcpProxy
 from tests.support import NOW, insert_rows, iso_z, user, with_fake_discord
-from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.clock
 

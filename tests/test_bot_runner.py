@@ -7,8 +7,8 @@ import threading
 import pytest
 
 from aurora.bot_runner import BotAlreadyRunning, bot_thread_name
-from tests.bot_support import RecordingSink, wait_for
-from tests.fake_discord import FakeDiscord
+from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.snapshot_sink import RecordingSink, wait_for
 
 pytestmark = pytest.mark.clock
 

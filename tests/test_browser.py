@@ -14,7 +14,7 @@ from aurora.api.stream import event_id
 from aurora.config import Settings
 from aurora.context import context_of
 from aurora.layouts import ids
-from tests.fake_discord import FakeDiscord
+from tests.fakes.discord_server import FakeDiscord
 from tests.support import (
     NOW,
     Stream,

@@ -15,8 +15,8 @@ from aurora.cogs.commands import CommandLog
 from aurora.db import COMMAND_RUN, transactions
 from aurora.models import CommandCount
 from aurora.recorder import CommandRecorder
-from tests.bot_support import RecordingSink, no_balance, no_stats, wait_for
-from tests.fake_discord import FakeDiscord
+from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.snapshot_sink import RecordingSink, no_balance, no_stats, wait_for
 from tests.support import NOW
 
 pytestmark = pytest.mark.clock

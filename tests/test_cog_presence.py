@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from tests.bot_support import RecordingSink, wait_for
-from tests.fake_discord import FakeDiscord
+from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.snapshot_sink import RecordingSink, wait_for
 
 pytestmark = pytest.mark.clock
 

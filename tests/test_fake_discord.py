@@ -15,7 +15,7 @@ import discord
 import pytest
 from discord.ext import commands
 
-from tests.fake_discord import FakeDiscord, use_fake
+from tests.fakes.discord_server import FakeDiscord, use_fake
 
 T = TypeVar("T")
 RunBot = Callable[[discord.Client, str], "BotThread"]

@@ -15,9 +15,9 @@ from sqlalchemy.engine import make_url
 from aurora.context import context_of
 from aurora.layouts import ids
 from aurora.service import utc_now
-from tests.fake_discord import FakeDiscord
+from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.tcp_proxy import TcpProxy
 from tests.support import NOW, insert_rows, user, with_fake_discord
-from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.clock
 

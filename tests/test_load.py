@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from tests.gunicorn_server import gunicorn_server
+from tests.fakes.gunicorn_server import gunicorn_server
 
 CLIENTS = 200
 LOAD_SECONDS = 30.0

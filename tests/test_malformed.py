@@ -19,7 +19,7 @@ from aurora import create_app
 from aurora.config import Settings
 from aurora.context import context_of
 from tests.conftest import LiveServer
-from tests.gunicorn_server import gunicorn_server
+from tests.fakes.gunicorn_server import gunicorn_server
 from tests.openapi_check import json_error_validator
 
 UNLIMITED = "100000/minute"

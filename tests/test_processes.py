@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fake_discord import FakeDiscord
+from tests.fakes.discord_server import FakeDiscord
 from tests.support import Stream
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,8 +16,8 @@ from aurora.api import rate_limit
 from aurora.api.rate_counters import SharedCounter
 from aurora.api.stream import STREAM_RETRY_SECONDS, StreamSlots, TooManyStreams
 from aurora.config import SettingsError, settings_from_mapping
+from tests.fakes.tcp_proxy import TcpProxy
 from tests.support import NOW
-from tests.tcp_proxy import TcpProxy
 
 API_PATHS = ("/api/stats", "/api/activity.csv", "/api/openapi.json", "/api/stats/realtime")
 BUDGET_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")

@@ -17,8 +17,8 @@ from aurora.context import context_of
 from aurora.models import BotSnapshot
 from aurora.scaleout.redis_link import BREAKER_OPEN_SECONDS, RedisHealth, connect
 from aurora.scaleout.snapshots import RedisSnapshotStore
+from tests.fakes.tcp_proxy import TcpProxy
 from tests.support import command, insert_rows
-from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.clock
 

@@ -25,9 +25,9 @@ from aurora.scaleout.shared_stats import SharedStatsCompute
 from aurora.scaleout.snapshots import OffLoopPublisher, RedisSnapshotStore, snapshot_key
 from aurora.service import StatsService, compute_database_stats
 from aurora.startup import StartupError, start_bot
-from tests.fake_discord import FakeDiscord
+from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.tcp_proxy import TcpProxy
 from tests.support import NOW, with_fake_discord
-from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.clock
 

@@ -25,8 +25,8 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from aurora.db import create_db_engine, init_db
-from tests.fake_discord import FakeDiscord
-from tests.tcp_proxy import TcpProxy
+from tests.fakes.discord_server import FakeDiscord
+from tests.fakes.tcp_proxy import TcpProxy
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).with_name("gunicorn")

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from aurora.context import context_of
-from tests.fake_discord import FakeDiscord
+from tests.fakes.discord_server import FakeDiscord
 from tests.support import NOW, case, command, insert_rows, transaction, user, with_fake_discord
 from tests.test_stream import Stream
 

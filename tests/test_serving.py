@@ -19,7 +19,7 @@ from aurora.context import context_of
 from aurora.serving import asgi, capacity, http_protocol
 from aurora.serving import worker as serving
 from tests.conftest import LiveServer
-from tests.fake_discord import FakeDiscord
+from tests.fakes.discord_server import FakeDiscord
 from tests.support import Stream
 
 wait_for = FakeDiscord.wait_for

@@ -9,7 +9,7 @@ import pytest
 
 from aurora.api.stream import STREAM_RETRY_SECONDS, event_id
 from aurora.context import context_of
-from tests.fake_discord import FakeDiscord
+from tests.fakes.discord_server import FakeDiscord
 from tests.support import NOW, Stream, command, insert_rows
 
 pytestmark = pytest.mark.clock

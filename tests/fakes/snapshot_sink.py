@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 
 from aurora.cache import SnapshotCache
-from tests.fake_discord import FakeDiscord
+from tests.fakes.discord_server import FakeDiscord
 
 wait_for = FakeDiscord.wait_for
 
