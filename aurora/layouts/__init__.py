@@ -1,1 +1,2 @@
-"""Page structure and presentational pieces. Imports `aurora.layouts.ids` and `aurora.models` only."""
+"""The page: component ids, layout, components, formatting and figures (pure, no SQL), the
+refresh callback (thin: service -> components) and the guard of Dash's routes."""

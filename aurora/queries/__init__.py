@@ -4,6 +4,8 @@
   gridding of the hourly activity series, shared by both ways of computing the stats;
 - `counts`, `activity`: the reference definitions, plain statements over whole windows, which the
   tests and the bench check the incremental stats (`aurora.queries.aggregates`, what the app runs) against;
+- `aggregates`, `ledger`, `user_counts`: the incremental stats the app runs (hours kept, new rows by
+  id, the reconcile spread over ten minutes);
 - `pieces`: counting in statements of bounded size, for the incremental stats;
 - `events`: the recent events (one small statement, used as it is by both); `balances`: /balance.
 
