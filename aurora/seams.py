@@ -44,7 +44,7 @@ class SnapshotHandOver(SnapshotSink, SnapshotSource, Protocol):
 
 class StatsCompute(Protocol):
     """The database half of the stats as of `now`: `aurora.queries.aggregates.IncrementalStats` in
-    production, the reference definitions (`aurora.service.compute_database_stats`) in tests and the
+    production, the reference definitions (`aurora.queries.reference.compute_database_stats`) in tests and the
     bench; `aurora.metrics.timed_compute` and `aurora.scaleout.shared_stats.SharedStatsCompute` wrap either."""
 
     def __call__(self, engine: Engine, now: datetime) -> DatabaseStats: ...

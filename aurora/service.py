@@ -28,21 +28,13 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import Engine
 
+from aurora.combine import combine
 from aurora.contract import stats_to_json
-from aurora.models import MONTH, BotSnapshot, DatabaseStats, FiguresPreparing, Stats
-from aurora.queries.activity import activity_overview
-from aurora.queries.counts import (
-    count_active_users,
-    count_active_users_month_ago,
-    count_commands_between,
-    top_commands,
-)
-from aurora.queries.events import recent_events
-from aurora.queries.scope import baseline_window, last_day_window
+from aurora.models import DatabaseStats, FiguresPreparing, Stats
+from aurora.queries.reference import compute_database_stats
 from aurora.seams import Clock, SnapshotSource, StatsCompute
 
 log = logging.getLogger(__name__)
@@ -62,73 +54,6 @@ class StatsUnavailable(RuntimeError):
     def __init__(self, message: str, progress: float | None = None) -> None:
         super().__init__(message)
         self.progress = progress
-
-
-def compute_database_stats(engine: Engine, now: datetime) -> DatabaseStats:
-    """The reference: every figure by its plain definition (`aurora.queries`), in one read
-    transaction, as of `now`. The tests and the bench check `aurora.queries.aggregates.IncrementalStats`,
-    which the app runs, against this; it is also the service's compute where none is given."""
-    with engine.connect() as conn:
-        return DatabaseStats(
-            computed_at=now,
-            active_users=count_active_users(conn),
-            active_users_month_ago=count_active_users_month_ago(conn, now),
-            commands_24h=count_commands_between(conn, *last_day_window(now)),
-            commands_previous_30_days=count_commands_between(conn, *baseline_window(now)),
-            recent_events=tuple(recent_events(conn)),
-            activity=tuple(activity_overview(conn, now)),
-            top_commands=tuple(top_commands(conn, now)),
-        )
-
-
-def percent_change(base: Decimal | int, current: int) -> float | None:
-    """(current - base) / base in percent, one decimal rounded half-up; None for a zero base."""
-    base = Decimal(base)
-    if base == 0:
-        return None
-    change = (Decimal(current) - base) * 100 / base
-    return float(change.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
-
-
-def combine(
-    database: DatabaseStats,
-    bot: BotSnapshot,
-    *,
-    demo: bool,
-    stale: bool,
-    stale_since: datetime | None,
-) -> Stats:
-    bot_running = bot.running
-    ping_avg = round(bot.ping_avg_ms) if bot.ping_avg_ms is not None else None
-    ping_change = None
-    if ping_avg is not None and bot.ping_previous_hour_avg_ms is not None:
-        ping_change = round(bot.ping_avg_ms - bot.ping_previous_hour_avg_ms)
-    guild_change = None
-    if bot.guild_count is not None and bot.guild_count_month_ago is not None:
-        guild_change = bot.guild_count - bot.guild_count_month_ago
-    return Stats(
-        generated_at=max(database.computed_at, bot.taken_at),
-        demo=demo,
-        stale=stale,
-        stale_since=stale_since,
-        bot=bot,
-        guild_count=bot.guild_count if bot_running else None,
-        guild_change_from_last_month=guild_change if bot_running else None,
-        active_users=database.active_users,
-        active_users_change_percent=percent_change(
-            database.active_users_month_ago, database.active_users
-        ),
-        commands_total=database.commands_24h,
-        commands_change_percent=percent_change(
-            # The baseline window is a month: its daily mean against the last day.
-            Decimal(database.commands_previous_30_days) / MONTH.days, database.commands_24h
-        ),
-        ping_avg_ms=ping_avg if bot_running else None,
-        ping_change_from_last_hour=ping_change if bot_running else None,
-        recent_events=database.recent_events,
-        activity=database.activity,
-        top_commands=database.top_commands,
-    )
 
 
 @dataclass

@@ -244,7 +244,11 @@ def process_tree_cpu_seconds(pid: int) -> float:
 def refresh_callback_body(base: str) -> bytes:
     """The body Dash's renderer posts for the page's interval-driven refresh, built from its dependencies."""
     with urllib.request.urlopen(f"{base}/_dash-dependencies") as response:
-        dependencies = json.load(response)
+        return refresh_body_from(json.load(response))
+
+
+def refresh_body_from(dependencies: list[dict]) -> bytes:
+    """The refresh callback's request body, from what `/_dash-dependencies` answered."""
     ticking = [dep for dep in dependencies if any(i["property"] == "n_intervals" for i in dep["inputs"])]
     callback = max(ticking, key=lambda dep: len(dep["output"]))  # the refresh: it has every figure as output
     outputs = []

@@ -26,7 +26,7 @@ from sqlalchemy import insert
 from aurora.db import COMMAND_RUN, create_db_engine, moderation_cases, transactions, users
 from aurora.models import FiguresPreparing
 from aurora.queries.aggregates import IncrementalStats
-from aurora.service import compute_database_stats
+from aurora.queries.reference import compute_database_stats
 from bench.common import Result, format_table
 from bench.generate import COMMAND_NAMES, ROWS_PER_DAY, Dataset, ensure_dataset, remove_appended_rows
 from bench.pg_cost import PhaseMeter, steady_and_reconcile

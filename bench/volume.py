@@ -32,7 +32,8 @@ from aurora.cache import SnapshotCache
 from aurora.db import create_db_engine
 from aurora.models import FiguresPreparing
 from aurora.queries.aggregates import STEP_SECONDS, IncrementalStats
-from aurora.service import StatsService, compute_database_stats
+from aurora.queries.reference import compute_database_stats
+from aurora.service import StatsService
 from bench.common import Result, format_table
 from bench.daily_volume import VOLUMES, ensure_busy_dataset
 from bench.generate import POSTGRES_URL, remove_appended_rows

@@ -20,7 +20,7 @@ from aurora.db import moderation_cases, transactions, users
 from aurora.models import FiguresPreparing
 from aurora.queries import aggregates, pieces
 from aurora.queries.aggregates import IncrementalStats
-from aurora.service import compute_database_stats
+from aurora.queries.reference import compute_database_stats
 from tests.support import NOW, FrozenClock, case, command, insert_rows, transaction, user
 
 pytestmark = pytest.mark.clock

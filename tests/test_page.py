@@ -8,13 +8,13 @@ from datetime import timedelta
 import pytest
 from dash import no_update
 
+from aurora.combine import combine
 from aurora.layouts import ids
 from aurora.layouts.callbacks import OUTPUTS, page_values, unavailable_values
 from aurora.layouts.figures import activity_figure
 from aurora.layouts.formatting import commands_view, ping_view, servers_view, users_view
 from aurora.layouts.page import build_layout
 from aurora.models import ActivityPoint, BotSnapshot, DatabaseStats, RecentEvent
-from aurora.service import combine
 from tests.support import NOW
 
 pytestmark = pytest.mark.clock

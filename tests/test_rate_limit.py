@@ -3,7 +3,6 @@ API and another for the page, their headers, and Redis storage with its in-memor
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import socket
@@ -16,6 +15,7 @@ from aurora.api import rate_limit
 from aurora.api.rate_counters import SharedCounter
 from aurora.api.stream import STREAM_RETRY_SECONDS, StreamSlots, TooManyStreams
 from aurora.config import SettingsError, settings_from_mapping
+from bench.common import refresh_body_from
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.support import NOW
 
@@ -37,20 +37,7 @@ def closed_port() -> int:
 
 def refresh_callback_body(client) -> bytes:
     """What the page posts at each refresh: the interval-driven callback with every figure as output."""
-    dependencies = client.get("/_dash-dependencies").get_json()
-    ticking = [dep for dep in dependencies if any(i["property"] == "n_intervals" for i in dep["inputs"])]
-    callback = max(ticking, key=lambda dep: len(dep["output"]))
-    outputs = []
-    for part in callback["output"].strip(".").split("..."):
-        component, _, prop = part.rpartition(".")
-        outputs.append({"id": component, "property": prop})
-    return json.dumps({
-        "output": callback["output"],
-        "outputs": outputs,
-        "inputs": [{**i, "value": 1} for i in callback["inputs"]],
-        "state": [{**s, "value": None} for s in callback.get("state", [])],
-        "changedPropIds": [f"{i['id']}.{i['property']}" for i in callback["inputs"]],
-    }).encode()
+    return refresh_body_from(client.get("/_dash-dependencies").get_json())
 
 
 def refresh(client, body: bytes):

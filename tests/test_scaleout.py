@@ -18,12 +18,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from aurora.context import context_of
 from aurora.models import BotSnapshot, CommandCount, DatabaseStats, ShardSnapshot
+from aurora.queries.reference import compute_database_stats
 from aurora.scaleout.codec import CodecError, dumps, loads
 from aurora.scaleout.lease import BotLease, LeaseHeld, lease_key
 from aurora.scaleout.redis_link import RedisHealth, connect
 from aurora.scaleout.shared_stats import SharedStatsCompute
 from aurora.scaleout.snapshots import OffLoopPublisher, RedisSnapshotStore, snapshot_key
-from aurora.service import StatsService, compute_database_stats
+from aurora.service import StatsService
 from aurora.startup import StartupError, start_bot
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.tcp_proxy import TcpProxy

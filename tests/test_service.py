@@ -11,9 +11,11 @@ import pytest
 from sqlalchemy import text
 
 from aurora.cache import SnapshotCache
+from aurora.combine import combine, percent_change
 from aurora.db import create_db_engine
 from aurora.models import BotSnapshot, DatabaseStats, FiguresPreparing, ShardSnapshot
-from aurora.service import StatsService, StatsUnavailable, combine, compute_database_stats, percent_change
+from aurora.queries.reference import compute_database_stats
+from aurora.service import StatsService, StatsUnavailable
 from tests.support import NOW, command, insert_rows, user
 
 pytestmark = pytest.mark.clock

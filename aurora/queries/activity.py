@@ -1,7 +1,7 @@
 """Reference definition of the hourly activity: rows per hour of the last 24, in one statement.
 
 One of the plain definitions the tests and the bench compare the incremental stats against (see
-`aurora.service.compute_database_stats`); the app itself runs `aurora.queries.aggregates`. Both grid
+`aurora.queries.reference.compute_database_stats`); the app itself runs `aurora.queries.aggregates`. Both grid
 their per-hour counts with the same `aurora.queries.scope.to_hourly_grid`.
 """
 

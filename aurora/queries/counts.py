@@ -2,7 +2,7 @@
 count whole windows at once.
 
 With `aurora.queries.activity` and `aurora.queries.events`, these are what the figures mean
-(`aurora.service.compute_database_stats` runs them all); the tests and the bench check the
+(`aurora.queries.reference.compute_database_stats` runs them all); the tests and the bench check the
 incremental stats the app runs (`aurora.queries.aggregates`) against them. At a busy bot's volume these
 statements outgrow the statement timeout, which is why the app does not run them. Rows and windows
 are those of `aurora.queries.scope`, shared with the incremental stats.
