@@ -26,6 +26,7 @@ from aurora.config import Settings
 from aurora.context import context_of
 from aurora.db import create_db_engine, init_db
 from aurora.recorder import CommandRecorder
+from aurora.scaleout.redis_link import connect
 from aurora.serving.asgi import asgi_app
 from aurora.serving.worker import server_for
 from tests.fakes.snapshot_sink import no_balance, no_stats
@@ -251,3 +252,16 @@ def make_runner(bot_engine, clock):
     yield build
     for runner in runners:
         runner.stop()
+
+
+@pytest.fixture
+def redis_client(redis_url):
+    client = connect(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def web_role(redis_url, redis_prefix) -> dict:
+    """Setting overrides for a web-role app on this test's Redis prefix."""
+    return {"role": "web", "redis_url": redis_url, "redis_prefix": redis_prefix, "bot_ttl_seconds": 30}

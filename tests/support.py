@@ -15,7 +15,7 @@ from sqlalchemy import Engine, insert
 
 from aurora.context import context_of, install_context
 from aurora.db import COMMAND_RUN, moderation_cases, transactions, users
-from aurora.models import FiguresPreparing
+from aurora.models import BotSnapshot, CommandCount, FiguresPreparing, ShardSnapshot
 from aurora.service import StatsService
 
 # A fixed moment with a non-zero minute, so "now" and "start of the hour" differ. Nothing may
@@ -160,3 +160,14 @@ class Stream:
         # The response's file object keeps the socket open until it is closed too.
         self.response.close()
         self.connection.close()
+
+
+def connected_snapshot(**changes) -> BotSnapshot:
+    snapshot = BotSnapshot(
+        status="connected", taken_at=NOW, guild_count=7, user_count=41, latency_ms=38.4,
+        commands_registered=3, started_at=NOW - timedelta(hours=2),
+        shards=(ShardSnapshot(0, "connected", 37.6), ShardSnapshot(1, "reconnecting", None)),
+        ping_avg_ms=42.4, ping_previous_hour_avg_ms=50.0, guild_count_month_ago=5,
+        command_failures=(CommandCount("balance", 2),),
+    )
+    return replace(snapshot, **changes)
