@@ -16,7 +16,7 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # Settings that would change what is served (a bot, a token, Redis, proxies). Set empty rather than
 # removed: an empty variable counts as unset and still wins over a developer's `.env` file.
 CLEARED_VARIABLES = ("DISCORD_TOKEN", "AURORA_ACCESS_TOKEN", "AURORA_ROLE", "REDIS_URL",
