@@ -11,7 +11,8 @@ from collections.abc import Mapping
 
 import jsonschema_rs
 
-from aurora.api.openapi import build_openapi_document, error_schema
+from aurora.api.openapi import build_openapi_document
+from aurora.api.schemas import error_schema
 
 
 def document(*, access_control: bool = False) -> dict:

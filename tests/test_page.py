@@ -9,13 +9,14 @@ import pytest
 from dash import no_update
 
 from aurora.combine import combine
+from aurora.context import context_of
 from aurora.layouts import ids
 from aurora.layouts.callbacks import OUTPUTS, page_values, unavailable_values
 from aurora.layouts.figures import activity_figure
 from aurora.layouts.formatting import commands_view, ping_view, servers_view, users_view
 from aurora.layouts.page import build_layout
 from aurora.models import ActivityPoint, BotSnapshot, DatabaseStats, RecentEvent
-from tests.support import NOW
+from tests.support import NOW, insert_rows, user
 
 pytestmark = pytest.mark.clock
 
@@ -134,3 +135,29 @@ def test_before_the_first_result_the_layout_says_loading():
     layout = build_layout(30, None)
     assert find_component(layout, ids.kpi_value(ids.KPI_USERS)).children == "Loading…"
     assert find_component(layout, ids.DEMO_BADGE).hidden is True
+
+
+def find_in_json(node, component_id):
+    """A component of Dash's serialised layout, by id."""
+    if isinstance(node, dict):
+        if node.get("props", {}).get("id") == component_id:
+            return node
+        children = node.get("props", {}).get("children")
+        return find_in_json(children, component_id) if children is not None else None
+    if isinstance(node, list):
+        for child in node:
+            if (found := find_in_json(child, component_id)) is not None:
+                return found
+    return None
+
+
+def test_only_a_browsers_layout_request_carries_the_figures(make_app, engine):
+    """Pins `install_page`'s check of the `/_dash-layout` path: Dash builds the layout at setup too,
+    where it must not touch the database, and the browser's request gets the current figures."""
+    insert_rows(engine, user_rows=[user(NOW - timedelta(days=1)) for _ in range(3)])
+    app = make_app()
+    assert context_of(app).service.refresh_count == 0  # setup built the layout without figures
+    client = app.server.test_client()
+    assert client.get("/api/stats").get_json()["users"]["active"] == 3
+    layout = client.get("/_dash-layout").get_json()
+    assert find_in_json(layout, ids.kpi_value(ids.KPI_USERS))["props"]["children"] == "3"

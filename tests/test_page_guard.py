@@ -219,7 +219,9 @@ def test_unknown_asset_paths_are_404s(page_client, caplog, path):
 
 
 def test_every_registered_component_file_is_served_or_a_404(make_app, caplog):
-    """Dash registers some `.map` files its installed release does not ship: those are 404s too."""
+    """Dash registers some `.map` files its installed release does not ship: those are 404s too.
+    Read before any request: create_app's call of Dash's `_setup_server` registered them (a Dash
+    release that registers them elsewhere fails here)."""
     app = make_app()
     client = app.server.test_client()
     answers = {}

@@ -11,126 +11,18 @@ from __future__ import annotations
 import functools
 import json
 
+from aurora.api.schemas import (
+    API_VERSION,
+    NO_STORE,
+    OPENAPI_VERSION,
+    RATE_LIMIT_HEADERS,
+    RETRY_AFTER,
+    SECONDS,
+    error_schema,
+    header,
+    stats_schema,
+)
 from aurora.api.stream import STREAM_RETRY_SECONDS
-from aurora.models import BOT_STATUSES, EVENT_KINDS
-from aurora.queries.events import RECENT_EVENTS_LIMIT
-from aurora.queries.scope import HOURS, TOP_COMMANDS_LIMIT
-
-OPENAPI_VERSION = "3.1.0"
-API_VERSION = "1"
-
-ISO_UTC_PATTERN = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"
-
-
-def _object(properties: dict, **extra) -> dict:
-    """A closed object: every property present (null where the contract allows), nothing else."""
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": list(properties),
-        "additionalProperties": False,
-        **extra,
-    }
-
-
-def _nullable(schema: dict) -> dict:
-    return {**schema, "type": [schema["type"], "null"]}
-
-
-TIMESTAMP = {"type": "string", "format": "date-time", "pattern": ISO_UTC_PATTERN}
-COUNT = {"type": "integer", "minimum": 0}
-NAMED_COUNT = _object({"name": {"type": "string"}, "count": COUNT})
-
-
-def _stats_schema() -> dict:
-    shard = _object(
-        {
-            "id": COUNT,
-            "status": {"type": "string", "enum": list(BOT_STATUSES)},
-            "latency": _nullable({"type": "integer", "description": "gateway latency in ms"}),
-        }
-    )
-    bot = _object(
-        {
-            "status": {"type": "string", "enum": list(BOT_STATUSES)},
-            "simulated": {"type": "boolean"},
-            "commandsRegistered": _nullable(COUNT),
-            "cachedUsers": _nullable(COUNT),
-            "lastCommandAt": _nullable(TIMESTAMP),
-            "uptimeSeconds": _nullable(COUNT),
-            "commandFailures": {"type": "array", "items": NAMED_COUNT},
-            "shards": {"type": "array", "items": shard},
-        }
-    )
-    percent = {"type": "number", "description": "percent, one decimal"}
-    return _object(
-        {
-            "generatedAt": TIMESTAMP,
-            "demo": {"type": "boolean", "description": "true while generated demo data is shown"},
-            "stale": {"type": "boolean", "description": "true while refreshes fail or lag"},
-            "staleSince": {
-                **_nullable(TIMESTAMP),
-                "description": "when the served database figures were computed; null unless stale",
-            },
-            "bot": bot,
-            "guilds": _object({"count": _nullable(COUNT), "changeFromLastMonth": _nullable({"type": "integer"})}),
-            "users": _object({"active": COUNT, "changePercentFromLastMonth": _nullable(percent)}),
-            "commands": _object(
-                {
-                    "total": COUNT,
-                    "changePercentFromLastMonth": _nullable(percent),
-                    "top": {"type": "array", "items": NAMED_COUNT, "maxItems": TOP_COMMANDS_LIMIT},
-                }
-            ),
-            "ping": _object(
-                {"avg": _nullable({"type": "integer"}), "changeFromLastHour": _nullable({"type": "integer"})}
-            ),
-            "recentEvents": {
-                "type": "array",
-                "maxItems": RECENT_EVENTS_LIMIT,
-                "items": _object(
-                    {
-                        "type": {"type": "string", "enum": list(EVENT_KINDS)},
-                        "message": {"type": "string"},
-                        "timestamp": TIMESTAMP,
-                    }
-                ),
-            },
-            "activityOverview": {
-                "type": "array",
-                "minItems": HOURS,
-                "maxItems": HOURS,
-                "items": _object(
-                    {
-                        "hour": {**TIMESTAMP, "pattern": r"^\d{4}-\d\d-\d\dT\d\d:00:00Z$"},
-                        "commands": COUNT,
-                        "transactions": COUNT,
-                    }
-                ),
-            },
-        }
-    )
-
-
-def error_schema(status: int) -> dict:
-    """The JSON error body every non-2xx answer carries, here for `status`."""
-    return _object({"error": _object({"status": {"type": "integer", "const": status}, "message": {"type": "string"}})})
-
-
-def _header(description: str, schema: dict, *, required: bool = True) -> dict:
-    return {"description": description, "required": required, "schema": schema}
-
-
-SECONDS = {"type": "integer", "minimum": 0}
-# On every answer of an API route while the rate limit is on (a count never fails: while Redis is
-# unreachable it is kept in memory), and on none while it is off.
-RATE_LIMIT_HEADERS = {
-    "X-RateLimit-Limit": _header("requests allowed per window", SECONDS),
-    "X-RateLimit-Remaining": _header("requests left in the current window", SECONDS),
-    "X-RateLimit-Reset": _header("when the window resets, in Unix seconds", SECONDS),
-}
-RETRY_AFTER = {"Retry-After": _header("seconds until a retry can succeed (sent with 429 and 503 only)", SECONDS)}
-NO_STORE = {"Cache-Control": _header("never cached", {"type": "string", "const": "no-store"})}
 
 
 def _error_response(status: int, description: str, headers: dict | None = None) -> dict:
@@ -149,7 +41,7 @@ def _responses_component(access_control: bool, limit_headers: dict) -> dict:
         "MethodNotAllowed": _error_response(
             405,
             "Any method other than the operation's (GET/HEAD); `Allow` lists the allowed ones.",
-            {"Allow": _header("the allowed methods", {"type": "string"})},
+            {"Allow": header("the allowed methods", {"type": "string"})},
         ),
         "NotAcceptable": _error_response(
             406, "The Accept header rules out the operation's only media type (no header or */* accepts it)."
@@ -169,14 +61,14 @@ def _responses_component(access_control: bool, limit_headers: dict) -> dict:
             503,
             "No statistics yet: the database has not answered since startup, or the first figures of a "
             "large database are being prepared (the message says how far along).",
-            {"Retry-After": _header("seconds until a retry is worth it", SECONDS)},
+            {"Retry-After": header("seconds until a retry is worth it", SECONDS)},
         ),
     }
     if access_control:
         responses["Unauthorized"] = _error_response(
             401,
             "An access token is configured and the request did not carry it.",
-            {"WWW-Authenticate": _header("the accepted scheme(s)", {"type": "string"})},
+            {"WWW-Authenticate": header("the accepted scheme(s)", {"type": "string"})},
         )
     return responses
 
@@ -224,7 +116,7 @@ def _paths(access_control: bool, limit_headers: dict) -> dict:
             "headers": {
                 **NO_STORE,
                 **limit_headers,
-                "Content-Disposition": _header(
+                "Content-Disposition": header(
                     "an attachment named after the stats' time",
                     {"type": "string", "pattern": r'^attachment; filename="aurora-activity-\d{8}T\d{6}Z\.csv"$'},
                 ),
@@ -244,7 +136,7 @@ def _paths(access_control: bool, limit_headers: dict) -> dict:
                 "While no statistics exist yet the stream stays open and sends heartbeats only."
             ),
             "headers": {
-                "Cache-Control": _header("never cached", {"type": "string", "const": "no-cache"}),
+                "Cache-Control": header("never cached", {"type": "string", "const": "no-cache"}),
                 **limit_headers,
             },
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
@@ -290,7 +182,7 @@ def build_openapi_document(*, rate_limit: str | None, access_control: bool) -> d
         "info": {"title": "Aurora Dashboard API", "version": API_VERSION, "description": description},
         "paths": _paths(access_control, limit_headers),
         "components": {
-            "schemas": {"Stats": _stats_schema()},
+            "schemas": {"Stats": stats_schema()},
             "responses": _responses_component(access_control, limit_headers),
         },
     }

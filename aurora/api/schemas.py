@@ -1,0 +1,123 @@
+"""The schemas of the API's answers and headers, for the OpenAPI document (`aurora.api.openapi`)."""
+
+from __future__ import annotations
+
+from aurora.models import BOT_STATUSES, EVENT_KINDS
+from aurora.queries.events import RECENT_EVENTS_LIMIT
+from aurora.queries.scope import HOURS, TOP_COMMANDS_LIMIT
+
+OPENAPI_VERSION = "3.1.0"
+API_VERSION = "1"
+
+ISO_UTC_PATTERN = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"
+
+
+def object_schema(properties: dict, **extra) -> dict:
+    """A closed object: every property present (null where the contract allows), nothing else."""
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+        **extra,
+    }
+
+
+def nullable(schema: dict) -> dict:
+    return {**schema, "type": [schema["type"], "null"]}
+
+
+TIMESTAMP = {"type": "string", "format": "date-time", "pattern": ISO_UTC_PATTERN}
+COUNT = {"type": "integer", "minimum": 0}
+NAMED_COUNT = object_schema({"name": {"type": "string"}, "count": COUNT})
+
+
+def stats_schema() -> dict:
+    shard = object_schema(
+        {
+            "id": COUNT,
+            "status": {"type": "string", "enum": list(BOT_STATUSES)},
+            "latency": nullable({"type": "integer", "description": "gateway latency in ms"}),
+        }
+    )
+    bot = object_schema(
+        {
+            "status": {"type": "string", "enum": list(BOT_STATUSES)},
+            "simulated": {"type": "boolean"},
+            "commandsRegistered": nullable(COUNT),
+            "cachedUsers": nullable(COUNT),
+            "lastCommandAt": nullable(TIMESTAMP),
+            "uptimeSeconds": nullable(COUNT),
+            "commandFailures": {"type": "array", "items": NAMED_COUNT},
+            "shards": {"type": "array", "items": shard},
+        }
+    )
+    percent = {"type": "number", "description": "percent, one decimal"}
+    return object_schema(
+        {
+            "generatedAt": TIMESTAMP,
+            "demo": {"type": "boolean", "description": "true while generated demo data is shown"},
+            "stale": {"type": "boolean", "description": "true while refreshes fail or lag"},
+            "staleSince": {
+                **nullable(TIMESTAMP),
+                "description": "when the served database figures were computed; null unless stale",
+            },
+            "bot": bot,
+            "guilds": object_schema({"count": nullable(COUNT), "changeFromLastMonth": nullable({"type": "integer"})}),
+            "users": object_schema({"active": COUNT, "changePercentFromLastMonth": nullable(percent)}),
+            "commands": object_schema(
+                {
+                    "total": COUNT,
+                    "changePercentFromLastMonth": nullable(percent),
+                    "top": {"type": "array", "items": NAMED_COUNT, "maxItems": TOP_COMMANDS_LIMIT},
+                }
+            ),
+            "ping": object_schema(
+                {"avg": nullable({"type": "integer"}), "changeFromLastHour": nullable({"type": "integer"})}
+            ),
+            "recentEvents": {
+                "type": "array",
+                "maxItems": RECENT_EVENTS_LIMIT,
+                "items": object_schema(
+                    {
+                        "type": {"type": "string", "enum": list(EVENT_KINDS)},
+                        "message": {"type": "string"},
+                        "timestamp": TIMESTAMP,
+                    }
+                ),
+            },
+            "activityOverview": {
+                "type": "array",
+                "minItems": HOURS,
+                "maxItems": HOURS,
+                "items": object_schema(
+                    {
+                        "hour": {**TIMESTAMP, "pattern": r"^\d{4}-\d\d-\d\dT\d\d:00:00Z$"},
+                        "commands": COUNT,
+                        "transactions": COUNT,
+                    }
+                ),
+            },
+        }
+    )
+
+
+def error_schema(status: int) -> dict:
+    """The JSON error body every non-2xx answer carries, here for `status`."""
+    return object_schema({"error": object_schema({"status": {"type": "integer", "const": status}, "message": {"type": "string"}})})
+
+
+def header(description: str, schema: dict, *, required: bool = True) -> dict:
+    return {"description": description, "required": required, "schema": schema}
+
+
+SECONDS = {"type": "integer", "minimum": 0}
+# On every answer of an API route while the rate limit is on (a count never fails: while Redis is
+# unreachable it is kept in memory), and on none while it is off.
+RATE_LIMIT_HEADERS = {
+    "X-RateLimit-Limit": header("requests allowed per window", SECONDS),
+    "X-RateLimit-Remaining": header("requests left in the current window", SECONDS),
+    "X-RateLimit-Reset": header("when the window resets, in Unix seconds", SECONDS),
+}
+RETRY_AFTER = {"Retry-After": header("seconds until a retry can succeed (sent with 429 and 503 only)", SECONDS)}
+NO_STORE = {"Cache-Control": header("never cached", {"type": "string", "const": "no-store"})}
