@@ -17,9 +17,6 @@ from tests.support import with_fake_discord
 wait_for = FakeDiscord.wait_for
 
 
-pytestmark = pytest.mark.clock
-
-
 def test_the_bot_lease_admits_one_holder_per_token(redis_client):
     token = f"lease-{uuid.uuid4().hex}"
     first = BotLease(redis_client, token, ttl_seconds=5)

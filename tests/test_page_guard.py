@@ -15,8 +15,6 @@ import pytest
 from aurora.layouts import ids
 from aurora.layouts.page_guard import MAX_DEPTH
 
-pytestmark = pytest.mark.clock
-
 CALLBACK_URL = "/_dash-update-component"
 
 
