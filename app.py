@@ -21,6 +21,7 @@ from aurora import create_app
 from aurora.config import SettingsError, load_settings
 from aurora.context import context_of
 from aurora.init_db.command import InitDbError, init_database
+from aurora.scaleout.roles import runs_bot_process
 from aurora.serving.asgi import asgi_app
 from aurora.serving.worker import listen, serve
 from aurora.startup import StartupError
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         if args.command == "init-db":
             return run_init_db(settings, check=args.check)
-        if settings.role == "bot":
+        if runs_bot_process(settings):
             return run_bot_role(settings)
         sock = _listen(settings)
         app = create_app(settings)

@@ -44,6 +44,7 @@ def _prepare_metrics_folder() -> str | None:
 _own_metrics_folder = _prepare_metrics_folder()
 
 from aurora.config import SettingsError, load_settings  # noqa: E402  (after the folder, see above)
+from aurora.scaleout.roles import web_refusal  # noqa: E402
 
 AURORA_WORKER = "aurora.serving.worker.AuroraWorker"
 worker_class = AURORA_WORKER
@@ -68,8 +69,8 @@ def _check_settings(server) -> None:
         settings = load_settings()
     except SettingsError as error:
         raise SystemExit(f"aurora: {error}") from None
-    if settings.role == "bot":
-        raise SystemExit("aurora: AURORA_ROLE=bot runs no web server; start the bot with `python app.py`")
+    if (refusal := web_refusal(settings)) is not None:
+        raise SystemExit(f"aurora: {refusal}")
     if server.cfg.worker_class_str != AURORA_WORKER:
         raise SystemExit(
             f"aurora: gunicorn worker class {server.cfg.worker_class_str!r} cannot serve Aurora (`app:server` is "

@@ -4,29 +4,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from dash import Dash
+if TYPE_CHECKING:
+    from dash import Dash
 
-from aurora.api.rate_limit import install_rate_limits
-from aurora.api.routes import create_api_blueprint, register_error_handlers
-from aurora.api.stream import StreamSlots
-from aurora.config import Settings
-from aurora.context import AuroraContext, install_context
-from aurora.db import create_db_engine
-from aurora.layouts.callbacks import install_page
-from aurora.layouts.page_guard import install_page_guard
-from aurora.metrics import install_metrics
-from aurora.scaleout.roles import connect_shared, snapshot_source
-from aurora.seams import Clock, SnapshotHandOver
-from aurora.security import (
-    install_access_control,
-    install_proxy_fix,
-    install_relative_redirects,
-    install_security_headers,
-)
-from aurora.service import utc_now
-from aurora.serving.capacity import current_capacity, stream_cap
-from aurora.startup import StartupError, hold_bot_lease, prepare_database, start_bot, stats_service
+    from aurora.config import Settings
+    from aurora.seams import Clock, SnapshotHandOver
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +21,36 @@ def create_app(
     settings: Settings,
     *,
     snapshots: SnapshotHandOver | None = None,
-    clock: Clock = utc_now,
+    clock: Clock | None = None,
     bot_options: dict | None = None,
 ) -> Dash:
     """Build the dashboard. With a DISCORD_TOKEN, the bot starts in a background thread;
     `bot_options` tunes that runner (tests shorten its timers)."""
-    if settings.role == "bot":
-        raise StartupError("AURORA_ROLE=bot runs no web server: start the bot with `python app.py`")
+    # Imported here, as in Flask's flaskr: importing any aurora module loads only what it needs.
+    from dash import Dash
+
+    from aurora.api.rate_limit import install_rate_limits
+    from aurora.api.routes import create_api_blueprint, register_error_handlers
+    from aurora.api.stream import StreamSlots
+    from aurora.context import AuroraContext, install_context
+    from aurora.db import create_db_engine
+    from aurora.layouts.callbacks import install_page
+    from aurora.layouts.page_guard import install_page_guard
+    from aurora.metrics import install_metrics
+    from aurora.scaleout.roles import connect_shared, snapshot_source, web_refusal
+    from aurora.security import (
+        install_access_control,
+        install_proxy_fix,
+        install_relative_redirects,
+        install_security_headers,
+    )
+    from aurora.service import utc_now
+    from aurora.serving.capacity import current_capacity, stream_cap
+    from aurora.startup import StartupError, hold_bot_lease, prepare_database, start_bot, stats_service
+
+    clock = clock or utc_now
+    if (refusal := web_refusal(settings)) is not None:
+        raise StartupError(refusal)
     engine = create_db_engine(settings.database_url)
     demo = prepare_database(engine, settings, clock)
     # With REDIS_URL: role web reads the bot's snapshot from Redis, and every process shares one

@@ -22,7 +22,7 @@ from aurora.queries.balances import balance_of
 from aurora.recorder import CommandRecorder
 from aurora.scaleout.lease import BotLease, LeaseHeld
 from aurora.scaleout.redis_link import RedisError, describe
-from aurora.scaleout.roles import SharedRedis, shared_compute
+from aurora.scaleout.roles import SharedRedis, bot_thread_refusal, shared_compute
 from aurora.seams import Clock, SnapshotSink, SnapshotSource
 from aurora.service import StatsService
 
@@ -61,8 +61,8 @@ def prepare_database(engine: Engine, settings: Settings, clock: Clock) -> bool:
 def start_bot(
     settings: Settings, engine: Engine, snapshots: SnapshotSink, service: StatsService, clock: Clock, **options
 ) -> BotRunner:
-    if settings.role == "web":
-        raise StartupError("AURORA_ROLE=web never starts the bot: run it as its own process with AURORA_ROLE=bot")
+    if (refusal := bot_thread_refusal(settings)) is not None:
+        raise StartupError(refusal)
     def balance(user_id: int) -> int | None:
         with engine.connect() as conn:
             return balance_of(conn, user_id)

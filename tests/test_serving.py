@@ -249,7 +249,7 @@ def test_capacity_follows_the_open_files_limit():
 
 
 def test_the_stream_cap_never_exceeds_what_the_process_can_hold(make_app, monkeypatch, caplog):
-    monkeypatch.setattr("aurora.current_capacity", lambda: capacity.capacity_for(164))  # 100 connections, 50 streams
+    monkeypatch.setattr("aurora.serving.capacity.current_capacity", lambda: capacity.capacity_for(164))  # 100 connections, 50 streams
     caplog.set_level(logging.WARNING)
     app = make_app(stream_max_total=100)
     assert context_of(app).streams.total == 50

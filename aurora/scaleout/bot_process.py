@@ -14,7 +14,7 @@ from aurora.config import Settings
 from aurora.db import create_db_engine
 from aurora.scaleout.lease import BotLease
 from aurora.scaleout.redis_link import describe
-from aurora.scaleout.roles import connect_shared
+from aurora.scaleout.roles import bot_process_refusal, connect_shared
 from aurora.scaleout.snapshots import OffLoopPublisher, RedisSnapshotStore
 from aurora.seams import Clock
 from aurora.service import StatsService, utc_now
@@ -30,8 +30,8 @@ class BotProcess:
     """The parts of a bot-role process, startable and stoppable from tests as from `app.py`."""
 
     def __init__(self, settings: Settings, *, clock: Clock = utc_now, bot_options: dict | None = None) -> None:
-        if settings.role != "bot" or settings.redis_url is None or not settings.discord_token:
-            raise StartupError("the bot process needs AURORA_ROLE=bot, REDIS_URL and DISCORD_TOKEN")
+        if (refusal := bot_process_refusal(settings)) is not None:
+            raise StartupError(refusal)
         self._settings = settings
         self._clock = clock
         self._bot_options = {"tick_seconds": settings.bot_ttl_seconds / TICKS_PER_TTL, **(bot_options or {})}

@@ -23,6 +23,34 @@ from aurora.scaleout.shared_stats import SharedStatsCompute
 from aurora.scaleout.snapshots import RedisSnapshotStore
 from aurora.seams import Clock, SnapshotHandOver, StatsCompute
 
+# What each role may run: decided here, and only here.
+WEB_REFUSED = "AURORA_ROLE=bot runs no web server: start the bot with `python app.py`"
+BOT_THREAD_REFUSED = "AURORA_ROLE=web never starts the bot: run it as its own process with AURORA_ROLE=bot"
+BOT_PROCESS_REFUSED = "the bot process needs AURORA_ROLE=bot, REDIS_URL and DISCORD_TOKEN"
+
+
+def runs_bot_process(settings: Settings) -> bool:
+    """Role bot: the bot as a process of its own, no web server."""
+    return settings.role == "bot"
+
+
+def web_refusal(settings: Settings) -> str | None:
+    return WEB_REFUSED if runs_bot_process(settings) else None
+
+
+def bot_thread_refusal(settings: Settings) -> str | None:
+    return BOT_THREAD_REFUSED if settings.role == "web" else None
+
+
+def bot_process_refusal(settings: Settings) -> str | None:
+    ready = runs_bot_process(settings) and settings.redis_url is not None and settings.discord_token
+    return None if ready else BOT_PROCESS_REFUSED
+
+
+def reads_snapshots_from_redis(settings: Settings, shared: SharedRedis | None) -> bool:
+    """Role web: the bot's snapshots come from Redis, published by the bot process."""
+    return settings.role == "web" and shared is not None
+
 
 @dataclass(frozen=True)
 class SharedRedis:
@@ -41,7 +69,7 @@ def connect_shared(settings: Settings) -> SharedRedis | None:
 
 def snapshot_source(settings: Settings, shared: SharedRedis | None, clock: Clock) -> SnapshotHandOver:
     """Where the web side reads bot snapshots: Redis in role web, the bot thread's cache otherwise."""
-    if settings.role == "web" and shared is not None:
+    if reads_snapshots_from_redis(settings, shared):
         return RedisSnapshotStore(
             shared.client, prefix=shared.prefix, ttl_seconds=settings.bot_ttl_seconds, clock=clock, health=shared.health
         )
