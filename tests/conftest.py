@@ -65,8 +65,17 @@ def postgres_url(postgres_admin_engine):
     with postgres_admin_engine.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     yield f"{POSTGRES_ADMIN_URL}?options={quote(f'-csearch_path={schema}')}"
-    with postgres_admin_engine.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    # A server process the test stopped may still be finishing a query on the schema; the drop can
+    # then lose a deadlock to it. It is tried again once that process is gone.
+    for attempt in range(5):
+        try:
+            with postgres_admin_engine.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            return
+        except OperationalError:
+            if attempt == 4:
+                raise
+            time.sleep(1)
 
 
 @pytest.fixture

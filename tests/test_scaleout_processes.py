@@ -137,7 +137,9 @@ class Deployment:
 
 @pytest.fixture
 def deployment(tmp_path, postgres_url, redis_url, redis_prefix):
-    init_db(create_db_engine(postgres_url))
+    engine = create_db_engine(postgres_url)
+    init_db(engine)
+    engine.dispose()
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "DATABASE_URL": postgres_url,
