@@ -17,6 +17,7 @@ import threading
 import time
 import urllib.request
 
+from aurora.simulation.server import SimulatedDiscord
 from bench.common import (
     Result,
     format_table,
@@ -27,7 +28,6 @@ from bench.common import (
 )
 from bench.generate import ensure_dataset
 from bench.throughput import app_environment
-from tests.fakes.discord_server import FakeDiscord
 
 GUILDS = 1000
 REQUESTS_PER_SECOND = 20
@@ -62,7 +62,7 @@ def _bot_status(base: str) -> str:
 
 def run(size: str, seconds: float = 600, warmup: float = 30) -> list[Result]:
     dataset = ensure_dataset(size)
-    with FakeDiscord(guilds=GUILDS, members=3, heartbeat_interval_ms=5000) as fake:
+    with SimulatedDiscord(guilds=GUILDS, members=3, heartbeat_interval_ms=5000) as fake:
         env = app_environment(
             dataset.url,
             DISCORD_TOKEN=fake.token,

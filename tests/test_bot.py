@@ -13,14 +13,14 @@ from aurora.bot_runner import BotAlreadyRunning
 from aurora.cache import SnapshotCache
 from aurora.context import context_of
 from aurora.db import COMMAND_RUN, transactions
-from tests.fakes.discord_server import FakeDiscord
+from aurora.simulation.server import SimulatedDiscord
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.support import NOW, insert_rows, iso_z, user, with_fake_discord
 
 pytestmark = pytest.mark.clock
 
 TOKEN = "aurora-test-token"
-wait_for = FakeDiscord.wait_for
+wait_for = SimulatedDiscord.wait_for
 
 
 class RecordingCache(SnapshotCache):
@@ -37,7 +37,7 @@ class RecordingCache(SnapshotCache):
 
 @pytest.fixture
 def fake():
-    with FakeDiscord(token=TOKEN, guilds=[5, 3, 4]) as fake:
+    with SimulatedDiscord(token=TOKEN, guilds=[5, 3, 4]) as fake:
         yield fake
 
 
@@ -198,7 +198,7 @@ def test_shutdown_is_clean_and_quick(bot_app, fake):
 
 
 def test_two_shards_report_their_own_latency(make_app):
-    with FakeDiscord(token=TOKEN, guilds=4, members=3, shards=2) as fake:
+    with SimulatedDiscord(token=TOKEN, guilds=4, members=3, shards=2) as fake:
         app = make_app(discord_shard_count=2, **with_fake_discord(fake))
         wait_for(
             lambda: [s["status"] for s in stats_of(app)["bot"]["shards"]] == ["connected", "connected"]

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from aurora.bot_runner import BotAlreadyRunning, bot_thread_name
-from tests.fakes.discord_server import FakeDiscord
+from aurora.simulation.server import SimulatedDiscord
 from tests.fakes.snapshot_sink import RecordingSink, wait_for
 
 pytestmark = pytest.mark.clock
@@ -17,7 +17,7 @@ TOKEN = "aurora-runner-test-token"
 
 @pytest.fixture
 def fake():
-    with FakeDiscord(token=TOKEN, guilds=[3, 2]) as fake:
+    with SimulatedDiscord(token=TOKEN, guilds=[3, 2]) as fake:
         yield fake
 
 

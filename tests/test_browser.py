@@ -14,7 +14,7 @@ from aurora.api.stream import event_id
 from aurora.config import Settings
 from aurora.context import context_of
 from aurora.layouts import ids
-from tests.fakes.discord_server import FakeDiscord
+from aurora.simulation.server import SimulatedDiscord
 from tests.support import (
     NOW,
     Stream,
@@ -141,10 +141,10 @@ def test_while_the_first_figures_are_prepared_the_page_says_so(page, make_app, l
 
 
 def test_page_shows_the_connected_bot(page, make_app, live_server):
-    with FakeDiscord(token="browser-token", guilds=[4, 6]) as fake:
+    with SimulatedDiscord(token="browser-token", guilds=[4, 6]) as fake:
         app = make_app(**with_fake_discord(fake))
         client = app.server.test_client()
-        FakeDiscord.wait_for(lambda: client.get("/api/stats").get_json()["ping"]["avg"] is not None)
+        SimulatedDiscord.wait_for(lambda: client.get("/api/stats").get_json()["ping"]["avg"] is not None)
         server = live_server(app)
         open_dashboard(page, server)
         # Selectors, not wait_for_function: the page's CSP (rightly) forbids string evaluation.
@@ -185,7 +185,7 @@ def test_the_page_opens_one_live_stream_and_updates_from_it(page, make_app, live
     insert_rows(engine, transaction_rows=[command(clock() - timedelta(minutes=1))])
     clock.advance(seconds=3)
     client = app.server.test_client()
-    FakeDiscord.wait_for(lambda: client.get("/api/stats").get_json()["commands"]["total"] == 1, timeout=10)
+    SimulatedDiscord.wait_for(lambda: client.get("/api/stats").get_json()["commands"]["total"] == 1, timeout=10)
     new_id = event_id(client.get("/api/stats").get_data())
     wait_in_page(page, lambda: new_id in pushed)
     page.wait_for_selector(f"#{ids.kpi_value(ids.KPI_COMMANDS)}:text-is('1')", timeout=15_000)
@@ -215,7 +215,7 @@ def test_with_every_stream_taken_the_page_polls_without_an_error(page, make_app,
             elsewhere.close()
     finally:
         elsewhere.close()
-    FakeDiscord.wait_for(lambda: slots.open_streams == 1, timeout=5)
+    SimulatedDiscord.wait_for(lambda: slots.open_streams == 1, timeout=5)
     assert page.console_errors == []
 
 

@@ -15,7 +15,7 @@ from aurora.cogs.commands import CommandLog
 from aurora.db import COMMAND_RUN, transactions
 from aurora.models import CommandCount
 from aurora.recorder import CommandRecorder
-from tests.fakes.discord_server import FakeDiscord
+from aurora.simulation.server import SimulatedDiscord
 from tests.fakes.snapshot_sink import RecordingSink, no_balance, no_stats, wait_for
 from tests.support import NOW
 
@@ -26,7 +26,7 @@ EPHEMERAL = 64
 
 @pytest.fixture
 def fake():
-    with FakeDiscord(token="aurora-cog-commands-token", guilds=[3]) as fake:
+    with SimulatedDiscord(token="aurora-cog-commands-token", guilds=[3]) as fake:
         yield fake
 
 

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from tests.fakes.discord_server import FakeDiscord
+from aurora.simulation.server import SimulatedDiscord
 from tests.fakes.snapshot_sink import RecordingSink, wait_for
 
 pytestmark = pytest.mark.clock
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.clock
 
 @pytest.fixture
 def fake():
-    with FakeDiscord(token="aurora-cog-presence-token", guilds=[3, 2]) as fake:
+    with SimulatedDiscord(token="aurora-cog-presence-token", guilds=[3, 2]) as fake:
         yield fake
 
 

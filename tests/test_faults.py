@@ -15,13 +15,13 @@ from sqlalchemy.engine import make_url
 from aurora.context import context_of
 from aurora.layouts import ids
 from aurora.service import utc_now
-from tests.fakes.discord_server import FakeDiscord
+from aurora.simulation.server import SimulatedDiscord
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.support import NOW, insert_rows, user, with_fake_discord
 
 pytestmark = pytest.mark.clock
 
-wait_for = FakeDiscord.wait_for
+wait_for = SimulatedDiscord.wait_for
 REQUEST_BOUND_SECONDS = 5
 
 
@@ -120,7 +120,7 @@ def test_a_silent_postgres_never_piles_up_threads(make_app, settings, engine, cl
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_page_shows_reconnecting_then_connected_when_the_gateway_drops(make_app, live_server, page):
-    with FakeDiscord(token="fault-token", guilds=[2, 2]) as fake:
+    with SimulatedDiscord(token="fault-token", guilds=[2, 2]) as fake:
         # refresh_seconds=1: the page's interval and live stream follow it.
         app = make_app(refresh_seconds=1, **with_fake_discord(fake))
         server = live_server(app)

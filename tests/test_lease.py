@@ -10,11 +10,11 @@ import redis
 
 from aurora.context import context_of
 from aurora.scaleout.lease import BotLease, LeaseHeld, lease_key
+from aurora.simulation.server import SimulatedDiscord
 from aurora.startup import StartupError
-from tests.fakes.discord_server import FakeDiscord
 from tests.support import with_fake_discord
 
-wait_for = FakeDiscord.wait_for
+wait_for = SimulatedDiscord.wait_for
 
 
 def test_the_bot_lease_admits_one_holder_per_token(redis_client):
@@ -71,7 +71,7 @@ def test_a_lease_that_expired_during_an_outage_is_taken_back_by_renewing(redis_c
 
 def test_an_all_in_one_process_with_redis_holds_the_bot_lease_too(make_app, redis_url, redis_prefix):
     token = f"lease-{uuid.uuid4().hex}"
-    with FakeDiscord(token=token, guilds=[2]) as fake:
+    with SimulatedDiscord(token=token, guilds=[2]) as fake:
         overrides = {**with_fake_discord(fake), "redis_url": redis_url, "redis_prefix": redis_prefix,
                      "bot_ttl_seconds": 2}
         app = make_app(**overrides)

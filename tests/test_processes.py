@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.discord_server import FakeDiscord
+from aurora.simulation.server import SimulatedDiscord
 from tests.support import Stream
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,7 +53,7 @@ def run_until_connected_then_terminate(command, env, port, fake, cwd):
     process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     stream = None
     try:
-        FakeDiscord.wait_for(
+        SimulatedDiscord.wait_for(
             lambda: (stats := fetch_stats(port)) is not None and stats["guilds"]["count"] == 2, timeout=30
         )
         assert fake.identify_count == 1  # exactly one gateway session
@@ -68,7 +68,7 @@ def run_until_connected_then_terminate(command, env, port, fake, cwd):
         if process.poll() is None:
             process.kill()
             process.wait()
-    FakeDiscord.wait_for(lambda: fake.connection_count == 0, timeout=2)
+    SimulatedDiscord.wait_for(lambda: fake.connection_count == 0, timeout=2)
     assert "Traceback" not in output
     assert "Task was destroyed" not in output
     assert TOKEN not in output
@@ -77,7 +77,7 @@ def run_until_connected_then_terminate(command, env, port, fake, cwd):
 
 @pytest.fixture
 def fake():
-    with FakeDiscord(token=TOKEN, guilds=[3, 2]) as fake:
+    with SimulatedDiscord(token=TOKEN, guilds=[3, 2]) as fake:
         yield fake
 
 

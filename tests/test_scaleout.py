@@ -17,14 +17,14 @@ from aurora.scaleout.redis_link import RedisHealth, connect
 from aurora.scaleout.shared_stats import SharedStatsCompute
 from aurora.scaleout.snapshots import OffLoopPublisher, RedisSnapshotStore, snapshot_key
 from aurora.service import StatsService
+from aurora.simulation.server import SimulatedDiscord
 from aurora.startup import StartupError, start_bot
-from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.support import NOW, connected_snapshot
 
 pytestmark = pytest.mark.clock
 
-wait_for = FakeDiscord.wait_for
+wait_for = SimulatedDiscord.wait_for
 
 
 @pytest.fixture
@@ -234,7 +234,7 @@ def test_the_bot_process_publishes_to_redis_and_says_goodbye_on_stop(settings, r
     from aurora.scaleout.bot_process import BotProcess
 
     token = f"bot-process-{uuid.uuid4().hex}"
-    with FakeDiscord(token=token, guilds=[4, 2]) as fake:
+    with SimulatedDiscord(token=token, guilds=[4, 2]) as fake:
         bot_settings = settings.with_overrides(
             role="bot", redis_url=redis_url, redis_prefix=redis_prefix, discord_token=token, bot_ttl_seconds=3,
             discord_api_base=fake.api_base, discord_gateway_url=fake.gateway_url,

@@ -25,14 +25,14 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from aurora.db import create_db_engine, init_db
-from tests.fakes.discord_server import FakeDiscord
+from aurora.simulation.server import SimulatedDiscord
 from tests.fakes.tcp_proxy import TcpProxy
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 BOT_TTL_SECONDS = 2
 REFRESH_SECONDS = 1
-wait_for = FakeDiscord.wait_for
+wait_for = SimulatedDiscord.wait_for
 
 
 def free_port() -> int:
@@ -85,7 +85,7 @@ class Api:
 
 
 class Deployment:
-    def __init__(self, tmp_path, env: dict, fake: FakeDiscord) -> None:
+    def __init__(self, tmp_path, env: dict, fake: SimulatedDiscord) -> None:
         self.tmp_path, self.env, self.fake = tmp_path, env, fake
         self.processes: list[subprocess.Popen] = []
         self.logs: dict[str, Path] = {}
@@ -151,7 +151,7 @@ def deployment(tmp_path, postgres_url, redis_url, redis_prefix):
     }
     deployments = []
     # A token per test: the bot lease is keyed by the token, across prefixes.
-    with FakeDiscord(token=f"scaleout-{uuid.uuid4().hex}", guilds=[3, 2]) as fake:
+    with SimulatedDiscord(token=f"scaleout-{uuid.uuid4().hex}", guilds=[3, 2]) as fake:
 
         def build(**env_overrides) -> Deployment:
             built = Deployment(tmp_path, {**env, **env_overrides}, fake)

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from aurora.context import context_of
-from tests.fakes.discord_server import FakeDiscord
+from aurora.simulation.server import SimulatedDiscord
 from tests.support import NOW, case, command, insert_rows, transaction, user, with_fake_discord
 from tests.test_stream import Stream
 
@@ -89,7 +89,7 @@ SECRET_NAME = "SecretUsername"
 DISCORD_TOKEN = "discord-token-that-must-not-leak"
 
 
-def assert_nothing_private(text: str, fake: FakeDiscord) -> None:
+def assert_nothing_private(text: str, fake: SimulatedDiscord) -> None:
     for secret in (SECRET_NAME, "SecretReason", "SecretModerator", DISCORD_TOKEN,
                    str(SECRET_TRANSACTION_ID), str(SECRET_TRANSACTION_ID + 1), str(SECRET_CASE_ID)):
         assert secret not in text
@@ -119,12 +119,12 @@ def test_no_payload_or_log_line_carries_private_data(make_app, live_server, engi
             }
         ],
     )
-    with FakeDiscord(token=DISCORD_TOKEN, guilds=[3, 4]) as fake:
+    with SimulatedDiscord(token=DISCORD_TOKEN, guilds=[3, 4]) as fake:
         app = make_app(**with_fake_discord(fake))
         client = app.server.test_client()
-        FakeDiscord.wait_for(lambda: client.get("/api/stats").get_json()["guilds"]["count"] == 2)
+        SimulatedDiscord.wait_for(lambda: client.get("/api/stats").get_json()["guilds"]["count"] == 2)
         fake.send_interaction("ping", guild_id=fake.guild_ids[0], user_id=SECRET_USER)
-        FakeDiscord.wait_for(lambda: context_of(app).bot.recorder.written == 1)
+        SimulatedDiscord.wait_for(lambda: context_of(app).bot.recorder.written == 1)
         server = live_server(app)
 
         payloads = [client.get("/api/stats").get_data(as_text=True), client.get("/api/activity.csv").get_data(as_text=True)]

@@ -18,11 +18,11 @@ from a2wsgi.wsgi import Body, build_environ
 from aurora.context import context_of
 from aurora.serving import asgi, capacity, http_protocol
 from aurora.serving import worker as serving
+from aurora.simulation.server import SimulatedDiscord
 from tests.conftest import LiveServer
-from tests.fakes.discord_server import FakeDiscord
 from tests.support import Stream
 
-wait_for = FakeDiscord.wait_for
+wait_for = SimulatedDiscord.wait_for
 DASH_CALLBACK = "/_dash-update-component"
 
 

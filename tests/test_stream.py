@@ -9,12 +9,12 @@ import pytest
 
 from aurora.api.stream import STREAM_RETRY_SECONDS, event_id
 from aurora.context import context_of
-from tests.fakes.discord_server import FakeDiscord
+from aurora.simulation.server import SimulatedDiscord
 from tests.support import NOW, Stream, command, insert_rows
 
 pytestmark = pytest.mark.clock
 
-wait_for = FakeDiscord.wait_for
+wait_for = SimulatedDiscord.wait_for
 
 
 @pytest.fixture

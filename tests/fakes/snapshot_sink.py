@@ -8,9 +8,9 @@ from __future__ import annotations
 import threading
 
 from aurora.cache import SnapshotCache
-from tests.fakes.discord_server import FakeDiscord
+from aurora.simulation.server import SimulatedDiscord
 
-wait_for = FakeDiscord.wait_for
+wait_for = SimulatedDiscord.wait_for
 
 
 class RecordingSink(SnapshotCache):

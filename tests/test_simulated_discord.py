@@ -1,4 +1,4 @@
-"""The fake Discord works with the real, unmodified discord.py client."""
+"""The simulated Discord works with the real, unmodified discord.py client."""
 
 from __future__ import annotations
 
@@ -9,17 +9,31 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import discord
 import pytest
+import yarl
 from discord.ext import commands
 
-from tests.fakes.discord_server import FakeDiscord, use_fake
+from aurora.simulation.server import SimulatedDiscord
 
 T = TypeVar("T")
 RunBot = Callable[[discord.Client, str], "BotThread"]
-wait_for = FakeDiscord.wait_for
+wait_for = SimulatedDiscord.wait_for
+
+
+@contextmanager
+def use_fake(fake: SimulatedDiscord) -> Iterator[SimulatedDiscord]:
+    """Point discord.py's REST base and default gateway at ``fake``; restore both afterwards."""
+    old = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    discord.http.Route.BASE = fake.api_base
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway_url)
+    try:
+        yield fake
+    finally:
+        discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = old
 
 
 def _intents() -> discord.Intents:
@@ -107,8 +121,8 @@ class BotThread:
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeDiscord]:
-    with FakeDiscord(guilds=3, members=4) as fake, use_fake(fake):
+def fake() -> Iterator[SimulatedDiscord]:
+    with SimulatedDiscord(guilds=3, members=4) as fake, use_fake(fake):
         yield fake
 
 
@@ -128,7 +142,7 @@ def run_bot() -> Iterator[RunBot]:
 
 def test_use_fake_restores_discord_urls() -> None:
     before = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
-    with FakeDiscord() as fake, use_fake(fake):
+    with SimulatedDiscord() as fake, use_fake(fake):
         assert discord.http.Route.BASE == fake.api_base
         assert str(discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY) == fake.gateway_url
     assert (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY) == before
@@ -143,7 +157,7 @@ def _get(url: str, token: str | None = None) -> tuple[int, str, Any]:
         return error.code, error.headers["Content-Type"], json.load(error)
 
 
-def test_rest_shapes(fake: FakeDiscord) -> None:
+def test_rest_shapes(fake: SimulatedDiscord) -> None:
     unauthorized = {"message": "401: Unauthorized", "code": 0}
     assert _get(f"{fake.api_base}/users/@me", "nope") == (401, "application/json", unauthorized)
     status, content_type, body = _get(f"{fake.api_base}/gateway/bot", fake.token)
@@ -154,7 +168,7 @@ def test_rest_shapes(fake: FakeDiscord) -> None:
                              ("GET", "/api/v10/nope")]
 
 
-def test_login_ready_members_latency(fake: FakeDiscord, run_bot: RunBot) -> None:
+def test_login_ready_members_latency(fake: SimulatedDiscord, run_bot: RunBot) -> None:
     bot = Bot()
     bt = run_bot(bot, fake.token)
     wait_for(lambda: bot.count("ready"))
@@ -170,7 +184,7 @@ def test_login_ready_members_latency(fake: FakeDiscord, run_bot: RunBot) -> None
     assert fake.chunk_request_count == 0  # member_count == len(members): nothing to chunk
 
 
-def test_resume_after_drop_and_abort(fake: FakeDiscord, run_bot: RunBot) -> None:
+def test_resume_after_drop_and_abort(fake: SimulatedDiscord, run_bot: RunBot) -> None:
     bot = Bot()
     bt = run_bot(bot, fake.token)
     wait_for(lambda: bot.count("ready"))
@@ -190,7 +204,7 @@ def test_resume_after_drop_and_abort(fake: FakeDiscord, run_bot: RunBot) -> None
     assert bot.count("ready") == 1 and fake.identify_count == 1
 
 
-def test_add_and_remove_guild(fake: FakeDiscord, run_bot: RunBot) -> None:
+def test_add_and_remove_guild(fake: SimulatedDiscord, run_bot: RunBot) -> None:
     bot = Bot()
     bt = run_bot(bot, fake.token)
     wait_for(lambda: bot.count("ready"))
@@ -203,7 +217,7 @@ def test_add_and_remove_guild(fake: FakeDiscord, run_bot: RunBot) -> None:
     assert bt.call(lambda: sorted(g.id for g in bot.guilds)) == sorted(fake.guild_ids)
 
 
-def test_member_chunk_requests(fake: FakeDiscord, run_bot: RunBot) -> None:
+def test_member_chunk_requests(fake: SimulatedDiscord, run_bot: RunBot) -> None:
     bot = Bot()
     bt = run_bot(bot, fake.token)
     wait_for(lambda: bot.count("ready"))
@@ -221,7 +235,7 @@ def test_member_chunk_requests(fake: FakeDiscord, run_bot: RunBot) -> None:
     assert fake.chunk_request_count == 2
 
 
-def test_slash_command_in_guild_and_dm(fake: FakeDiscord, run_bot: RunBot) -> None:
+def test_slash_command_in_guild_and_dm(fake: SimulatedDiscord, run_bot: RunBot) -> None:
     bot = Bot()
     completed: list[str] = []
 
@@ -264,7 +278,7 @@ def test_slash_command_in_guild_and_dm(fake: FakeDiscord, run_bot: RunBot) -> No
         ("POST", "follow-up"), ("PATCH", "edited")]
 
 
-def test_bad_token_raises_login_failure(fake: FakeDiscord, run_bot: RunBot) -> None:
+def test_bad_token_raises_login_failure(fake: SimulatedDiscord, run_bot: RunBot) -> None:
     # In a thread of its own: the main thread may already hold Playwright's event loop.
     bt = run_bot(Bot(), "wrong-token")
     bt.thread.join(5)
@@ -274,7 +288,7 @@ def test_bad_token_raises_login_failure(fake: FakeDiscord, run_bot: RunBot) -> N
 
 
 def test_auto_sharded_client_two_shards(run_bot: RunBot) -> None:
-    with FakeDiscord(guilds=4, members=2) as fake, use_fake(fake):
+    with SimulatedDiscord(guilds=4, members=2) as fake, use_fake(fake):
         client = ShardedClient(shard_count=2)
         bt = run_bot(client, fake.token)
         wait_for(lambda: client.count("ready"))

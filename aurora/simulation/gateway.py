@@ -1,0 +1,130 @@
+"""The gateway half of the simulated Discord: HELLO, heartbeats (acknowledged after a chosen
+delay: the latency the bot measures), IDENTIFY with READY and one GUILD_CREATE per guild, RESUME
+with the missed dispatches replayed, member chunks.
+
+A mixin of `SimulatedDiscord`: the handlers read and write its state on its loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import WSMsgType, web
+
+from aurora.simulation.payloads import error_response, frame, owns
+
+if TYPE_CHECKING:
+    from aurora.simulation.server import SimulatedDiscord
+
+
+@dataclass
+class Session:
+    id: str
+    shard: tuple[int, int] | None
+    seq: int = 0
+    conn: Connection | None = None
+    # Sent dispatches, replayed on RESUME like real Discord, so events sent during a drop survive.
+    backlog: deque[tuple[int, str]] = field(default_factory=lambda: deque(maxlen=1000))
+
+
+@dataclass(eq=False)
+class Connection:
+    ws: web.WebSocketResponse
+    transport: asyncio.BaseTransport | None
+    session: Session | None = None
+
+
+class GatewayHandlers:
+    async def _gateway(self: SimulatedDiscord, request: web.Request) -> web.StreamResponse:
+        if self.refuse_gateway:  # an outage: the client keeps retrying with backoff
+            return error_response(503, "Service Unavailable")
+        ws = web.WebSocketResponse(timeout=1.0, autoping=True)  # 1 s close handshake, not 10 s
+        await ws.prepare(request)
+        conn = Connection(ws, request.transport)
+        self._conns.add(conn)
+        try:
+            # Plain JSON text frames: discord.py only decompresses binary frames.
+            await self._send(conn, frame(10, {"heartbeat_interval": self.heartbeat_interval_ms}))
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    await self._on_frame(conn, msg.json())
+        finally:
+            self._conns.discard(conn)
+            if conn.session is not None and conn.session.conn is conn:
+                conn.session.conn = None
+        return ws
+
+    async def _on_frame(self: SimulatedDiscord, conn: Connection, message: dict[str, Any]) -> None:
+        op, d = message.get("op"), message.get("d")
+        if op == 1 and self.ack_heartbeats:
+            delay = self.ack_delay() if self.ack_delay is not None else 0
+            if delay > 0:  # answered later, without holding up the frames behind it
+                task = asyncio.create_task(self._ack_after(conn, delay))
+                self._delayed_acks.add(task)
+                task.add_done_callback(self._delayed_acks.discard)
+            else:
+                await self._send(conn, frame(11, None))
+        elif op == 2:
+            await self._identify(conn, d)
+        elif op == 6:
+            await self._resume(conn, d)
+        elif op == 8 and conn.session is not None:
+            await self._members_chunk(conn.session, d)
+
+    async def _ack_after(self: SimulatedDiscord, conn: Connection, delay: float) -> None:
+        await asyncio.sleep(delay)
+        if not conn.ws.closed:
+            await self._send(conn, frame(11, None))
+
+    async def _identify(self: SimulatedDiscord, conn: Connection, d: dict[str, Any]) -> None:
+        if d.get("token") != self.token:
+            await conn.ws.close(code=4004, message=b"Authentication failed.")
+            return
+        shard = tuple(d["shard"]) if d.get("shard") else None
+        for sid in [sid for sid, s in self._sessions.items() if s.shard == shard]:
+            del self._sessions[sid]  # a fresh IDENTIFY replaces that shard's old session
+        session = conn.session = Session(uuid.uuid4().hex, shard, conn=conn)
+        self._sessions[session.id] = session
+        self.identify_count += 1
+        guilds = [g for g in self._guilds.values() if owns(shard, g.id)]
+        ready: dict[str, Any] = {
+            "v": 10, "user": self.shapes.user(self.bot_user_id), "session_id": session.id,
+            "session_type": "normal",
+            "resume_gateway_url": self.gateway_url,  # reconnects go here, not to DEFAULT_GATEWAY
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
+            "application": {"id": str(self.application_id), "flags": 0},
+            "private_channels": [], "relationships": [], "presences": []}
+        if shard is not None:
+            ready["shard"] = list(shard)  # AutoSharded* clients raise KeyError('shard') without it
+        await self._dispatch(session, "READY", ready)
+        for guild in guilds:
+            await self._dispatch(session, "GUILD_CREATE", self.shapes.guild(guild))
+
+    async def _resume(self: SimulatedDiscord, conn: Connection, d: dict[str, Any]) -> None:
+        session = self._sessions.get(d.get("session_id", ""))
+        if session is None or d.get("token") != self.token:
+            await self._send(conn, frame(9, False))
+            return
+        session.conn, conn.session = conn, session
+        self.resume_count += 1
+        for seq, message in list(session.backlog):
+            if seq > (d.get("seq") or 0):
+                await self._send(conn, message)
+        await self._dispatch(session, "RESUMED", {})
+
+    async def _members_chunk(self: SimulatedDiscord, session: Session, d: dict[str, Any]) -> None:
+        self.chunk_request_count += 1
+        guild = self._guilds.get(int(d["guild_id"]))
+        if guild is None:
+            return
+        wanted, query = {int(u) for u in d.get("user_ids") or []}, (d.get("query") or "").lower()
+        members = [self.shapes.member(uid) for uid in guild.member_ids if not wanted or uid in wanted]
+        members = [m for m in members if m["user"]["username"].startswith(query)][: d.get("limit") or None]
+        await self._dispatch(session, "GUILD_MEMBERS_CHUNK", {
+            "guild_id": str(guild.id), "members": members, "chunk_index": 0, "chunk_count": 1,
+            "not_found": [], "nonce": d.get("nonce")})
+
