@@ -23,9 +23,12 @@ def create_app(
     snapshots: SnapshotHandOver | None = None,
     clock: Clock | None = None,
     bot_options: dict | None = None,
+    simulation_options: dict | None = None,
 ) -> Dash:
-    """Build the dashboard. With a DISCORD_TOKEN, the bot starts in a background thread;
-    `bot_options` tunes that runner (tests shorten its timers)."""
+    """Build the dashboard. With a DISCORD_TOKEN, the bot starts in a background thread; showing
+    demo data without one, the bot logs in to a simulated Discord (`aurora.simulation`).
+    `bot_options` tunes that runner (tests shorten its timers), `simulation_options` the
+    simulation (`start_simulation`'s seed, rhythm and poll interval)."""
     # Imported here, as in Flask's flaskr: importing any aurora module loads only what it needs.
     from dash import Dash
 
@@ -46,6 +49,7 @@ def create_app(
     )
     from aurora.service import utc_now
     from aurora.serving.capacity import current_capacity, stream_cap
+    from aurora.simulation.demo_bot import runs_simulated_discord, start_simulation
     from aurora.startup import StartupError, hold_bot_lease, prepare_database, start_bot, stats_service
 
     clock = clock or utc_now
@@ -57,7 +61,11 @@ def create_app(
     # stats computation per interval.
     shared = connect_shared(settings)
     snapshots = snapshots or snapshot_source(settings, shared, clock)
-    service = stats_service(settings, engine, snapshots, shared, demo=demo, clock=clock)
+    simulation = None
+    if runs_simulated_discord(settings, demo=demo):
+        simulation = start_simulation(clock, **(simulation_options or {}))
+    service = stats_service(settings, engine, snapshots, shared, demo=demo, clock=clock,
+                            simulated=simulation is not None)
 
     app = Dash(
         __name__,
@@ -73,9 +81,11 @@ def create_app(
         bot = start_bot(settings, engine, snapshots, service, clock, **(bot_options or {}))
         if lease is not None:
             lease.keep_renewed(on_lost=bot.stop)
+    elif simulation is not None:
+        bot = start_bot(simulation.bot_settings(settings), engine, snapshots, service, clock, **(bot_options or {}))
     total_streams = stream_cap(settings.stream_max_total, current_capacity())
     streams = StreamSlots(settings.stream_max_per_client, total_streams)
-    install_context(server, AuroraContext(settings, engine, snapshots, service, streams, bot, lease))
+    install_context(server, AuroraContext(settings, engine, snapshots, service, streams, bot, lease, simulation))
     install_proxy_fix(app, settings)
     install_access_control(app, settings)
     install_security_headers(app)
@@ -96,6 +106,14 @@ def create_app(
         "Aurora Dashboard ready: database %s%s, bot %s",
         engine.url.render_as_string(hide_password=True),
         " (demo data)" if demo else "",
-        "enabled" if settings.bot_enabled else "disabled (DISCORD_TOKEN not set)",
+        bot_description(settings, simulation is not None),
     )
     return app
+
+
+def bot_description(settings: Settings, simulated: bool) -> str:
+    if settings.bot_enabled:
+        return "enabled"
+    if simulated:
+        return "logged in to a simulated Discord on 127.0.0.1 (demo data, no DISCORD_TOKEN)"
+    return "disabled (DISCORD_TOKEN not set)"

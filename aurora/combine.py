@@ -25,6 +25,7 @@ def combine(
     demo: bool,
     stale: bool,
     stale_since: datetime | None,
+    simulated: bool = False,
 ) -> Stats:
     bot_running = bot.running
     ping_avg = round(bot.ping_avg_ms) if bot.ping_avg_ms is not None else None
@@ -56,4 +57,5 @@ def combine(
         recent_events=database.recent_events,
         activity=database.activity,
         top_commands=database.top_commands,
+        simulated=simulated,
     )

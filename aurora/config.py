@@ -50,6 +50,9 @@ class Settings:
     # Threads running the Flask/Dash app per process (streams and slow clients never hold one).
     app_threads: int = 8
     demo: bool = True
+    # When demo data is shown without a token, the bot logs in to a simulated Discord on loopback
+    # (aurora.simulation); False keeps the demo's bot disabled.
+    simulated_discord: bool = True
     debug: bool = False
     # Scale-out (README, "Running at scale"): which part this process runs, and the Redis that
     # the parts share. The URL can carry a password, hence repr=False.
@@ -198,6 +201,8 @@ def settings_from_mapping(env: Mapping[str, str]) -> Settings:
         kwargs["max_body_bytes"] = _parse_int("AURORA_MAX_BODY_KB", raw, low=1, high=100 * KIB) * KIB
     if (raw := get("AURORA_THREADS")) is not None:
         kwargs["app_threads"] = _parse_int("AURORA_THREADS", raw, low=1, high=256)
+    if (raw := get("AURORA_SIMULATED_DISCORD")) is not None:
+        kwargs["simulated_discord"] = _parse_bool("AURORA_SIMULATED_DISCORD", raw)
     if (raw := get("AURORA_DEBUG")) is not None:
         kwargs["debug"] = _parse_bool("AURORA_DEBUG", raw)
     if (raw := get("AURORA_DDL_TIMEOUT_SECONDS")) is not None:

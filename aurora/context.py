@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from aurora.scaleout.lease import BotLease
     from aurora.seams import SnapshotHandOver
     from aurora.service import StatsService
+    from aurora.simulation.demo_bot import Simulation
 
 EXTENSION_KEY = "aurora"
 
@@ -35,11 +36,15 @@ class AuroraContext:
     streams: StreamSlots
     bot: BotRunner | None = None
     bot_lease: BotLease | None = None
+    simulation: Simulation | None = None  # the demo's simulated Discord the bot is logged in to
 
     def shutdown(self) -> None:
-        """Stop the bot (closing its gateway connection) and release database connections."""
+        """Stop the bot (closing its gateway connection), then the simulated Discord if any, and
+        release database connections."""
         if self.bot is not None:
             self.bot.stop()
+        if self.simulation is not None:
+            self.simulation.stop()
         if self.bot_lease is not None:
             self.bot_lease.release()
         self.service.close()

@@ -8,10 +8,6 @@ import json
 
 from aurora.models import Stats, iso_utc
 
-# `bot.simulated` stays in the contract for the clients that read it; Aurora has no simulated
-# bot, so it is always false.
-SIMULATED_BOT = False
-
 
 def _iso_or_none(moment) -> str | None:
     return iso_utc(moment) if moment is not None else None
@@ -26,7 +22,7 @@ def stats_to_dict(stats: Stats) -> dict:
         "staleSince": _iso_or_none(stats.stale_since),
         "bot": {
             "status": bot.status,
-            "simulated": SIMULATED_BOT,
+            "simulated": stats.simulated,
             "commandsRegistered": bot.commands_registered,
             "cachedUsers": bot.user_count,
             "lastCommandAt": _iso_or_none(bot.last_command_at),

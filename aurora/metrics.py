@@ -135,6 +135,8 @@ class StatsCollector:
             ("aurora_bot_uptime_seconds", "Seconds since the bot connected", bot["uptimeSeconds"]),
             ("aurora_stats_stale", "1 when the database figures are older than they should be", int(stats["stale"])),
             ("aurora_demo_data", "1 when the figures come from generated demo data", int(stats["demo"])),
+            ("aurora_bot_simulated", "1 when the bot is logged in to the demo's simulated Discord",
+             int(bot["simulated"])),
             ("aurora_stats_generated_timestamp_seconds", "When the figures were generated (Unix time)",
              datetime.fromisoformat(stats["generatedAt"]).timestamp()),
         )

@@ -127,6 +127,8 @@ class Stats:
     recent_events: tuple[RecentEvent, ...]
     activity: tuple[ActivityPoint, ...]
     top_commands: tuple[CommandCount, ...]
+    # The bot is logged in to the simulated Discord of the demo (aurora.simulation), not Discord.
+    simulated: bool = False
 
     @property
     def uptime_seconds(self) -> int | None:

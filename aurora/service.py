@@ -78,6 +78,7 @@ class StatsService:
         *,
         refresh_seconds: int,
         demo: bool,
+        simulated: bool = False,
         clock: Clock = utc_now,
         first_result_wait: float = 4.5,
         refresh_deadline: timedelta = timedelta(seconds=10),
@@ -87,6 +88,7 @@ class StatsService:
         self._snapshots = snapshots
         self._interval = timedelta(seconds=refresh_seconds)
         self._demo = demo
+        self._simulated = simulated
         self._clock = clock
         self._first_result_wait = first_result_wait
         self._refresh_deadline = refresh_deadline
@@ -286,6 +288,7 @@ class StatsService:
             demo=self._demo,
             stale=stale,
             stale_since=database.computed_at if stale else None,
+            simulated=self._simulated,
         )
         body = stats_to_json(stats)
         # One tuple assignment: readers in other threads see the old or the new memo, never a mix.

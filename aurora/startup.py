@@ -100,11 +100,11 @@ def hold_bot_lease(settings: Settings, shared: SharedRedis) -> BotLease:
 
 def stats_service(
     settings: Settings, engine: Engine, snapshots: SnapshotSource, shared: SharedRedis | None, *, demo: bool,
-    clock: Clock,
+    clock: Clock, simulated: bool = False,
 ) -> StatsService:
     """The stats service every role runs: incremental figures (the same as the reference definitions
     at a cost independent of table size), with Redis computed once per interval for all processes."""
     return StatsService(
-        engine, snapshots, refresh_seconds=settings.refresh_seconds, demo=demo, clock=clock,
+        engine, snapshots, refresh_seconds=settings.refresh_seconds, demo=demo, simulated=simulated, clock=clock,
         compute=shared_compute(settings, shared, IncrementalStats()),
     )

@@ -105,8 +105,9 @@ def clock():
 
 @pytest.fixture
 def settings(database_url, engine) -> Settings:
-    """Settings for an existing database (tables created by the `engine` fixture), no demo."""
-    return Settings(database_url=database_url, database_is_default=False, demo=False)
+    """Settings for an existing database (tables created by the `engine` fixture), no demo, and no
+    simulated Discord beside a demo unless a test asks for one (tests/test_simulation.py)."""
+    return Settings(database_url=database_url, database_is_default=False, demo=False, simulated_discord=False)
 
 
 @pytest.fixture

@@ -43,7 +43,10 @@ def stats_schema() -> dict:
     bot = object_schema(
         {
             "status": {"type": "string", "enum": list(BOT_STATUSES)},
-            "simulated": {"type": "boolean"},
+            "simulated": {
+                "type": "boolean",
+                "description": "true while the bot is logged in to the demo's simulated Discord, not Discord",
+            },
             "commandsRegistered": nullable(COUNT),
             "cachedUsers": nullable(COUNT),
             "lastCommandAt": nullable(TIMESTAMP),

@@ -65,6 +65,13 @@ def header(stats: Stats | None) -> html.Header:
                         hidden=not (stats and stats.demo),
                     ),
                     html.Span(
+                        "Simulated Discord",
+                        id=ids.SIMULATED_BADGE,
+                        className="badge simulated",
+                        title="The bot is logged in to a Discord simulated on this machine, not to Discord",
+                        hidden=not (stats and stats.simulated),
+                    ),
+                    html.Span(
                         bot_status_text(stats) if stats else LOADING,
                         id=ids.BOT_STATUS,
                         className=f"badge bot {stats.bot.status}" if stats else "badge bot muted",

@@ -1,0 +1,150 @@
+"""What makes the simulated Discord lively: slash commands at a daily rhythm, now and then a
+reconnect (op 7) or a guild joining or leaving, and heartbeat ACKs with a realistic, jittery delay.
+
+Every moment comes from the injected clock: `tick()` does whatever fell due since the last call,
+so a test moves its clock and calls `tick()`, and production calls it from a thread once a second.
+The randomness comes from one seeded `random.Random` per concern, so a seed replays the same run.
+Commands are only those the bot registered itself (its command sync), picked by name.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from aurora.seams import Clock
+from aurora.simulation.server import SimulatedDiscord
+
+log = logging.getLogger(__name__)
+
+# How often one command name is picked against another; names not listed weigh 1.
+COMMAND_WEIGHTS = {"ping": 5, "balance": 4, "stats": 2}
+# A clock that jumped (a suspended laptop, a test) does not replay hours of commands at once.
+MAX_CATCH_UP = 50
+
+
+@dataclass(frozen=True)
+class Rhythm:
+    """How busy the simulation is. Command rates are per minute, for the whole bot."""
+
+    guilds: int = 36
+    members: tuple[int, int] = (6, 90)
+    heartbeat_interval_ms: int = 41_250  # Discord's own
+    latency_ms: tuple[float, float, float] = (40.0, 120.0, 58.0)  # low, high, most likely
+    quiet_per_minute: float = 1.5  # around 07:00 UTC
+    evening_per_minute: float = 8.0  # around 19:00 UTC
+    reconnect_minutes: tuple[float, float] = (10.0, 20.0)
+    guild_change_minutes: tuple[float, float] = (15.0, 45.0)
+
+    def commands_per_minute(self, moment: datetime) -> float:
+        """The daily rhythm: lowest in the early morning (UTC), highest in the evening."""
+        hour = moment.hour + moment.minute / 60
+        evening = 0.5 + 0.5 * math.sin((hour - 13) / 24 * 2 * math.pi)
+        return self.quiet_per_minute + (self.evening_per_minute - self.quiet_per_minute) * evening
+
+
+class Director:
+    def __init__(self, discord: SimulatedDiscord, clock: Clock, *, rhythm: Rhythm, seed: int | None = None,
+                 poll_seconds: float = 1.0) -> None:
+        self.discord = discord
+        self.rhythm = rhythm
+        self._clock = clock
+        self._random = random.Random(seed)
+        self._latency_random = random.Random(None if seed is None else seed + 1)
+        self._poll_seconds = poll_seconds
+        self._lock = threading.Lock()  # tick() from the thread and from a test never interleave
+        self._next_command: datetime | None = None
+        self._next_reconnect: datetime | None = None
+        self._next_guild_change: datetime | None = None
+        self.commands_sent = 0
+        self.reconnects = 0
+        self.guild_changes = 0
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        discord.ack_delay = self.heartbeat_ack_delay
+
+    # --- lifecycle ------------------------------------------------------------------------------
+    def start(self, thread_name: str) -> None:
+        self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        failing = False
+        while not self._stopping.wait(self._poll_seconds):
+            try:
+                self.tick()
+                failing = False
+            except Exception as error:  # the demo goes on; one line per spell of failures
+                if not failing:
+                    log.warning("simulated Discord: %s: %s", error.__class__.__name__, error)
+                failing = True
+
+    # --- what happens ---------------------------------------------------------------------------
+    def heartbeat_ack_delay(self) -> float:
+        """Seconds before a HEARTBEAT_ACK (called on the server's loop): the bot's measured latency."""
+        low, high, mode = self.rhythm.latency_ms
+        return self._latency_random.triangular(low, high, mode) / 1000
+
+    def tick(self) -> int:
+        """Do what fell due by the clock's now; return how many commands were sent."""
+        with self._lock:
+            now = self._clock()
+            if self._next_command is None:
+                self._next_command = now + self._command_gap(now)
+                self._next_reconnect = now + self._minutes(self.rhythm.reconnect_minutes)
+                self._next_guild_change = now + self._minutes(self.rhythm.guild_change_minutes)
+            sent = 0
+            for _ in range(MAX_CATCH_UP):
+                if self._next_command > now:
+                    break
+                sent += self.send_command() is not None
+                self._next_command += self._command_gap(self._next_command)
+            if self._next_command <= now:
+                self._next_command = now + self._command_gap(now)
+            if self._next_reconnect <= now:
+                self.discord.request_reconnect()
+                self.reconnects += 1
+                self._next_reconnect = now + self._minutes(self.rhythm.reconnect_minutes)
+            if self._next_guild_change <= now:
+                self.change_guilds()
+                self._next_guild_change = now + self._minutes(self.rhythm.guild_change_minutes)
+            return sent
+
+    def send_command(self) -> str | None:
+        """One slash command from a random member of a random guild; None before the bot synced any."""
+        names = self.discord.synced_commands
+        guild_ids = self.discord.guild_ids
+        if not names or not guild_ids:
+            return None
+        name = self._random.choices(names, weights=[COMMAND_WEIGHTS.get(n, 1) for n in names])[0]
+        guild_id = self._random.choice(guild_ids)
+        members = self.discord.member_ids(guild_id)[1:]  # everyone but the bot itself
+        self.discord.send_interaction(name, guild_id, self._random.choice(members) if members else None)
+        self.commands_sent += 1
+        return name
+
+    def change_guilds(self) -> None:
+        """A guild joins or leaves, drifting around the rhythm's guild count."""
+        guild_ids = self.discord.guild_ids
+        drift = (len(guild_ids) - self.rhythm.guilds) / 10
+        if len(guild_ids) <= 1 or self._random.random() > 0.5 + drift:
+            self.discord.add_guild(self._random.randint(*self.rhythm.members))
+        else:
+            self.discord.remove_guild(self._random.choice(guild_ids))
+        self.guild_changes += 1
+
+    def _command_gap(self, moment: datetime) -> timedelta:
+        per_second = self.rhythm.commands_per_minute(moment) / 60
+        return timedelta(seconds=self._random.expovariate(per_second))
+
+    def _minutes(self, bounds: tuple[float, float]) -> timedelta:
+        return timedelta(minutes=self._random.uniform(*bounds))
