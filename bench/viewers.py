@@ -279,7 +279,8 @@ def load(url: str, port: int, worker: int, *, seconds: float, streams: int, slow
 def run_viewers(*, seconds: float, streams: int, slow: int, browser: bool, database_url: str | None = None) -> ViewersRun:
     with tempfile.TemporaryDirectory(prefix="aurora-viewers-") as folder:
         env = {**dict.fromkeys(CLEARED, ""), "DATABASE_URL": database_url or prepare_database(folder),
-               "AURORA_DEMO": "false" if database_url else "true"}
+               "AURORA_DEMO": "false" if database_url else "true",
+               "AURORA_SIMULATED_DISCORD": "false"}  # the web side under load, as in earlier runs
         with gunicorn("app:server", env, workers=1, threads=APP_THREADS) as url:
             wait_for_http(f"{url}/", timeout=60)
             (worker,) = child_pids(url.pid)

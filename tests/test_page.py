@@ -78,6 +78,7 @@ def test_page_values_fill_every_output():
     by_id = {(output.component_id, output.component_property): value for output, value in zip(OUTPUTS, values, strict=True)}
     assert by_id[(ids.kpi_value(ids.KPI_SERVERS), "children")] == "42"
     assert by_id[(ids.DEMO_BADGE, "hidden")] is True
+    assert by_id[(ids.SIMULATED_BADGE, "hidden")] is True
     assert by_id[(ids.STATUS_BANNER, "hidden")] is True
     assert by_id[(ids.BOT_STATUS, "children")] == "Bot connected · up 3h 0m"
 
@@ -128,13 +129,24 @@ def test_the_layout_carries_the_current_figures_for_the_first_render():
     assert find_component(layout, ids.kpi_value(ids.KPI_USERS)).children == "1,234"
     assert find_component(layout, ids.kpi_change(ids.KPI_PING)).className == "kpi-change down"
     assert find_component(layout, ids.DEMO_BADGE).hidden is False
+    assert find_component(layout, ids.SIMULATED_BADGE).hidden is True
     assert find_component(layout, ids.BOT_STATUS).children.startswith("Bot connected")
+
+
+def test_a_bot_in_the_simulated_discord_is_said_so_beside_the_demo_badge():
+    stats = replace(stats_with(CONNECTED), demo=True, simulated=True)
+    badge = find_component(build_layout(30, stats), ids.SIMULATED_BADGE)
+    assert (badge.hidden, badge.children) == (False, "Simulated Discord")
+    by_id = {(output.component_id, output.component_property): value for output, value in zip(OUTPUTS, page_values(stats), strict=True)}
+    assert by_id[(ids.SIMULATED_BADGE, "hidden")] is False
+    assert by_id[(ids.DEMO_BADGE, "hidden")] is False
 
 
 def test_before_the_first_result_the_layout_says_loading():
     layout = build_layout(30, None)
     assert find_component(layout, ids.kpi_value(ids.KPI_USERS)).children == "Loading…"
     assert find_component(layout, ids.DEMO_BADGE).hidden is True
+    assert find_component(layout, ids.SIMULATED_BADGE).hidden is True
 
 
 def find_in_json(node, component_id):

@@ -13,6 +13,7 @@ import logging
 import math
 import random
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -57,10 +58,12 @@ class Director:
         self._latency_random = random.Random(None if seed is None else seed + 1)
         self._poll_seconds = poll_seconds
         self._lock = threading.Lock()  # tick() from the thread and from a test never interleave
-        self._next_command: datetime | None = None
-        self._next_reconnect: datetime | None = None
-        self._next_guild_change: datetime | None = None
-        self.commands_sent = 0
+        # The rhythm starts now: the first of each is due some way after it.
+        now = clock()
+        self._next_command = now + self._command_gap(now)
+        self._next_reconnect = now + self._minutes(rhythm.reconnect_minutes)
+        self._next_guild_change = now + self._minutes(rhythm.guild_change_minutes)
+        self.commands_sent: Counter[str] = Counter()  # by command name
         self.reconnects = 0
         self.guild_changes = 0
         self._stopping = threading.Event()
@@ -98,10 +101,6 @@ class Director:
         """Do what fell due by the clock's now; return how many commands were sent."""
         with self._lock:
             now = self._clock()
-            if self._next_command is None:
-                self._next_command = now + self._command_gap(now)
-                self._next_reconnect = now + self._minutes(self.rhythm.reconnect_minutes)
-                self._next_guild_change = now + self._minutes(self.rhythm.guild_change_minutes)
             sent = 0
             for _ in range(MAX_CATCH_UP):
                 if self._next_command > now:
@@ -129,7 +128,7 @@ class Director:
         guild_id = self._random.choice(guild_ids)
         members = self.discord.member_ids(guild_id)[1:]  # everyone but the bot itself
         self.discord.send_interaction(name, guild_id, self._random.choice(members) if members else None)
-        self.commands_sent += 1
+        self.commands_sent[name] += 1
         return name
 
     def change_guilds(self) -> None:

@@ -69,7 +69,9 @@ def gunicorn_server(workdir: Path, **env_overrides: str):
     database_url = prepare_sqlite(workdir / "aurora.db")
     port = free_port()
     log = workdir / "gunicorn.log"
-    env = server_environment(**{"DATABASE_URL": database_url, "AURORA_DEMO": "true", **env_overrides})
+    # The simulated Discord stays off unless asked: these tests measure the web side alone.
+    env = server_environment(**{"DATABASE_URL": database_url, "AURORA_DEMO": "true",
+                                "AURORA_SIMULATED_DISCORD": "false", **env_overrides})
     command = [
         sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"),
         "--bind", f"127.0.0.1:{port}", "--workers", "1", "--access-logfile", "/dev/null", "app:server",

@@ -1,0 +1,173 @@
+"""The demo's simulated Discord (aurora.simulation): the real bot logs in to it, its director's
+commands reach the page through the real recorder, it starts only beside demo data without a token,
+and it stops with the app."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import urllib.request
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from aurora import create_app
+from aurora.config import Settings, SettingsError, settings_from_mapping
+from aurora.context import context_of
+from aurora.db import COMMAND_RUN, create_db_engine, init_db, transactions
+from aurora.queries.reference import compute_database_stats
+from aurora.simulation.demo_bot import SERVER_THREAD, runs_simulated_discord
+from aurora.simulation.director import Director, Rhythm
+from aurora.simulation.server import SimulatedDiscord
+from tests.support import FAST_BOT_OPTIONS, NOW, FrozenClock, insert_rows, iso_z, user
+
+pytestmark = pytest.mark.clock
+
+wait_for = SimulatedDiscord.wait_for
+SMALL = Rhythm(guilds=6, members=(3, 8))
+# The test ticks the director itself: its own thread would only look again in an hour.
+SIMULATION_OPTIONS = {"seed": 7, "rhythm": SMALL, "poll_seconds": 3600}
+BOT_COMMANDS = {"ping", "stats", "balance"}  # aurora/bot_commands.py
+
+
+@pytest.fixture
+def demo_settings(sqlite_url) -> Settings:
+    """The embedded default with demo data, as `dev.py run` has it (figures refreshed every second
+    of the test clock, no rate limit for polling)."""
+    return Settings(database_url=sqlite_url, database_is_default=True, demo=True, refresh_seconds=1, rate_limit=None)
+
+
+@pytest.fixture
+def build_app(clock):
+    apps = []
+
+    def build(settings: Settings):
+        app = create_app(settings, clock=clock, bot_options=FAST_BOT_OPTIONS, simulation_options=SIMULATION_OPTIONS)
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        context_of(app).shutdown()
+
+
+def stats_of(client) -> dict:
+    response = client.get("/api/stats")
+    return response.get_json() if response.status_code == 200 else {}
+
+
+def simulation_threads() -> list[str]:
+    return [thread.name for thread in threading.enumerate() if thread.name.startswith(SERVER_THREAD)]
+
+
+def test_the_demo_bot_lives_in_the_simulated_discord_and_its_commands_reach_the_figures(
+    build_app, demo_settings, clock
+):
+    app = build_app(demo_settings)
+    context, client = context_of(app), app.server.test_client()
+    simulation = context.simulation
+    body = wait_for(lambda: (b := stats_of(client)) and b["bot"]["status"] == "connected" and b["ping"]["avg"] and b,
+                    timeout=15)
+    assert body["guilds"]["count"] == SMALL.guilds
+    assert body["ping"]["avg"] >= SMALL.latency_ms[0]  # the ACK comes no sooner than its delay
+    assert (body["demo"], body["bot"]["simulated"]) == (True, True)
+    assert "aurora_bot_simulated 1.0" in client.get("/metrics").get_data(as_text=True).splitlines()
+    # The bot registered its own commands with the simulated Discord, and only those are sent.
+    assert set(simulation.discord.synced_commands) == BOT_COMMANDS
+
+    clock.advance(minutes=2)
+    sent = simulation.director.tick()
+    assert sent > 0 and sum(simulation.director.commands_sent.values()) == sent
+    assert set(simulation.director.commands_sent) <= BOT_COMMANDS
+    wait_for(lambda: context.bot.recorder.written == sent)
+    with context.engine.connect() as conn:
+        recorded = dict(conn.execute(
+            select(transactions.c.description, func.count())
+            .where(transactions.c.type == COMMAND_RUN, transactions.c.created_at == clock())
+            .group_by(transactions.c.description)
+        ).all())
+    assert recorded == dict(simulation.director.commands_sent)
+
+    clock.advance(seconds=1)
+    after = wait_for(lambda: (b := stats_of(client)) and b["generatedAt"] == iso_z(clock()) and b)
+    reference = compute_database_stats(context.engine, clock())
+    assert after["commands"]["total"] == reference.commands_24h > body["commands"]["total"]
+    assert after["commands"]["top"] == [{"name": c.name, "count": c.count} for c in reference.top_commands]
+    current_hour = after["activityOverview"][-1]
+    assert current_hour["commands"] == reference.activity[-1].commands >= sent
+
+    port = simulation.discord.port
+    context.shutdown()
+    assert simulation_threads() == [] and not context.bot.running
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_no_simulation_beside_real_rows_or_when_turned_off(build_app, demo_settings, tmp_path):
+    off = build_app(demo_settings.with_overrides(simulated_discord=False))
+    assert context_of(off).simulation is None and context_of(off).bot is None
+    body = stats_of(off.server.test_client())
+    assert (body["demo"], body["bot"]["simulated"], body["bot"]["status"]) == (True, False, "disabled")
+
+    real_url = f"sqlite:///{tmp_path / 'real.db'}"
+    engine = create_db_engine(real_url)
+    init_db(engine)
+    insert_rows(engine, user_rows=[user(NOW - timedelta(days=1))])
+    engine.dispose()
+    real = build_app(demo_settings.with_overrides(database_url=real_url))
+    assert context_of(real).simulation is None
+    body = stats_of(real.server.test_client())
+    assert (body["demo"], body["bot"]["simulated"]) == (False, False)
+    assert simulation_threads() == []
+
+
+def test_the_simulation_runs_only_for_demo_data_without_a_token():
+    allowed = Settings(demo=True)
+    assert runs_simulated_discord(allowed, demo=True)
+    assert not runs_simulated_discord(allowed, demo=False)  # real rows: no demo data shown
+    assert not runs_simulated_discord(allowed.with_overrides(discord_token="a-real-token"), demo=True)
+    assert not runs_simulated_discord(allowed.with_overrides(simulated_discord=False), demo=True)
+    assert not runs_simulated_discord(allowed.with_overrides(role="web"), demo=True)
+
+
+def test_the_setting_is_read_from_aurora_simulated_discord():
+    assert settings_from_mapping({}).simulated_discord is True
+    assert settings_from_mapping({"AURORA_SIMULATED_DISCORD": "false"}).simulated_discord is False
+    with pytest.raises(SettingsError, match="^AURORA_SIMULATED_DISCORD='maybe' is not a boolean"):
+        settings_from_mapping({"AURORA_SIMULATED_DISCORD": "maybe"})
+
+
+def register_commands(discord: SimulatedDiscord, names) -> None:
+    """What the bot's command sync does: PUT the global commands."""
+    request = urllib.request.Request(
+        f"{discord.api_base}/applications/{discord.application_id}/commands", method="PUT",
+        data=json.dumps([{"name": name, "description": name, "type": 1} for name in names]).encode(),
+        headers={"Authorization": f"Bot {discord.token}", "Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(request, timeout=5).close()
+
+
+def run_director(start_hour: int, seed: int, minutes: int = 60) -> tuple[Director, list[int]]:
+    """An hour of a director's ticks from `start_hour` (UTC) over a fresh simulated Discord without
+    a bot; the director and the guild ids it left."""
+    clock = FrozenClock(NOW.replace(hour=start_hour, minute=0))
+    with SimulatedDiscord(guilds=[4] * SMALL.guilds, thread_name=f"{SERVER_THREAD}-test") as discord:
+        register_commands(discord, sorted(BOT_COMMANDS))
+        director = Director(discord, clock, rhythm=SMALL, seed=seed)
+        for _ in range(minutes):
+            director.tick()
+            clock.advance(minutes=1)
+        return director, discord.guild_ids
+
+
+def test_the_director_follows_the_daily_rhythm_and_replays_with_a_seed():
+    (morning, morning_guilds), (evening, _) = run_director(7, seed=3), run_director(19, seed=3)
+    again, again_guilds = run_director(7, seed=3)
+    delays = [again.heartbeat_ack_delay() for _ in range(50)]
+    assert sum(evening.commands_sent.values()) > 2 * sum(morning.commands_sent.values()) > 0
+    assert again.commands_sent == morning.commands_sent and again.reconnects == morning.reconnects >= 2
+    assert again_guilds == morning_guilds and again.guild_changes == morning.guild_changes >= 1
+    assert all(0.040 <= delay <= 0.120 for delay in delays) and len(set(delays)) > 40
+    assert SMALL.commands_per_minute(NOW.replace(hour=19, minute=0)) == SMALL.evening_per_minute
