@@ -114,9 +114,10 @@ def settings(database_url, engine) -> Settings:
 def make_app(settings, clock):
     created = []
 
-    def build(bot_options=None, snapshots=None, app_clock=clock, **overrides):
+    def build(bot_options=None, snapshots=None, app_clock=clock, simulation_options=None, **overrides):
         app = create_app(
-            settings.with_overrides(**overrides), clock=app_clock, bot_options=bot_options, snapshots=snapshots
+            settings.with_overrides(**overrides), clock=app_clock, bot_options=bot_options, snapshots=snapshots,
+            simulation_options=simulation_options,
         )
         created.append(app)
         return app

@@ -14,8 +14,10 @@ from aurora.api.stream import event_id
 from aurora.config import Settings
 from aurora.context import context_of
 from aurora.layouts import ids
+from aurora.simulation.director import Rhythm
 from aurora.simulation.server import SimulatedDiscord
 from tests.support import (
+    FAST_BOT_OPTIONS,
     NOW,
     Stream,
     case,
@@ -75,11 +77,17 @@ def test_page_shows_the_same_numbers_as_the_api(page, make_app, live_server, eng
     assert page.console_errors == []
 
 
-def test_demo_badge_is_visible_on_demo_data(page, make_app, live_server):
-    server = live_server(make_app(demo=True))
+def test_the_demo_shows_its_bot_in_the_simulated_discord(page, make_app, live_server):
+    app = make_app(demo=True, simulated_discord=True, bot_options=FAST_BOT_OPTIONS,
+                   simulation_options={"seed": 7, "rhythm": Rhythm(guilds=6, members=(3, 8))})
+    SimulatedDiscord.wait_for(lambda: (s := context_of(app).service.current()).guild_count and s.ping_avg_ms)
+    server = live_server(app)
     open_dashboard(page, server)
-    assert page.locator(f"#{ids.DEMO_BADGE}").is_visible()
     assert page.locator(f"#{ids.DEMO_BADGE}").inner_text() == "Demo data"
+    assert page.locator(f"#{ids.SIMULATED_BADGE}").is_visible()
+    assert page.locator(f"#{ids.SIMULATED_BADGE}").inner_text() == "Simulated Discord"
+    assert kpi_text(page, ids.KPI_SERVERS) == "6"
+    assert kpi_text(page, ids.KPI_PING).endswith(" ms")
     assert page.console_errors == []
 
 
