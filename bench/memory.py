@@ -1,4 +1,4 @@
-"""Target 5: the whole app (web + bot against the fake Discord with 1,000 guilds) under steady
+"""Target 5: the whole app (web + bot against the simulated Discord with 1,000 guilds) under steady
 requests; resident memory must grow less than 10 % over the run (10 minutes; `--seconds`).
 
     python -m bench.memory --size 100k --seconds 600
@@ -75,7 +75,7 @@ def run(size: str, seconds: float = 600, warmup: float = 30) -> list[Result]:
             deadline = time.monotonic() + 60
             while _bot_status(base) != "connected":
                 if time.monotonic() > deadline:
-                    raise RuntimeError("the bot did not connect to the fake Discord within 60 s")
+                    raise RuntimeError("the bot did not connect to the simulated Discord within 60 s")
                 time.sleep(0.5)
             stop, counts = threading.Event(), {"ok": 0, "failed": 0}
             load = threading.Thread(target=_steady_requests, args=(base, stop, counts), daemon=True)

@@ -46,6 +46,11 @@ def kpi_card(card_id: str, title: str, icon: str, view: KpiView | None) -> html.
     )
 
 
+def flag_badge(text: str, component_id: str, kind: str, title: str, *, shown: bool) -> html.Span:
+    """A badge that says what the figures are not (live data, a real Discord), hidden otherwise."""
+    return html.Span(text, id=component_id, className=f"badge {kind}", title=title, hidden=not shown)
+
+
 def header(stats: Stats | None) -> html.Header:
     return html.Header(
         className="topbar",
@@ -57,20 +62,11 @@ def header(stats: Stats | None) -> html.Header:
             html.Div(
                 className="topbar-meta",
                 children=[
-                    html.Span(
-                        "Demo data",
-                        id=ids.DEMO_BADGE,
-                        className="badge demo",
-                        title="Generated demo data, not a live bot's records",
-                        hidden=not (stats and stats.demo),
-                    ),
-                    html.Span(
-                        "Simulated Discord",
-                        id=ids.SIMULATED_BADGE,
-                        className="badge simulated",
-                        title="The bot is logged in to a Discord simulated on this machine, not to Discord",
-                        hidden=not (stats and stats.simulated),
-                    ),
+                    flag_badge("Demo data", ids.DEMO_BADGE, "demo", "Generated demo data, not a live bot's records",
+                               shown=bool(stats and stats.demo)),
+                    flag_badge("Simulated Discord", ids.SIMULATED_BADGE, "simulated",
+                               "The bot is logged in to a Discord simulated on this machine, not to Discord",
+                               shown=bool(stats and stats.simulated)),
                     html.Span(
                         bot_status_text(stats) if stats else LOADING,
                         id=ids.BOT_STATUS,

@@ -44,7 +44,7 @@ class SimulatedDiscord(RestHandlers, GatewayHandlers):
     def __init__(self, *, token: str = "fake-token", guilds: int | Sequence[int] = 1, members: int = 3,
                  heartbeat_interval_ms: int = 200, ack_heartbeats: bool = True, shards: int = 1,
                  bot_name: str = "aurora-test-bot", ack_delay: Callable[[], float] | None = None,
-                 thread_name: str = "fake-discord") -> None:
+                 thread_name: str = "simulated-discord") -> None:
         self.token = token
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.ack_heartbeats = ack_heartbeats  # read on every heartbeat, so settable at runtime
