@@ -82,7 +82,8 @@ def create_app(
         if lease is not None:
             lease.keep_renewed(on_lost=bot.stop)
     elif simulation is not None:
-        bot = start_bot(simulation.bot_settings(settings), engine, snapshots, service, clock, **(bot_options or {}))
+        bot = start_bot(simulation.bot_settings(settings), engine, snapshots, service, clock,
+                        **simulation.bot_options(bot_options))
     total_streams = stream_cap(settings.stream_max_total, current_capacity())
     streams = StreamSlots(settings.stream_max_per_client, total_streams)
     install_context(server, AuroraContext(settings, engine, snapshots, service, streams, bot, lease, simulation))

@@ -21,6 +21,8 @@ from aurora.simulation.server import SimulatedDiscord
 SERVER_THREAD = "aurora-simulated-discord"
 DIRECTOR_THREAD = "aurora-simulated-discord-director"
 BOT_NAME = "Aurora (simulated)"
+# On loopback every GUILD_CREATE follows READY at once: discord.py's 2 s wait for more is not needed.
+GUILD_READY_TIMEOUT = 0.2
 
 
 def runs_simulated_discord(settings: Settings, *, demo: bool) -> bool:
@@ -40,6 +42,12 @@ class Simulation:
             discord_token=self.discord.token, discord_api_base=self.discord.api_base,
             discord_gateway_url=self.discord.gateway_url, discord_shard_count=None,
         )
+
+    def bot_options(self, options: dict | None) -> dict:
+        """The bot runner's options for the simulated Discord; `options` (tests') win."""
+        options = dict(options or {})
+        options["client_options"] = {"guild_ready_timeout": GUILD_READY_TIMEOUT, **(options.get("client_options") or {})}
+        return options
 
     def stop(self) -> None:
         """Stop the director, then the server (its connections, port and thread); idempotent."""
