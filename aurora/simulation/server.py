@@ -16,21 +16,18 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from typing import Any, Self, TypeVar
 
 from aiohttp import web
 
-from aurora.simulation import payloads
 from aurora.simulation.gateway import Connection, GatewayHandlers, Session
-from aurora.simulation.payloads import API, Guild, Shapes, Snowflakes, error_response, frame, owns
+from aurora.simulation.payloads import API, Guild, Shapes, Snowflakes, error_response, frame
 from aurora.simulation.rest import RestHandlers
 
 T = TypeVar("T")
 LOG_LENGTH = 10_000  # requests, interaction answers and follow-ups remembered for observers
-OPEN_INTERACTIONS = 1_000  # interactions whose callbacks are still accepted (oldest forgotten first)
 
 
 class SimulatedDiscord(RestHandlers, GatewayHandlers):
@@ -207,29 +204,6 @@ class SimulatedDiscord(RestHandlers, GatewayHandlers):
             self._command_ids[name] = self._ids.new("command")
         return self._command_ids[name]
 
-    async def _dispatch(self, session: Session, event: str, data: Any) -> None:
-        session.seq += 1
-        message = frame(0, data, session.seq, event)
-        session.backlog.append((session.seq, message))
-        if session.conn is not None:
-            await self._send(session.conn, message)
-
-    async def _dispatch_guild(self, guild_id: int, event: str, data: Any) -> None:
-        for session in list(self._sessions.values()):
-            if owns(session.shard, guild_id):
-                await self._dispatch(session, event, data)
-
-    @staticmethod
-    async def _send(conn: Connection, message: str) -> None:
-        try:
-            await conn.ws.send_str(message)
-        except ConnectionError:  # closing socket: the session backlog replays it on RESUME
-            pass
-
-    async def _send_all(self, message: str) -> None:
-        for conn in list(self._conns):
-            await self._send(conn, message)
-
     async def _serve(self) -> None:
         app = web.Application(middlewares=[self._middleware])
         self.add_rest_routes(app.router)
@@ -247,47 +221,6 @@ class SimulatedDiscord(RestHandlers, GatewayHandlers):
         await self._abort_all()  # anything that did not finish the close handshake
         if self._runner is not None:
             await self._runner.cleanup()
-
-    async def _close_all(self, code: int) -> None:
-        tasks = [asyncio.create_task(c.ws.close(code=code)) for c in self._conns]
-        if tasks:  # a client that never answers the close frame is aborted by ws timeout=1.0
-            await asyncio.wait(tasks, timeout=1.5)
-
-    async def _abort_all(self) -> None:
-        for conn in list(self._conns):
-            if conn.transport is not None:
-                conn.transport.abort()
-
-    async def _add_guild(self, members: int) -> int:
-        guild = self._make_guild(members)
-        # Discord omits `unavailable` when the bot joins a guild; `false` would mean "available again".
-        payload = {key: value for key, value in self.shapes.guild(guild).items() if key != "unavailable"}
-        await self._dispatch_guild(guild.id, "GUILD_CREATE", payload)
-        return guild.id
-
-    async def _remove_guild(self, guild_id: int) -> None:
-        del self._guilds[guild_id]
-        await self._dispatch_guild(guild_id, "GUILD_DELETE", {"id": str(guild_id)})
-
-    async def _send_interaction(self, name: str, guild_id: int | None, user_id: int | None,
-                                options: list[dict[str, Any]] | None) -> int:
-        iid, token = self._ids.new("interaction"), uuid.uuid4().hex
-        d = payloads.interaction(iid, token, self.application_id, self._command_id(name), name, options)
-        if guild_id is not None:
-            guild = self._guilds[guild_id]
-            user_id, channel = user_id or guild.member_ids[-1], payloads.channel(guild)
-            d.update(guild_id=str(guild_id), guild_locale="en-US", context=0,
-                     member={**self.shapes.member(user_id), "permissions": payloads.ALL_PERMISSIONS})
-        else:  # a DM: `user` instead of `member`
-            user_id = user_id or self.bot_user_id + 1
-            channel = self.shapes.dm_channel(user_id)
-            d.update(user=self.shapes.user(user_id), context=1)
-        d.update(channel=channel, channel_id=channel["id"])
-        self._interactions[token] = {"id": iid, "channel_id": channel["id"], "original": None}
-        while len(self._interactions) > OPEN_INTERACTIONS:
-            self._interactions.popitem(last=False)
-        await self._dispatch_guild(guild_id or 0, "INTERACTION_CREATE", d)  # id 0 -> shard 0, like DMs
-        return iid
 
     async def _not_found(self, _request: web.Request) -> web.Response:
         return error_response(404, "Not Found")
