@@ -68,7 +68,7 @@ class Director:
         self.guild_changes = 0
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        discord.ack_delay = self.heartbeat_ack_delay
+        discord.ack_delay = self.heartbeat_ack_delay  # the server asks how late each ACK comes
 
     # --- lifecycle ------------------------------------------------------------------------------
     def start(self, thread_name: str) -> None:
