@@ -29,6 +29,7 @@ def create_app(
     # Imported here, as in Flask's flaskr: importing any aurora module loads only what it needs.
     from dash import Dash
 
+    from aurora.alerts.monitor import alert_board, start_alert_monitor
     from aurora.api.rate_limit import install_rate_limits
     from aurora.api.routes import create_api_blueprint, register_error_handlers
     from aurora.api.stream import StreamSlots
@@ -57,7 +58,8 @@ def create_app(
     # stats computation per interval.
     shared = connect_shared(settings)
     snapshots = snapshots or snapshot_source(settings, shared, clock)
-    service = stats_service(settings, engine, snapshots, shared, demo=demo, clock=clock)
+    board = alert_board(settings)
+    service = stats_service(settings, engine, snapshots, shared, demo=demo, clock=clock, alerts=board)
 
     app = Dash(
         __name__,
@@ -75,7 +77,8 @@ def create_app(
             lease.keep_renewed(on_lost=bot.stop)
     total_streams = stream_cap(settings.stream_max_total, current_capacity())
     streams = StreamSlots(settings.stream_max_per_client, total_streams)
-    install_context(server, AuroraContext(settings, engine, snapshots, service, streams, bot, lease))
+    alerts = start_alert_monitor(settings, service, snapshots, board, shared, clock)
+    install_context(server, AuroraContext(settings, engine, snapshots, service, streams, bot, lease, alerts))
     install_proxy_fix(app, settings)
     install_access_control(app, settings)
     install_security_headers(app)

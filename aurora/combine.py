@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from aurora.models import MONTH, BotSnapshot, DatabaseStats, Stats
+from aurora.models import MONTH, AlertRecord, BotSnapshot, DatabaseStats, Stats
 
 
 def percent_change(base: Decimal | int, current: int) -> float | None:
@@ -25,6 +25,7 @@ def combine(
     demo: bool,
     stale: bool,
     stale_since: datetime | None,
+    alerts: tuple[AlertRecord, ...] = (),
 ) -> Stats:
     bot_running = bot.running
     ping_avg = round(bot.ping_avg_ms) if bot.ping_avg_ms is not None else None
@@ -56,4 +57,5 @@ def combine(
         recent_events=database.recent_events,
         activity=database.activity,
         top_commands=database.top_commands,
+        alerts=alerts,
     )

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from dash import Dash
     from sqlalchemy import Engine
 
+    from aurora.alerts.monitor import AlertMonitor
     from aurora.api.stream import StreamSlots
     from aurora.bot_runner import BotRunner
     from aurora.config import Settings
@@ -35,6 +36,7 @@ class AuroraContext:
     streams: StreamSlots
     bot: BotRunner | None = None
     bot_lease: BotLease | None = None
+    alerts: AlertMonitor | None = None
 
     def shutdown(self) -> None:
         """Stop the bot (closing its gateway connection) and release database connections."""
@@ -42,6 +44,8 @@ class AuroraContext:
             self.bot.stop()
         if self.bot_lease is not None:
             self.bot_lease.release()
+        if self.alerts is not None:
+            self.alerts.close()
         self.service.close()
         self.engine.dispose()
 
