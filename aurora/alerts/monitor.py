@@ -60,6 +60,11 @@ class AlertMonitor:
         self._thread = threading.Thread(target=self._run, name="aurora-alerts", daemon=True)
         self._thread.start()
 
+    @property
+    def sending(self) -> bool:
+        """Whether this process sent the alerts at its last check (always, without Redis)."""
+        return self._store.holding
+
     def poke(self) -> None:
         """A refresh happened: check soon (never blocks: the service calls it under its lock)."""
         self._wake.set()

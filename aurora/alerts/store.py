@@ -27,6 +27,10 @@ class MemoryAlertStore:
     def hold(self) -> bool:
         return True
 
+    @property
+    def holding(self) -> bool:
+        return True
+
     def load(self) -> dict | None:
         return self._plain
 
@@ -49,6 +53,11 @@ class RedisAlertStore:
         self._lock = client.lock(f"{prefix}:alerts:sender", timeout=ttl_seconds, thread_local=False)
         self.health = health
         self._holding = False
+
+    @property
+    def holding(self) -> bool:
+        """Whether this process was the sender at its last check."""
+        return self._holding
 
     def hold(self) -> bool:
         """Take or extend the sender's lock; True while this process is the sender."""
