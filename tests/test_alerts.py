@@ -13,9 +13,18 @@ from aurora.alerts.messages import alert_payload
 from aurora.alerts.state import COOLDOWN, RESOLVED_SHOWN, AlertEvent, AlertLedger
 from aurora.config import Settings, SettingsError, settings_from_mapping
 from aurora.contract import alerts_to_list
+from aurora.layouts import ids
 from aurora.layouts.alerts_strip import alert_strip
+from aurora.layouts.callbacks import OUTPUTS, page_values
+from aurora.layouts.page import build_layout
 from aurora.models import AlertRecord, BotSnapshot, CommandCount, ShardSnapshot
 from tests.support import NOW, connected_snapshot, iso_z
+from tests.test_page import CONNECTED, stats_with
+
+
+def stats_of_page():
+    return stats_with(CONNECTED)
+
 
 pytestmark = pytest.mark.clock
 
@@ -235,3 +244,21 @@ def test_contract_and_strip_show_active_then_resolved():
     assert items[0].className == "alert active" and items[0].children[1].startswith("Bot offline since ")
     assert items[1].className == "alert resolved" and items[1].children[1].endswith("after 14 min")
     assert alert_strip([]) == ([], True)
+
+
+def outputs_of(stats) -> dict:
+    keys = [(output.component_id, output.component_property) for output in OUTPUTS]
+    return dict(zip(keys, page_values(stats), strict=True))
+
+
+def test_the_page_shows_the_strip_at_first_render_and_at_each_refresh():
+    stats = replace(stats_of_page(), alerts=(AlertRecord("ping_high", NOW),))
+    layout = build_layout(30, stats)
+    strip = next(child for child in layout.children if getattr(child, "id", None) == ids.ALERTS)
+    assert strip.hidden is False and "High gateway latency since" in str(
+        strip.children[1].children[0].children
+    )
+    values = outputs_of(stats)
+    assert values[(ids.ALERTS, "hidden")] is False
+    quiet = outputs_of(stats_of_page())
+    assert quiet[(ids.ALERTS, "hidden")] is True and quiet[(ids.ALERTS, "children")] == []

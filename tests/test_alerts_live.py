@@ -15,6 +15,7 @@ from aurora.scaleout.snapshots import RedisSnapshotStore
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.discord_webhook import WEBHOOK_TOKEN, FakeWebhook
 from tests.fakes.tcp_proxy import TcpProxy
+from tests.openapi_check import stats_validator
 from tests.support import connected_snapshot, iso_z, with_fake_discord
 from tests.test_metrics import scrape
 
@@ -78,6 +79,8 @@ def test_a_dropped_bot_alerts_once_after_the_threshold_and_once_on_recovery(make
         metrics = scrape(client)
         assert metrics[("aurora_alert_active", (("condition", "bot_offline"),))] == 1
         assert metrics[("aurora_alert_active", (("condition", "data_stale"),))] == 0
+        stats_validator().validate(client.get("/api/stats").get_json())  # the document knows `alerts`
+        assert context_of(app).service.current().alerts[0].condition == "bot_offline"
 
         fake.refuse_gateway = False
         wait_for(lambda: client.get("/api/stats").get_json()["bot"]["status"] == "connected", timeout=15)
@@ -92,7 +95,9 @@ def test_a_dropped_bot_alerts_once_after_the_threshold_and_once_on_recovery(make
         # Nothing secret or personal in what was sent or logged.
         sent = b"".join(post.raw for post in webhook.posts).decode()
         # Aurora's own log lines (discord.py's DEBUG lines print gateway payloads by design).
-        logged = "\n".join(record.getMessage() for record in caplog.records if record.name.startswith("aurora"))
+        logged = "\n".join(
+            record.getMessage() for record in caplog.records if record.name.startswith("aurora")
+        )
         assert "alert started: bot_offline" in logged
         secrets = [fake.token, WEBHOOK_TOKEN, webhook.url, *map(str, fake.guild_ids)]
         secrets += [str(member) for guild in fake.guild_ids for member in fake.member_ids(guild)]
