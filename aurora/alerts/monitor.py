@@ -114,7 +114,7 @@ class AlertMonitor:
                 if sending and after != before:
                     self._store.save(after)
             except RedisError as error:
-                health.failed("the alert state", error)
+                health.failed("reading the alert state", error)
                 return []
             if health is not None:
                 health.succeeded()
