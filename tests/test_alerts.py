@@ -146,19 +146,19 @@ def test_ping_and_failures_above_their_thresholds():
 
 def test_recent_figures_window_the_ping_and_count_failures_per_hour():
     figures = RecentFigures()
-    failures = lambda total: (CommandCount("balance", total),)  # noqa: E731
-    assert figures.observe(NOW, replace(UP, latency_ms=100.0, command_failures=failures(7))) == (100.0, 0)
-    later = NOW + timedelta(minutes=5)
-    assert figures.observe(later, replace(UP, latency_ms=300.0, command_failures=failures(12))) == (200.0, 5)
+
+    def seen(minutes: float, latency: float | None, failures: int, status: str = "connected") -> tuple:
+        bot = replace(
+            UP, status=status, latency_ms=latency, command_failures=(CommandCount("balance", failures),)
+        )
+        return figures.observe(NOW + timedelta(minutes=minutes), bot)
+
+    assert seen(0, 100.0, 7) == (None, 0)  # one sample is no mean; the first total is the baseline
+    assert seen(4, 200.0, 7) == (None, 0)
+    assert seen(5, 300.0, 12) == (200.0, 5)
     # 11 minutes on, the first sample left the 10-minute window; a restarted bot counts from 0.
-    ping, count = figures.observe(
-        NOW + timedelta(minutes=11), replace(UP, latency_ms=500.0, command_failures=failures(3))
-    )
-    assert (ping, count) == (400.0, 8)
-    assert figures.observe(
-        NOW + timedelta(minutes=66),
-        replace(UP, status="reconnecting", latency_ms=None, command_failures=failures(3)),
-    ) == (None, 3)
+    assert seen(11, 700.0, 3) == (400.0, 8)
+    assert seen(66, None, 3, status="reconnecting") == (None, 3)  # the failures of minutes 0-6 left the hour
 
 
 # --- start and clear ------------------------------------------------------------------------------

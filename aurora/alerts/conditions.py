@@ -13,6 +13,8 @@ from aurora.config import Settings
 from aurora.models import AlertCondition, BotSnapshot, Stats, iso_utc
 
 PING_WINDOW = timedelta(minutes=10)
+# A mean of fewer samples is one unlucky heartbeat (the first after a reconnect is often slow).
+PING_SAMPLES_NEEDED = 3
 FAILURE_WINDOW = timedelta(hours=1)
 NOT_CONNECTED = ("connecting", "reconnecting", "disconnected")
 
@@ -68,7 +70,8 @@ class RecentFigures:
         self._last_total: int | None = None
 
     def observe(self, now: datetime, bot: BotSnapshot) -> tuple[float | None, int]:
-        """(mean latency over 10 minutes in ms or None, failed commands in the last hour)."""
+        """(mean latency over 10 minutes in ms, None below PING_SAMPLES_NEEDED; failed commands in
+        the last hour)."""
         if bot.status == "connected" and bot.latency_ms is not None:
             self._pings.append((now, bot.latency_ms))
         while self._pings and self._pings[0][0] <= now - PING_WINDOW:
@@ -83,7 +86,8 @@ class RecentFigures:
         while self._failures and self._failures[0][0] <= now - FAILURE_WINDOW:
             self._failures.popleft()
         pings = [ms for _, ms in self._pings]
-        return (sum(pings) / len(pings) if pings else None), sum(added for _, added in self._failures)
+        mean = sum(pings) / len(pings) if len(pings) >= PING_SAMPLES_NEEDED else None
+        return mean, sum(added for _, added in self._failures)
 
 
 def _clock_time(moment: datetime) -> str:
