@@ -30,7 +30,7 @@ def create_app(
     from dash import Dash
 
     from aurora.alerts.monitor import alert_board, start_alert_monitor
-    from aurora.api.rate_limit import install_rate_limits
+    from aurora.api.rate_limit import install_rate_limits, rate_limits_for
     from aurora.api.routes import create_api_blueprint, register_error_handlers
     from aurora.api.stream import StreamSlots
     from aurora.context import AuroraContext, install_context
@@ -78,14 +78,17 @@ def create_app(
     total_streams = stream_cap(settings.stream_max_total, current_capacity())
     streams = StreamSlots(settings.stream_max_per_client, total_streams)
     alerts = start_alert_monitor(settings, service, snapshots, board, shared, clock)
-    install_context(server, AuroraContext(settings, engine, snapshots, service, streams, bot, lease, alerts))
+    rate_limits = rate_limits_for(app, settings, clock)
+    parts = AuroraContext(settings, engine, snapshots, service, streams,
+                          bot=bot, bot_lease=lease, alerts=alerts, rate_limits=rate_limits)
+    install_context(server, parts)
     install_proxy_fix(app, settings)
     install_access_control(app, settings)
     install_security_headers(app)
     install_relative_redirects(app)
     install_metrics(server)
     # After access control: a request without the token is refused before it is counted.
-    install_rate_limits(app, settings, clock)
+    install_rate_limits(app, rate_limits)
     server.register_blueprint(create_api_blueprint())
     register_error_handlers(server)
     install_page(app, settings.refresh_seconds)

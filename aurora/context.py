@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from aurora.alerts.monitor import AlertMonitor
+    from aurora.api.rate_limit import RateLimits
     from aurora.api.stream import StreamSlots
     from aurora.bot_runner import BotRunner
     from aurora.config import Settings
@@ -37,6 +38,7 @@ class AuroraContext:
     bot: BotRunner | None = None
     bot_lease: BotLease | None = None
     alerts: AlertMonitor | None = None
+    rate_limits: RateLimits | None = None
 
     def shutdown(self) -> None:
         """Stop the bot (closing its gateway connection) and release database connections."""
