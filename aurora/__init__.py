@@ -32,7 +32,8 @@ def create_app(
     # Imported here, as in Flask's flaskr: importing any aurora module loads only what it needs.
     from dash import Dash
 
-    from aurora.api.rate_limit import install_rate_limits
+    from aurora.alerts.monitor import alert_board, start_alert_monitor
+    from aurora.api.rate_limit import install_rate_limits, rate_limits_for
     from aurora.api.routes import create_api_blueprint, register_error_handlers
     from aurora.api.stream import StreamSlots
     from aurora.context import AuroraContext, install_context
@@ -64,7 +65,8 @@ def create_app(
     simulation = None
     if runs_simulated_discord(settings, demo=demo):
         simulation = start_simulation(clock, **(simulation_options or {}))
-    service = stats_service(settings, engine, snapshots, shared, demo=demo, clock=clock,
+    board = alert_board(settings)
+    service = stats_service(settings, engine, snapshots, shared, demo=demo, clock=clock, alerts=board,
                             simulated=simulation is not None)
 
     app = Dash(
@@ -86,14 +88,18 @@ def create_app(
                         **simulation.bot_options(bot_options))
     total_streams = stream_cap(settings.stream_max_total, current_capacity())
     streams = StreamSlots(settings.stream_max_per_client, total_streams)
-    install_context(server, AuroraContext(settings, engine, snapshots, service, streams, bot, lease, simulation))
+    alerts = start_alert_monitor(settings, service, snapshots, board, shared, clock)
+    rate_limits = rate_limits_for(app, settings, clock)
+    parts = AuroraContext(settings, engine, snapshots, service, streams, bot=bot, bot_lease=lease,
+                          alerts=alerts, rate_limits=rate_limits, simulation=simulation)
+    install_context(server, parts)
     install_proxy_fix(app, settings)
     install_access_control(app, settings)
     install_security_headers(app)
     install_relative_redirects(app)
     install_metrics(server)
     # After access control: a request without the token is refused before it is counted.
-    install_rate_limits(app, settings, clock)
+    install_rate_limits(app, rate_limits)
     server.register_blueprint(create_api_blueprint())
     register_error_handlers(server)
     install_page(app, settings.refresh_seconds)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from aurora.models import MONTH, BotSnapshot, DatabaseStats, Stats
+from aurora.models import MONTH, AlertRecord, BotSnapshot, DatabaseStats, Stats
 
 
 def percent_change(base: Decimal | int, current: int) -> float | None:
@@ -25,6 +25,7 @@ def combine(
     demo: bool,
     stale: bool,
     stale_since: datetime | None,
+    alerts: tuple[AlertRecord, ...] = (),
     simulated: bool = False,
 ) -> Stats:
     bot_running = bot.running
@@ -57,5 +58,6 @@ def combine(
         recent_events=database.recent_events,
         activity=database.activity,
         top_commands=database.top_commands,
+        alerts=alerts,
         simulated=simulated,
     )

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from dash import Dash
     from sqlalchemy import Engine
 
+    from aurora.alerts.monitor import AlertMonitor
+    from aurora.api.rate_limit import RateLimits
     from aurora.api.stream import StreamSlots
     from aurora.bot_runner import BotRunner
     from aurora.config import Settings
@@ -36,6 +38,8 @@ class AuroraContext:
     streams: StreamSlots
     bot: BotRunner | None = None
     bot_lease: BotLease | None = None
+    alerts: AlertMonitor | None = None
+    rate_limits: RateLimits | None = None
     simulation: Simulation | None = None  # the demo's simulated Discord the bot is logged in to
 
     def shutdown(self) -> None:
@@ -47,6 +51,8 @@ class AuroraContext:
             self.simulation.stop()
         if self.bot_lease is not None:
             self.bot_lease.release()
+        if self.alerts is not None:
+            self.alerts.close()
         self.service.close()
         self.engine.dispose()
 

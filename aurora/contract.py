@@ -6,11 +6,18 @@ import csv
 import io
 import json
 
-from aurora.models import Stats, iso_utc
+from aurora.models import AlertRecord, Stats, iso_utc
 
 
 def _iso_or_none(moment) -> str | None:
     return iso_utc(moment) if moment is not None else None
+
+
+def alerts_to_list(alerts: tuple[AlertRecord, ...]) -> list[dict]:
+    return [
+        {"condition": alert.condition, "since": iso_utc(alert.since), "resolvedAt": _iso_or_none(alert.resolved_at)}
+        for alert in alerts
+    ]
 
 
 def stats_to_dict(stats: Stats) -> dict:
@@ -59,6 +66,7 @@ def stats_to_dict(stats: Stats) -> dict:
             {"hour": iso_utc(point.hour), "commands": point.commands, "transactions": point.transactions}
             for point in stats.activity
         ],
+        "alerts": alerts_to_list(stats.alerts),
     }
 
 

@@ -11,7 +11,9 @@ from dash import Dash, Input, Output, no_update
 from flask import has_request_context, request
 
 from aurora.api.routes import stats_service, stream_slots_and_client
+from aurora.contract import alerts_to_list
 from aurora.layouts import ids
+from aurora.layouts.alerts_strip import alert_strip
 from aurora.layouts.components import event_items, shard_items, top_command_items
 from aurora.layouts.figures import activity_figure
 from aurora.layouts.formatting import KpiView, bot_status_text, clock_time
@@ -39,6 +41,8 @@ OUTPUTS = [
     Output(ids.DEMO_BADGE, "hidden"),
     Output(ids.SIMULATED_BADGE, "hidden"),
     Output(ids.UPDATED_AT, "children"),
+    Output(ids.ALERTS, "children"),
+    Output(ids.ALERTS, "hidden"),
     Output(ids.STATUS_BANNER, "children"),
     Output(ids.STATUS_BANNER, "className"),
     Output(ids.STATUS_BANNER, "hidden"),
@@ -77,6 +81,7 @@ def page_values(stats: Stats) -> list:
             not stats.demo,
             not stats.simulated,
             "Updated " + clock_time(stats.generated_at),
+            *alert_strip(alerts_to_list(stats.alerts)),
             banner,
             "banner",
             not banner,
