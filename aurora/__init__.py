@@ -34,6 +34,7 @@ def create_app(
     from aurora.api.stream import StreamSlots
     from aurora.context import AuroraContext, install_context
     from aurora.db import create_db_engine
+    from aurora.hour_service import HourBreakdowns
     from aurora.layouts.callbacks import install_page
     from aurora.layouts.page_guard import install_page_guard
     from aurora.metrics import install_metrics
@@ -75,7 +76,9 @@ def create_app(
             lease.keep_renewed(on_lost=bot.stop)
     total_streams = stream_cap(settings.stream_max_total, current_capacity())
     streams = StreamSlots(settings.stream_max_per_client, total_streams)
-    install_context(server, AuroraContext(settings, engine, snapshots, service, streams, bot, lease))
+    install_context(
+        server, AuroraContext(settings, engine, snapshots, service, streams, bot, lease, HourBreakdowns(engine, clock))
+    )
     install_proxy_fix(app, settings)
     install_access_control(app, settings)
     install_security_headers(app)

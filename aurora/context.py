@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from aurora.api.stream import StreamSlots
     from aurora.bot_runner import BotRunner
     from aurora.config import Settings
+    from aurora.hour_service import HourBreakdowns
     from aurora.scaleout.lease import BotLease
     from aurora.seams import SnapshotHandOver
     from aurora.service import StatsService
@@ -35,6 +36,7 @@ class AuroraContext:
     streams: StreamSlots
     bot: BotRunner | None = None
     bot_lease: BotLease | None = None
+    hours: HourBreakdowns | None = None  # one hour's breakdown (the API's and the page's hour panel)
 
     def shutdown(self) -> None:
         """Stop the bot (closing its gateway connection) and release database connections."""
