@@ -7,15 +7,20 @@ just closed, are kept for OPEN_HOUR_SECONDS only, so that repeated clicks cost o
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
+from aurora.hour_names import BreakdownUnavailable
 from aurora.models import HourBreakdown
 from aurora.queries.hours import check_in_window, hour_breakdown, window_hours
 from aurora.queries.scope import HOUR
 from aurora.seams import Clock
+
+log = logging.getLogger(__name__)
 
 SETTLED_AFTER = timedelta(minutes=1)
 OPEN_HOUR_SECONDS = timedelta(seconds=10)
@@ -29,7 +34,8 @@ class HourBreakdowns:
         self._kept: dict[datetime, tuple[HourBreakdown, datetime]] = {}
 
     def breakdown(self, hour: datetime) -> HourBreakdown:
-        """The breakdown of `hour` (a UTC hour); HourOutOfRange unless it is one of the last 24."""
+        """The breakdown of `hour` (a UTC hour); HourOutOfRange unless it is one of the last 24,
+        BreakdownUnavailable when the database fails."""
         now = self._clock()
         check_in_window(hour, now)
         with self._lock:
@@ -38,8 +44,12 @@ class HourBreakdowns:
             breakdown, counted_at = kept
             if counted_at >= hour + HOUR + SETTLED_AFTER or now - counted_at < OPEN_HOUR_SECONDS:
                 return breakdown
-        with self._engine.connect() as conn:
-            breakdown = hour_breakdown(conn, hour)
+        try:
+            with self._engine.connect() as conn:
+                breakdown = hour_breakdown(conn, hour)
+        except SQLAlchemyError as error:
+            log.warning("hour breakdown failed: %s", error.__class__.__name__)
+            raise BreakdownUnavailable("the database did not answer") from None
         with self._lock:
             window = set(window_hours(now))
             self._kept = {kept_hour: value for kept_hour, value in self._kept.items() if kept_hour in window}

@@ -85,6 +85,8 @@ class ActivityPoint:
     transactions: int
 
 
+# The activity series' points: one per hour of the last 24.
+ACTIVITY_HOURS = 24
 # How many earlier days each figure of "the day at a glance" is compared with.
 SAME_HOUR_DAYS = 7
 BASELINE_DAYS = 30

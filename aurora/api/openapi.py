@@ -24,7 +24,7 @@ from aurora.api.schemas import (
     stats_schema,
 )
 from aurora.api.stream import STREAM_RETRY_SECONDS
-from aurora.queries.hours import HOUR_PATTERN
+from aurora.hour_names import HOUR_PATTERN
 
 
 def _error_response(status: int, description: str, headers: dict | None = None) -> dict:

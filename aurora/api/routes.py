@@ -9,7 +9,6 @@ import json
 import logging
 
 from flask import Blueprint, Flask, Response, jsonify, request
-from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed
 
 from aurora.api.guards import api_method_error, echo_names, install_request_guards, raw_method, shortened
@@ -17,8 +16,8 @@ from aurora.api.openapi import openapi_json
 from aurora.api.stream import StreamHandOff, StreamSlots, TooManyStreams, hand_off
 from aurora.context import context_of
 from aurora.contract import activity_to_csv, hour_breakdown_to_dict
+from aurora.hour_names import BreakdownUnavailable, HourOutOfRange, MalformedHour, parse_hour
 from aurora.models import iso_utc
-from aurora.queries.hours import HourOutOfRange, MalformedHour, parse_hour
 from aurora.service import StatsService, StatsUnavailable
 
 log = logging.getLogger(__name__)
@@ -137,8 +136,7 @@ def create_api_blueprint() -> Blueprint:
             return json_error(400, str(error))
         except HourOutOfRange as error:
             return json_error(404, str(error))
-        except SQLAlchemyError as error:
-            log.warning("hour breakdown failed: %s", error.__class__.__name__)
+        except BreakdownUnavailable:
             return json_error(503, "the database did not answer in time", {"Retry-After": str(PREPARING_RETRY_SECONDS)})
         return Response(
             json.dumps(hour_breakdown_to_dict(breakdown), allow_nan=False, separators=(",", ":")),

@@ -8,38 +8,16 @@ created_at and (type, created_at) indexes alone (`aurora.queries.pieces.count_pe
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Connection
 
 from aurora.db import COMMAND_RUN
+from aurora.hour_names import HourOutOfRange
 from aurora.models import SAME_HOUR_DAYS, ActivityPoint, CommandCount, HourBreakdown, KindCount
 from aurora.queries.hour_kinds import kinds_per_hour
 from aurora.queries.pieces import command_names_between, count_per_hour
 from aurora.queries.scope import COMMAND_ROWS, DAY, HOUR, TRANSACTION_ROWS, activity_window
-
-# An hour as the API and the page's address write it: on the hour, in UTC; seconds optional.
-HOUR_PATTERN = r"^\d{4}-\d\d-\d\dT\d\d:00(:00)?Z$"
-_HOUR_FORMAT = re.compile(HOUR_PATTERN)
-
-
-class MalformedHour(ValueError):
-    """Not an hour written as HOUR_PATTERN says."""
-
-
-class HourOutOfRange(LookupError):
-    """A well-formed hour that is not one of the last 24 (or no real moment, like February 30)."""
-
-
-def parse_hour(text: str) -> datetime:
-    """The UTC hour `text` names; MalformedHour or HourOutOfRange otherwise."""
-    if not _HOUR_FORMAT.match(text):
-        raise MalformedHour("an hour is written like 2026-11-28T14:00:00Z (UTC, on the hour)")
-    try:
-        return datetime.strptime(text[:13], "%Y-%m-%dT%H").replace(tzinfo=UTC)
-    except ValueError:
-        raise HourOutOfRange(f"{text} is not a moment of the calendar") from None
 
 
 def window_hours(now: datetime) -> list[datetime]:
