@@ -1,5 +1,5 @@
 """The interactive day in headless Chromium: an hour's panel (by click, by keyboard, from the
-address), the chart's legend and table, the time zone, and no console errors."""
+address), the chart's legend and table, the glance, the time zone, and no console errors."""
 
 from __future__ import annotations
 
@@ -53,6 +53,10 @@ def test_an_hour_opens_by_click_keyboard_and_address_and_the_chart_reads_as_text
     page.wait_for_selector(f"#{ids.ACTIVITY_CHART} .main-svg")
     # Four series: the bars and the 7-day same-hour means.
     page.wait_for_selector(f"#{ids.ACTIVITY_CHART} .legend .traces >> nth=3")
+    # The economy and moderation at a glance, from the same rows.
+    glance = page.locator(f"#{ids.GLANCE}")
+    glance.locator(".glance-card").first.wait_for()
+    assert "Coins spent\n900" in glance.inner_text() and "Moderation cases\n1" in glance.inner_text()
 
     # A click on the target hour's commands bar (the bars carry their UTC hour).
     click_bar(page, 21)  # the 24 hours run oldest first: TARGET is the 22nd
@@ -130,12 +134,3 @@ def test_times_follow_the_browsers_zone_and_the_utc_switch(browser, seeded_serve
         assert errors == []
     finally:
         context.close()
-
-
-def test_the_glance_shows_the_economy_and_moderation(page, seeded_server):
-    open_dashboard(page, seeded_server)
-    glance = page.locator(f"#{ids.GLANCE}")
-    glance.locator(".glance-card").first.wait_for()
-    text = glance.inner_text()
-    assert "Coins spent\n900" in text and "Moderation cases\n1" in text
-    assert page.console_errors == []

@@ -95,6 +95,10 @@ def _counts(items: list[tuple[str, str]], empty: str) -> html.Ul:
     )
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
+
+
 def _spread(values: list[int]) -> str:
     return f"mean {sum(values) / len(values):,.1f} · min {min(values):,} · max {max(values):,}"
 
@@ -138,7 +142,7 @@ def hour_panel(breakdown: HourBreakdown, zone: ViewZone = UTC_VIEW) -> list:
                             [
                                 (
                                     f"{zone.local(day.hour):%a %d %b}",
-                                    f"{day.commands:,} commands · {day.transactions:,} transactions",
+                                    f"{_plural(day.commands, 'command')} · {_plural(day.transactions, 'transaction')}",
                                 )
                                 for day in days
                             ],

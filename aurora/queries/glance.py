@@ -110,6 +110,7 @@ class DayGlance:
         self.reconcile_every = reconcile_every
         self._kept: dict[datetime, tuple[HourKinds, datetime]] = {}
         self._last_now: datetime | None = None
+        self._last: DayAtAGlance | None = None
         self._lock = threading.Lock()
 
     def _due(self, needed: list[datetime], now: datetime) -> list[tuple[datetime, datetime]]:
@@ -132,25 +133,35 @@ class DayGlance:
         return runs_of(settling) + list(reversed(runs_of(missing))) + runs_of(again)
 
     def __call__(self, engine: Engine, now: datetime) -> DayAtAGlance | None:
-        with self._lock:
-            needed = needed_hours(now)
-            counted: dict[datetime, HourKinds] = {}
-            read = 0
-            with engine.connect() as conn:
-                for low, high in self._due(needed, now):
-                    if counted and read >= self.rows_per_call:
-                        break
-                    hours = kinds_per_hour(conn, low, high)
-                    read += sum(tally.read for tally in hours.values())
-                    counted.update(hours)
-            # Changed in one go, after every statement succeeded.
-            wanted = set(needed)
-            kept = {hour: value for hour, value in self._kept.items() if hour in wanted}
-            kept.update({hour: (tally, now) for hour, tally in counted.items()})
-            self._kept, self._last_now = kept, now
-            if len(kept) < len(needed):
-                return None
-            return glance_of({hour: tally for hour, (tally, _) in kept.items()}, now)
+        # A call the service gave up on (a database gone silent) may still hold the lock: the next
+        # refresh then serves the last glance instead of waiting behind it.
+        if not self._lock.acquire(blocking=False):
+            return self._last
+        try:
+            self._last = self._advance(engine, now)
+            return self._last
+        finally:
+            self._lock.release()
+
+    def _advance(self, engine: Engine, now: datetime) -> DayAtAGlance | None:
+        needed = needed_hours(now)
+        counted: dict[datetime, HourKinds] = {}
+        read = 0
+        with engine.connect() as conn:
+            for low, high in self._due(needed, now):
+                if counted and read >= self.rows_per_call:
+                    break
+                hours = kinds_per_hour(conn, low, high)
+                read += sum(tally.read for tally in hours.values())
+                counted.update(hours)
+        # Changed in one go, after every statement succeeded.
+        wanted = set(needed)
+        kept = {hour: value for hour, value in self._kept.items() if hour in wanted}
+        kept.update({hour: (tally, now) for hour, tally in counted.items()})
+        self._kept, self._last_now = kept, now
+        if len(kept) < len(needed):
+            return None
+        return glance_of({hour: tally for hour, (tally, _) in kept.items()}, now)
 
 
 def with_day_glance(inner: StatsCompute, glance: DayGlance | None = None) -> StatsCompute:
