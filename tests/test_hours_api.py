@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from aurora.db import moderation_cases
 from aurora.queries.glance import DayGlance, with_day_glance
 from aurora.queries.reference import compute_database_stats
 from tests.openapi_check import assert_conforms, document
@@ -176,3 +177,24 @@ def test_the_glance_waits_for_every_hour_and_counts_a_busy_history_over_several_
     insert_rows(engine, transaction_rows=[transaction(NOW, "SHOP_BUY", 50)])
     later = glance(engine, NOW + timedelta(seconds=30))
     assert {totals.kind: totals.coins for totals in later.transactions}["SHOP_BUY"] == 950
+
+
+def test_a_deleted_row_leaves_the_glance_within_the_reconcile_period(engine):
+    seed(engine)
+    glance = DayGlance(reconcile_every=timedelta(minutes=10))
+    def baseline(figures):
+        return {totals.kind: totals.baseline_count for totals in figures.cases}
+
+    assert baseline(glance(engine, NOW)) == {"warn": 0, "ban": 15}
+    with engine.begin() as conn:
+        conn.execute(moderation_cases.delete().where(moderation_cases.c.created_at < HOUR - timedelta(hours=24)))
+    assert baseline(glance(engine, NOW + timedelta(seconds=30))) == {"warn": 0, "ban": 15}  # not counted again yet
+    assert baseline(glance(engine, NOW + timedelta(minutes=10, seconds=30))) == {"warn": 0, "ban": 0}
+
+
+def test_a_refresh_whose_predecessor_still_counts_serves_the_last_glance(engine):
+    seed(engine)
+    glance = DayGlance()
+    first = glance(engine, NOW)
+    with glance._lock:  # a call given up on, still holding it
+        assert glance(engine, NOW + timedelta(seconds=30)) is first
