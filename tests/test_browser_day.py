@@ -70,6 +70,7 @@ def test_an_hour_opens_by_click_keyboard_and_address_and_the_chart_reads_as_text
     assert "SHOP_BUY\n1 · 900 coins" in text and "ban\n1" in text
     assert "mean 1.0 · min 1 · max 1" in text
     assert page.evaluate("location.hash") == HASH
+    page.wait_for_selector(f"#{ids.hour_button(21)}[aria-pressed='true']")
 
     # The same hour again closes it; Escape closes it too.
     click_bar(page, 21)

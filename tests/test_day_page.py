@@ -22,6 +22,7 @@ from aurora.layouts.day_callbacks import (
     hour_buttons_values,
     hour_panel_values,
     next_hash,
+    pressed_values,
     table_values,
     toggled_choice,
     zone_toggle_values,
@@ -142,6 +143,9 @@ def test_the_hour_buttons_are_labelled_in_the_zone_and_stand_for_utc_hours():
     assert titles[0].startswith("Details of ")
     assert hours[-1] == f"{HOUR:%Y-%m-%dT%H}:00:00Z" and len(hours) == 24
     assert hour_buttons_values(None, KOLKATA) == [no_update] * 49
+    pressed = pressed_values(f"#hour={ACTIVITY[21].hour:%Y-%m-%dT%H}:00Z", hours)
+    assert pressed[21] == "true" and pressed.count("true") == 1
+    assert pressed_values(None, hours) == ["false"] * 24 == pressed_values("#hour=x", None)
 
 
 def test_the_table_toggle_and_the_zone_switch():

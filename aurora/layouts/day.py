@@ -45,7 +45,14 @@ def hour_buttons(points: tuple[ActivityPoint, ...], zone: ViewZone = UTC_VIEW) -
     when the figures are there, else by the first refresh."""
     labels = hour_button_labels(points, zone) or [("", "")] * ACTIVITY_HOURS
     return [
-        html.Button(label, id=ids.hour_button(index), className="hour-button", title=title, n_clicks=0)
+        html.Button(
+            label,
+            id=ids.hour_button(index),
+            className="hour-button",
+            title=title,
+            n_clicks=0,
+            **{"aria-pressed": "false"},
+        )
         for index, (label, title) in enumerate(labels)
     ]
 

@@ -119,6 +119,17 @@ def hour_buttons_values(stats: Stats | None, zone: ViewZone) -> list:
     ]
 
 
+def pressed_values(fragment: str | None, button_hours: list | None) -> list[str]:
+    """Each hour button's aria-pressed: "true" for the selected hour's."""
+    hour = hour_of_hash(fragment)
+    selected = f"{hour:%Y-%m-%dT%H}:00:00Z" if hour is not None else None
+    hours = button_hours if isinstance(button_hours, list) else []
+    return [
+        "true" if index < len(hours) and hours[index] == selected else "false"
+        for index in range(len(BUTTON_IDS))
+    ]
+
+
 def table_values(n_clicks: int | None) -> list:
     """[table hidden, toggle label, toggle aria-pressed]."""
     shown = bool(n_clicks) and n_clicks % 2 == 1
@@ -175,6 +186,14 @@ def register_day_callbacks(app: Dash) -> None:
     )
     def label_hours(_n_intervals, _live_event_id, choice, browser):
         return hour_buttons_values(context_of().service.current_if_ready(), view_zone(choice, browser))
+
+    @app.callback(
+        *(Output(button, "aria-pressed") for button in BUTTON_IDS),
+        Input(ids.URL, "hash"),
+        Input(ids.HOUR_BUTTON_HOURS, "data"),
+    )
+    def mark_selected_hour(fragment, button_hours):
+        return pressed_values(fragment, button_hours)
 
     @app.callback(
         Output(ids.ACTIVITY_TABLE, "hidden"),
