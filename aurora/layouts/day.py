@@ -95,7 +95,12 @@ def _counts(items: list[tuple[str, str]], empty: str) -> html.Ul:
         return html.Ul([html.Li(empty, className="muted")], className="counts")
     return html.Ul(
         [
-            html.Li([html.Bdi(name, className="count-name"), html.Span(value, className="count-value")])
+            html.Li(
+                [
+                    html.Bdi(name, className="count-name", title=name),
+                    html.Span(value, className="count-value"),
+                ]
+            )
             for name, value in items
         ],
         className="counts",
