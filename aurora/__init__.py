@@ -29,7 +29,8 @@ def create_app(
     # Imported here, as in Flask's flaskr: importing any aurora module loads only what it needs.
     from dash import Dash
 
-    from aurora.api.rate_limit import install_rate_limits
+    from aurora.alerts.monitor import alert_board, start_alert_monitor
+    from aurora.api.rate_limit import install_rate_limits, rate_limits_for
     from aurora.api.routes import create_api_blueprint, register_error_handlers
     from aurora.api.stream import StreamSlots
     from aurora.context import AuroraContext, install_context
@@ -58,7 +59,8 @@ def create_app(
     # stats computation per interval.
     shared = connect_shared(settings)
     snapshots = snapshots or snapshot_source(settings, shared, clock)
-    service = stats_service(settings, engine, snapshots, shared, demo=demo, clock=clock)
+    board = alert_board(settings)
+    service = stats_service(settings, engine, snapshots, shared, demo=demo, clock=clock, alerts=board)
 
     app = Dash(
         __name__,
@@ -76,16 +78,19 @@ def create_app(
             lease.keep_renewed(on_lost=bot.stop)
     total_streams = stream_cap(settings.stream_max_total, current_capacity())
     streams = StreamSlots(settings.stream_max_per_client, total_streams)
-    install_context(
-        server, AuroraContext(settings, engine, snapshots, service, streams, bot, lease, HourBreakdowns(engine, clock))
-    )
+    alerts = start_alert_monitor(settings, service, snapshots, board, shared, clock)
+    rate_limits = rate_limits_for(app, settings, clock)
+    parts = AuroraContext(settings, engine, snapshots, service, streams,
+                          bot=bot, bot_lease=lease, alerts=alerts, rate_limits=rate_limits,
+                          hours=HourBreakdowns(engine, clock))
+    install_context(server, parts)
     install_proxy_fix(app, settings)
     install_access_control(app, settings)
     install_security_headers(app)
     install_relative_redirects(app)
     install_metrics(server)
     # After access control: a request without the token is refused before it is counted.
-    install_rate_limits(app, settings, clock)
+    install_rate_limits(app, rate_limits)
     server.register_blueprint(create_api_blueprint())
     register_error_handlers(server)
     install_page(app, settings.refresh_seconds)

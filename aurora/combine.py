@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from aurora.models import BASELINE_DAYS, MONTH, BotSnapshot, DatabaseStats, KindTotals, Stats
+from aurora.models import BASELINE_DAYS, MONTH, AlertRecord, BotSnapshot, DatabaseStats, KindTotals, Stats
 
 
 def percent_change(base: Decimal | int, current: int) -> float | None:
@@ -36,6 +36,7 @@ def combine(
     demo: bool,
     stale: bool,
     stale_since: datetime | None,
+    alerts: tuple[AlertRecord, ...] = (),
 ) -> Stats:
     bot_running = bot.running
     ping_avg = round(bot.ping_avg_ms) if bot.ping_avg_ms is not None else None
@@ -68,4 +69,5 @@ def combine(
         activity=database.activity,
         top_commands=database.top_commands,
         glance=database.glance,
+        alerts=alerts,
     )

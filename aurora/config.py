@@ -60,6 +60,13 @@ class Settings:
     # `app.py init-db` only: its DDL gets these limits instead of the 5 s request timeout.
     ddl_timeout_seconds: int = 3600
     ddl_lock_timeout_seconds: int = 60
+    # Alerts (README, "Alerts"): a Discord webhook; its URL carries the webhook's token.
+    alert_webhook_url: str | None = field(default=None, repr=False)
+    alert_offline_minutes: int = 5
+    alert_stale_minutes: int = 10
+    alert_ping_ms: int = 500
+    alert_failures_per_hour: int = 20
+    public_url: str | None = None
 
     @property
     def bot_enabled(self) -> bool:
@@ -205,6 +212,7 @@ def settings_from_mapping(env: Mapping[str, str]) -> Settings:
     if (raw := get("AURORA_DDL_LOCK_TIMEOUT_SECONDS")) is not None:
         kwargs["ddl_lock_timeout_seconds"] = _parse_int("AURORA_DDL_LOCK_TIMEOUT_SECONDS", raw, low=1, high=86_400)
     _parse_scale_out(get, kwargs)
+    _parse_alerts(get, kwargs)
     # Demo data is only ever seeded into the embedded default database unless asked for.
     demo_default = kwargs.get("database_is_default", True)
     raw = get("AURORA_DEMO")
@@ -241,6 +249,38 @@ def _parse_scale_out(get: Callable[[str], str | None], kwargs: dict) -> None:
             "DISCORD_TOKEN is set but AURORA_ROLE=web never starts the bot; run the bot as its own "
             "process (AURORA_ROLE=bot) and keep the token out of the web processes"
         )
+
+
+# Discord's own webhook URLs; any other http(s) URL only while DISCORD_API_BASE points at another
+# Discord (a proxy or a test fake).
+_DISCORD_WEBHOOK = re.compile(
+    r"https://(?:(?:ptb|canary)\.)?discord(?:app)?\.com/api(?:/v\d+)?/webhooks/\d+/[A-Za-z0-9_-]+"
+)
+_ANY_WEBHOOK = re.compile(r"https?://[^/\s?#]+/\S*")
+_ALERT_THRESHOLDS = (
+    ("AURORA_ALERT_OFFLINE_MINUTES", "alert_offline_minutes", 1, 1440),
+    ("AURORA_ALERT_STALE_MINUTES", "alert_stale_minutes", 1, 1440),
+    ("AURORA_ALERT_PING_MS", "alert_ping_ms", 1, 60_000),
+    ("AURORA_ALERT_FAILURES_PER_HOUR", "alert_failures_per_hour", 1, 1_000_000),
+)
+
+
+def _parse_alerts(get: Callable[[str], str | None], kwargs: dict) -> None:
+    """AURORA_ALERT_* and AURORA_PUBLIC_URL. The webhook URL is a secret: never part of a message."""
+    if (raw := get("AURORA_ALERT_WEBHOOK_URL")) is not None:
+        value = raw.strip()
+        elsewhere = kwargs.get("discord_api_base", DEFAULT_API_BASE) != DEFAULT_API_BASE
+        if not (_DISCORD_WEBHOOK.fullmatch(value) or (elsewhere and _ANY_WEBHOOK.fullmatch(value))):
+            raise SettingsError(
+                "AURORA_ALERT_WEBHOOK_URL is not a Discord webhook URL "
+                "(https://discord.com/api/webhooks/<id>/<token>; the value is not shown: it holds a token)"
+            )
+        kwargs["alert_webhook_url"] = value
+    for name, key, low, high in _ALERT_THRESHOLDS:
+        if (raw := get(name)) is not None:
+            kwargs[key] = _parse_int(name, raw, low=low, high=high)
+    if (raw := get("AURORA_PUBLIC_URL")) is not None:
+        kwargs["public_url"] = _parse_url("AURORA_PUBLIC_URL", raw, ("http", "https"))
 
 
 def load_settings(env_file: Path | None = Path(".env")) -> Settings:

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from dash import Dash
     from sqlalchemy import Engine
 
+    from aurora.alerts.monitor import AlertMonitor
+    from aurora.api.rate_limit import RateLimits
     from aurora.api.stream import StreamSlots
     from aurora.bot_runner import BotRunner
     from aurora.config import Settings
@@ -37,6 +39,8 @@ class AuroraContext:
     bot: BotRunner | None = None
     bot_lease: BotLease | None = None
     hours: HourBreakdowns | None = None  # one hour's breakdown (the API's and the page's hour panel)
+    alerts: AlertMonitor | None = None
+    rate_limits: RateLimits | None = None
 
     def shutdown(self) -> None:
         """Stop the bot (closing its gateway connection) and release database connections."""
@@ -44,6 +48,8 @@ class AuroraContext:
             self.bot.stop()
         if self.bot_lease is not None:
             self.bot_lease.release()
+        if self.alerts is not None:
+            self.alerts.close()
         self.service.close()
         self.engine.dispose()
 

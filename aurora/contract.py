@@ -7,7 +7,7 @@ import io
 import json
 
 from aurora.combine import daily_mean_change, kind_change
-from aurora.models import COIN_FLOWS, HourBreakdown, Stats, iso_utc
+from aurora.models import COIN_FLOWS, AlertRecord, HourBreakdown, Stats, iso_utc
 
 # `bot.simulated` stays in the contract for the clients that read it; Aurora has no simulated
 # bot, so it is always false.
@@ -16,6 +16,13 @@ SIMULATED_BOT = False
 
 def _iso_or_none(moment) -> str | None:
     return iso_utc(moment) if moment is not None else None
+
+
+def alerts_to_list(alerts: tuple[AlertRecord, ...]) -> list[dict]:
+    return [
+        {"condition": alert.condition, "since": iso_utc(alert.since), "resolvedAt": _iso_or_none(alert.resolved_at)}
+        for alert in alerts
+    ]
 
 
 def stats_to_dict(stats: Stats) -> dict:
@@ -64,6 +71,7 @@ def stats_to_dict(stats: Stats) -> dict:
             {"hour": iso_utc(point.hour), "commands": point.commands, "transactions": point.transactions}
             for point in stats.activity
         ],
+        "alerts": alerts_to_list(stats.alerts),
         **glance_to_dict(stats),
     }
 

@@ -30,7 +30,7 @@ from sqlalchemy import Engine
 
 from aurora.context import context_of
 from aurora.contract import stats_to_dict
-from aurora.models import BOT_STATUSES, DatabaseStats, FiguresPreparing
+from aurora.models import ALERT_CONDITIONS, BOT_STATUSES, DatabaseStats, FiguresPreparing
 from aurora.seams import StatsCompute
 from aurora.service import StatsService, StatsUnavailable
 
@@ -164,6 +164,12 @@ class StatsCollector:
         for item in bot["commandFailures"]:
             failures.add_metric([item["name"]], float(item["count"]))
         yield failures
+        active = {alert["condition"] for alert in stats["alerts"] if alert["resolvedAt"] is None}
+        alerts = GaugeMetricFamily("aurora_alert_active", "1 while an alert is active for the condition",
+                                   labels=["condition"])
+        for condition in ALERT_CONDITIONS:
+            alerts.add_metric([condition], 1.0 if condition in active else 0.0)
+        yield alerts
 
 
 class _ProcessMetrics:

@@ -14,9 +14,11 @@ from typing import Literal, get_args
 
 BotStatus = Literal["connected", "connecting", "reconnecting", "disconnected", "disabled"]
 EventKind = Literal["success", "error", "info"]
+AlertCondition = Literal["bot_offline", "data_stale", "ping_high", "command_failures", "shard_down"]
 # The same values as tuples, for what lists them (the /metrics status gauge, the OpenAPI enums).
 BOT_STATUSES: tuple[BotStatus, ...] = get_args(BotStatus)
 EVENT_KINDS: tuple[EventKind, ...] = get_args(EventKind)
+ALERT_CONDITIONS: tuple[AlertCondition, ...] = get_args(AlertCondition)
 
 # "A month ago" in every month-over-month figure (active users, guilds).
 MONTH = timedelta(days=30)
@@ -148,6 +150,15 @@ class DatabaseStats:
     glance: DayAtAGlance | None = None
 
 
+@dataclass(frozen=True)
+class AlertRecord:
+    """An alert that was sent: active while `resolved_at` is None (`aurora.alerts`)."""
+
+    condition: AlertCondition
+    since: datetime
+    resolved_at: datetime | None = None
+
+
 class FiguresPreparing(Exception):
     """A stats computation made progress but has no figures yet (its first counts are under way)."""
 
@@ -177,6 +188,8 @@ class Stats:
     activity: tuple[ActivityPoint, ...]
     top_commands: tuple[CommandCount, ...]
     glance: DayAtAGlance | None = None
+    # Active alerts, then the last few resolved ones; empty while alerts are off.
+    alerts: tuple[AlertRecord, ...] = ()
 
     @property
     def uptime_seconds(self) -> int | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from aurora.models import BotSnapshot, DatabaseStats
+from aurora.models import AlertRecord, BotSnapshot, DatabaseStats
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -48,3 +48,11 @@ class StatsCompute(Protocol):
     bench; `aurora.metrics.timed_compute` and `aurora.scaleout.shared_stats.SharedStatsCompute` wrap either."""
 
     def __call__(self, engine: Engine, now: datetime) -> DatabaseStats: ...
+
+
+class AlertSource(Protocol):
+    """The alerts the page and the API show (`aurora.alerts.board.AlertBoard`)."""
+
+    def latest(self) -> tuple[int, tuple[AlertRecord, ...]]:
+        """The current alerts and a version that changes whenever they do."""
+        ...

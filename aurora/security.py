@@ -12,6 +12,7 @@ from dash import Dash
 from flask import Response, request
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
+from werkzeug.http import parse_list_header
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from aurora.config import Settings
@@ -91,6 +92,13 @@ def presented_token(authorization: str | None) -> str | None:
     return None
 
 
+def token_accepted(authorization: str | None, expected: bytes) -> bool:
+    """Whether an `Authorization` header presents the access token."""
+    token = presented_token(authorization)
+    # compare_digest: no timing side channel on how much of the token matched.
+    return token is not None and hmac.compare_digest(token.encode(), expected)
+
+
 def install_access_control(app: Dash, settings: Settings) -> None:
     if settings.access_token is None:
         log.warning("AURORA_ACCESS_TOKEN is not set: the dashboard and its API are public")
@@ -99,9 +107,7 @@ def install_access_control(app: Dash, settings: Settings) -> None:
 
     @app.server.before_request
     def require_token() -> None:
-        token = presented_token(request.headers.get("Authorization"))
-        # compare_digest: no timing side channel on how much of the token matched.
-        if token is None or not hmac.compare_digest(token.encode(), expected):
+        if not token_accepted(request.headers.get("Authorization"), expected):
             raise Unauthorized(
                 "an access token is required (HTTP Basic password or 'Authorization: Bearer <token>')",
                 www_authenticate=WWWAuthenticate("basic", {"realm": REALM, "charset": "UTF-8"}),
@@ -115,6 +121,13 @@ def install_proxy_fix(app: Dash, settings: Settings) -> None:
     if settings.trusted_proxy_hops:
         hops = settings.trusted_proxy_hops
         app.server.wsgi_app = ProxyFix(app.server.wsgi_app, x_for=hops, x_proto=hops, x_host=0)
+
+
+def forwarded_client(peer: str, forwarded_for: str | None, hops: int) -> str:
+    """The client address as `install_proxy_fix` makes it: with `hops` trusted proxies, the entry
+    that many from the end of X-Forwarded-For, else (too few entries) the peer's own address."""
+    entries = parse_list_header(forwarded_for) if forwarded_for and hops else []
+    return (entries[-hops] if len(entries) >= hops > 0 else None) or peer
 
 
 def relative_location(location: str) -> str:

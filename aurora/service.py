@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -35,7 +36,7 @@ from aurora.combine import combine
 from aurora.contract import stats_to_json
 from aurora.models import DatabaseStats, FiguresPreparing, Stats
 from aurora.queries.reference import compute_database_stats
-from aurora.seams import Clock, SnapshotSource, StatsCompute
+from aurora.seams import AlertSource, Clock, SnapshotSource, StatsCompute
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ class StatsService:
         first_result_wait: float = 4.5,
         refresh_deadline: timedelta = timedelta(seconds=10),
         compute: StatsCompute = compute_database_stats,
+        alerts: AlertSource | None = None,
     ) -> None:
         self._engine = engine
         self._snapshots = snapshots
@@ -99,6 +101,8 @@ class StatsService:
         self._schedule: threading.Thread | None = None
         self._closed = False
         self._first_attempt_started: float | None = None
+        self._alerts = alerts
+        self._observers: list[Callable[[], None]] = []
 
     @property
     def refresh_count(self) -> int:
@@ -116,6 +120,15 @@ class StatsService:
         """How long new figures may be awaited before the old ones count as stale; on schedule
         that is when they are 2 intervals + 5 s old."""
         return self._interval + timedelta(seconds=5)
+
+    def observe_refreshes(self, observer: Callable[[], None]) -> None:
+        """Call `observer` after every refresh attempt (a given-up one too). It runs with the
+        service's lock held, so it must only signal, never block (the alert monitor's wake-up)."""
+        self._observers.append(observer)
+
+    def _refreshed(self) -> None:
+        for observer in self._observers:
+            observer()
 
     def start(self) -> None:
         """Refresh on schedule from now on (the first refresh at once); idempotent."""
@@ -199,6 +212,7 @@ class StatsService:
             elif newer:
                 state.failures = 0  # a given-up refresh came back after all
             self._changed.notify_all()
+            self._refreshed()
 
     def _hung(self, now: datetime) -> bool:
         state = self._state
@@ -216,6 +230,7 @@ class StatsService:
             state.refreshing = False
             state.failures += 1
             state.last_error = "the refresh timed out"
+            self._refreshed()
         if self._closed or state.refreshing or now < self._next_attempt_at():
             return
         state.refreshing = True
@@ -275,8 +290,9 @@ class StatsService:
             state = self._state
             overdue = state.awaited_since is not None and now - state.awaited_since > self.refresh_grace
             stale = state.failures > 0 or self._hung(now) or overdue
+        alerts_version, alerts = self._alerts.latest() if self._alerts is not None else (0, ())
         # The memo holds `database` itself, so identity comparison cannot be fooled by id reuse.
-        key = (database, version, stale)
+        key = (database, version, stale, alerts_version)
         memo = self._memo
         if memo is not None and memo[0][0] is database and memo[0][1:] == key[1:]:
             return memo[1], memo[2]
@@ -286,6 +302,7 @@ class StatsService:
             demo=self._demo,
             stale=stale,
             stale_since=database.computed_at if stale else None,
+            alerts=alerts,
         )
         body = stats_to_json(stats)
         # One tuple assignment: readers in other threads see the old or the new memo, never a mix.

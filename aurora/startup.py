@@ -24,7 +24,7 @@ from aurora.recorder import CommandRecorder
 from aurora.scaleout.lease import BotLease, LeaseHeld
 from aurora.scaleout.redis_link import RedisError, describe
 from aurora.scaleout.roles import SharedRedis, bot_thread_refusal, shared_compute
-from aurora.seams import Clock, SnapshotSink, SnapshotSource
+from aurora.seams import AlertSource, Clock, SnapshotSink, SnapshotSource
 from aurora.service import StatsService
 
 log = logging.getLogger(__name__)
@@ -101,12 +101,12 @@ def hold_bot_lease(settings: Settings, shared: SharedRedis) -> BotLease:
 
 def stats_service(
     settings: Settings, engine: Engine, snapshots: SnapshotSource, shared: SharedRedis | None, *, demo: bool,
-    clock: Clock,
+    clock: Clock, alerts: AlertSource | None = None,
 ) -> StatsService:
     """The stats service every role runs: incremental figures (the same as the reference definitions
     at a cost independent of table size) and the day at a glance, with Redis computed once per
     interval for all processes."""
     return StatsService(
         engine, snapshots, refresh_seconds=settings.refresh_seconds, demo=demo, clock=clock,
-        compute=shared_compute(settings, shared, with_day_glance(IncrementalStats())),
+        compute=shared_compute(settings, shared, with_day_glance(IncrementalStats())), alerts=alerts,
     )

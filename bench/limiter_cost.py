@@ -12,7 +12,8 @@ above the load (100000000/minute), so every request is counted and served, never
   headers on, with Redis the in-memory fallback and key prefix;
 - flask-limiter lean: the same limit, headers off, no fallback;
 - the `limits` core once per request: one fixed-window hit from a before-request hook, nothing else;
-- `aurora.api.rate_limit` (what Aurora runs): one count, the budget headers on every answer, Redis
+- `aurora.api.rate_limit` (what Aurora runs without its asyncio front, which counts in Redis for it
+  under a server: `python -m bench.throughput`): one count, the budget headers on every answer, Redis
   with its in-memory fallback.
 
 Each is measured with memory storage and with Redis storage. The rounds alternate the apps and the

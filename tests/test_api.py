@@ -48,6 +48,7 @@ def test_stats_contract_shape_and_types(client, engine):
     assert ISO_UTC.match(body["generatedAt"])
     assert body["demo"] is False and body["stale"] is False
     assert body["bot"]["status"] == "disabled"
+    assert body["alerts"] == []  # alerts off (no webhook URL): present, and empty
     assert body["bot"]["simulated"] is False
     assert body["bot"]["commandsRegistered"] is None
     assert body["bot"]["lastCommandAt"] is None and body["bot"]["uptimeSeconds"] is None

@@ -75,7 +75,9 @@ class SharedCounter:
     """Windows in Redis, shared by every worker and host; in memory while Redis does not answer.
 
     One round trip per request: the count. When a window ends is known without asking where this
-    process opened the window (its first count), and asked once per window otherwise.
+    process opened the window (its first count), and asked once per window otherwise. Served by the
+    asyncio front, requests arrive counted already (`aurora.api.rate_front`), sharing its state:
+    Redis marked down there is marked down here.
     """
 
     def __init__(self, storage: RedisStorage, *, retry_pause: float = REDIS_RETRY_SECONDS,
@@ -94,16 +96,24 @@ class SharedCounter:
     def down(self) -> bool:
         return self._down
 
+    @property
+    def key_prefix(self) -> str:
+        """What the storage puts before a window's key (`prefix:key`)."""
+        return self._redis.key_prefix
+
+    def available(self) -> bool:
+        """Whether to count in Redis now: it answered last time, or its retry pause is over."""
+        return not self._down or self._monotonic() >= self._retry_at
+
     def hit(self, key: str, period: int) -> tuple[int, float]:
-        if self._down and self._monotonic() < self._retry_at:
+        if not self.available():
             return self._fallback.hit(key, period)
         try:
             count = self._redis.incr(key, period)
-            if self._down:
-                self._recovered()
+            self.recovered()
             return count, self._known_end(key, count, period)
         except RedisError as error:
-            self._failed(error)
+            self.failed(error)
             return self._fallback.hit(key, period)
 
     def window_end(self, key: str) -> float:
@@ -113,7 +123,7 @@ class SharedCounter:
         try:
             return self._expiry(key)
         except RedisError as error:
-            self._failed(error)
+            self.failed(error)
             return self._ends.get(key, self._now())
 
     def _known_end(self, key: str, count: int, period: int) -> float:
@@ -135,7 +145,8 @@ class SharedCounter:
         ttl = self._redis.get_connection(True).ttl(self._redis.prefixed_key(key))
         return self._now() + max(ttl, 0)
 
-    def _failed(self, error: RedisError) -> None:
+    def failed(self, error: Exception) -> None:
+        """Redis did not answer: count in memory until the retry pause is over (logged once)."""
         with self._lock:
             first, self._down = not self._down, True
             self._retry_at = self._monotonic() + self._retry_pause
@@ -145,7 +156,10 @@ class SharedCounter:
                 "answers (the limit holds per process meanwhile)", error.__class__.__name__,
             )
 
-    def _recovered(self) -> None:
+    def recovered(self) -> None:
+        """Redis answered: if it had not before, count there again (logged once)."""
+        if not self._down:
+            return
         with self._lock:
             recovered, self._down = self._down, False
             self._ends.clear()
@@ -154,7 +168,6 @@ class SharedCounter:
 
 
 WindowCounter = MemoryCounter | SharedCounter
-
 
 
 def make_counter(settings: Settings, now: Seconds) -> WindowCounter:

@@ -2,9 +2,10 @@
 
 `AURORA_RATE_LIMIT` is shared by the API's routes and `AURORA_PAGE_RATE_LIMIT` by Dash's (the page,
 its layout, dependencies and callbacks; not the assets), each counted per client address. Every
-limited request is counted once, in a before-request hook (after access control, before the view
-and its guards), in fixed windows (`aurora.api.rate_counters`: memory, or Redis shared by every
-process). Every answer of a limited route carries `X-RateLimit-Limit/-Remaining/-Reset`; only a
+limited request is counted once, in fixed windows (`aurora.api.rate_counters`: memory, or Redis
+shared by every process), and decided in a before-request hook (after access control, before the
+view and its guards); with Redis, the asyncio front has usually counted it already, many requests
+in one round trip (`aurora.api.rate_front`). Every answer of a limited route carries `X-RateLimit-Limit/-Remaining/-Reset`; only a
 refusal (429, JSON like every error) adds `Retry-After`.
 
 Why not flask-limiter, which did this before: it checked twice per request, resolved the limits
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 from dash import Dash
 from flask import Response, request
@@ -28,6 +30,8 @@ from aurora.seams import Clock
 
 # Where the check leaves the budget headers for BudgetHeaders.
 HEADERS_ENVIRON_KEY = "aurora.rate_limit_headers"
+# Where the asyncio front leaves a request's counts (aurora.api.rate_front): key -> (count, window end).
+PRECOUNTED_SCOPE_KEY = "aurora.rate_counts"
 # Dash's routes a page makes per load and per refresh, under its routes prefix (assets are not limited).
 PAGE_ROUTES = ("", "<path:path>", "_dash-layout", "_dash-dependencies", "_dash-update-component")
 # Stands for the client address in a storage key made ahead (no address contains it).
@@ -66,6 +70,11 @@ class Budget:
     scope: str
     windows: tuple[Window, ...]
 
+    @cached_property
+    def periods_and_limits(self) -> tuple[int, ...]:
+        """(period in seconds, requests allowed) of each window, flat, as the front's count wants them."""
+        return tuple(number for window in self.windows for number in (window.item.get_expiry(), window.item.amount))
+
     @classmethod
     def parse(cls, scope: str, limit: str) -> Budget:
         items = sorted(parse_many(limit), key=RateLimitItem.get_expiry)
@@ -92,13 +101,20 @@ class BudgetHeaders:
 
 
 class RateLimits:
-    """The before-request hook that counts each limited request (`BudgetHeaders` labels its answer)."""
+    """The before-request hook that counts each limited request (`BudgetHeaders` labels its answer).
+
+    A request the asyncio front has counted already (`aurora.api.rate_front`, with Redis) carries its
+    counts; the hook then only decides.
+    """
 
     def __init__(self, counter: WindowCounter, budgets: dict[str, Budget], now: Seconds) -> None:
         """`budgets`: Flask endpoint -> its budget; endpoints not in it are not limited."""
         self.counter = counter
+        self.now = now
         self._budgets = budgets
-        self._now = now
+
+    def budget_for(self, endpoint: str | None) -> Budget | None:
+        return self._budgets.get(endpoint)
 
     def check(self) -> Response | None:
         current = request._get_current_object()  # once: each access through the proxy costs
@@ -107,12 +123,14 @@ class RateLimits:
             return None
         # Counted by address (behind trusted proxies, the forwarded one: aurora.security).
         client = current.remote_addr or "127.0.0.1"
+        counted = current.environ.get("asgi.scope", {}).get(PRECOUNTED_SCOPE_KEY, {})
         shown = None
         for window in budget.windows:
             key = window.key(client)
-            count, window_end = self.counter.hit(key, window.item.get_expiry())
+            count, window_end = counted.get(key) or self.counter.hit(key, window.item.get_expiry())
             if count > window.item.amount:  # longer windows are not counted then, as flask-limiter did
-                return refusal(window, count, self.counter.window_end(key), self._now())
+                end = window_end if key in counted else self.counter.window_end(key)
+                return refusal(window, count, end, self.now())
             # Shown: the shortest window's figures (the one a client runs into first).
             shown = shown or window.headers(count, window_end)
         current.environ[HEADERS_ENVIRON_KEY] = shown
@@ -140,16 +158,21 @@ def route_budgets(app: Dash, settings: Settings) -> dict[str, Budget]:
     return budgets
 
 
-def install_rate_limits(app: Dash, settings: Settings, clock: Clock) -> RateLimits | None:
-    """Count the API and the page against their budgets; with both limits off, install nothing
-    (no per-request hook at all, for deployments whose proxy limits)."""
+def rate_limits_for(app: Dash, settings: Settings, clock: Clock) -> RateLimits | None:
+    """The API's and the page's budgets and where they are counted; None with both limits off."""
     budgets = route_budgets(app, settings)
     if not budgets:
         return None
+
     def now() -> float:
         return clock().timestamp()
 
-    limits = RateLimits(make_counter(settings, now), budgets, now)
-    app.server.before_request(limits.check)
-    app.server.wsgi_app = BudgetHeaders(app.server.wsgi_app)
-    return limits
+    return RateLimits(make_counter(settings, now), budgets, now)
+
+
+def install_rate_limits(app: Dash, limits: RateLimits | None) -> None:
+    """Count each limited request before its view; with both limits off, install nothing (no
+    per-request hook at all, for deployments whose proxy limits)."""
+    if limits is not None:
+        app.server.before_request(limits.check)
+        app.server.wsgi_app = BudgetHeaders(app.server.wsgi_app)

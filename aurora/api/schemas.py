@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from aurora.models import BOT_STATUSES, COIN_FLOWS, EVENT_KINDS, SAME_HOUR_DAYS
+from aurora.alerts.state import RESOLVED_SHOWN
+from aurora.models import ALERT_CONDITIONS, BOT_STATUSES, COIN_FLOWS, EVENT_KINDS, SAME_HOUR_DAYS
 from aurora.queries.events import RECENT_EVENTS_LIMIT
 from aurora.queries.scope import HOURS, TOP_COMMANDS_LIMIT
 
@@ -95,6 +96,18 @@ def stats_schema() -> dict:
                         "hour": {**TIMESTAMP, "pattern": r"^\d{4}-\d\d-\d\dT\d\d:00:00Z$"},
                         "commands": COUNT,
                         "transactions": COUNT,
+                    }
+                ),
+            },
+            "alerts": {
+                "type": "array",
+                "description": "active alerts (resolvedAt null), then the last resolved ones; empty while alerts are off",
+                "maxItems": len(ALERT_CONDITIONS) + RESOLVED_SHOWN,
+                "items": object_schema(
+                    {
+                        "condition": {"type": "string", "enum": list(ALERT_CONDITIONS)},
+                        "since": TIMESTAMP,
+                        "resolvedAt": nullable(TIMESTAMP),
                     }
                 ),
             },

@@ -11,7 +11,9 @@ from dash import Dash, Input, Output, no_update
 from flask import has_request_context, request
 
 from aurora.api.routes import stats_service, stream_slots_and_client
+from aurora.contract import alerts_to_list
 from aurora.layouts import ids
+from aurora.layouts.alerts_strip import alert_strip
 from aurora.layouts.components import event_items, shard_items, top_command_items
 from aurora.layouts.day_callbacks import DAY_OUTPUTS, ZONE_INPUTS, day_values, register_day_callbacks
 from aurora.layouts.figures import activity_figure
@@ -41,6 +43,8 @@ OUTPUTS = [
     Output(ids.BOT_STATUS, "className"),
     Output(ids.DEMO_BADGE, "hidden"),
     Output(ids.UPDATED_AT, "children"),
+    Output(ids.ALERTS, "children"),
+    Output(ids.ALERTS, "hidden"),
     Output(ids.STATUS_BANNER, "children"),
     Output(ids.STATUS_BANNER, "className"),
     Output(ids.STATUS_BANNER, "hidden"),
@@ -80,6 +84,7 @@ def page_values(stats: Stats, zone: ViewZone = UTC_VIEW) -> list:
             f"badge bot {stats.bot.status}",
             not stats.demo,
             "Updated " + clock_time(stats.generated_at, zone),
+            *alert_strip(alerts_to_list(stats.alerts)),
             banner,
             "banner",
             not banner,

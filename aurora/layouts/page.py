@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from dash import dcc, html
 
+from aurora.contract import alerts_to_list
 from aurora.layouts import ids
+from aurora.layouts.alerts_strip import alert_strip
 from aurora.layouts.day_page import (
     below_chart,
     chart_title,
@@ -88,6 +90,11 @@ def header(stats: Stats | None) -> html.Header:
     )
 
 
+def alerts_section(stats: Stats | None) -> html.Section:
+    children, hidden = alert_strip(alerts_to_list(stats.alerts) if stats else [])
+    return html.Section(children, id=ids.ALERTS, className="card alerts", hidden=hidden)
+
+
 def build_layout(refresh_seconds: int, stats: Stats | None = None) -> html.Div:
     """The page; `stats` (None before the first result) pre-fills the KPI cards and the header."""
     return html.Div(
@@ -95,6 +102,7 @@ def build_layout(refresh_seconds: int, stats: Stats | None = None) -> html.Div:
         children=[
             header(stats),
             html.Div(id=ids.STATUS_BANNER, className="banner", role="status", hidden=True),
+            alerts_section(stats),
             html.Main(
                 className="content",
                 children=[

@@ -1,0 +1,151 @@
+"""Delivery to the webhook from a background thread: `submit` only queues (bounded), so neither a
+request nor the bot's loop ever waits on Discord.
+
+Each message gets at most `max_attempts` posts: a 5xx or a connection failure is tried again
+after 1, 2, 4… s; a 429 after exactly what Discord asks (`Retry-After`, or `retry_after` in the
+JSON body), never sooner; any other 4xx is given up at once. Log lines say "alert webhook", never
+its URL (the URL holds the webhook's token).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+QUEUE_SIZE = 50
+MAX_ATTEMPTS = 5
+FIRST_BACKOFF_SECONDS = 1.0
+LONGEST_RETRY_AFTER_SECONDS = 300.0  # a longer wait than this is given up on, not waited for
+POST_TIMEOUT_SECONDS = 5.0
+
+
+def retry_after_seconds(headers, body: bytes) -> float | None:
+    """Discord's wait before a retry, from the header or the JSON body (seconds, maybe fractional)."""
+    try:
+        return max(0.0, float(headers.get("Retry-After")))
+    except (TypeError, ValueError):
+        pass
+    try:
+        return max(0.0, float(json.loads(body)["retry_after"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+class WebhookSender:
+    def __init__(
+        self,
+        url: str,
+        *,
+        sleep: Callable[[float], object] | None = None,
+        max_attempts: int = MAX_ATTEMPTS,
+        queue_size: int = QUEUE_SIZE,
+    ) -> None:
+        self._url = url
+        self._stop = threading.Event()
+        # The default sleep is the stop event's wait: closing cuts a back-off short.
+        self._sleep = sleep or self._stop.wait
+        self._max_attempts = max_attempts
+        self._queue: queue.Queue[dict | None] = queue.Queue(maxsize=queue_size)
+        self._thread: threading.Thread | None = None
+        self.delivered = 0
+        self.dropped = 0
+
+    def __repr__(self) -> str:
+        return f"WebhookSender(queued={self._queue.qsize()}, delivered={self.delivered})"
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="aurora-alert-sender", daemon=True)
+            self._thread.start()
+
+    def submit(self, payload: dict) -> bool:
+        """Queue `payload`; False (and one WARNING) when the queue is full."""
+        try:
+            self._queue.put_nowait(payload)
+            return True
+        except queue.Full:
+            self.dropped += 1
+            log.warning("alert webhook queue full (%d messages waiting); alert dropped", self._queue.maxsize)
+            return False
+
+    def drain(self, timeout: float = 5.0) -> bool:
+        """Wait until every queued message was delivered or given up on (tests, shutdown)."""
+        with self._queue.all_tasks_done:
+            return self._queue.all_tasks_done.wait_for(lambda: not self._queue.unfinished_tasks, timeout)
+
+    def close(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        try:
+            self._queue.put_nowait(None)
+        except queue.Full:
+            pass
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            payload = self._queue.get()
+            try:
+                if payload is not None:
+                    self._deliver(payload)
+            except Exception as error:  # the worker must outlive any one message
+                log.warning("alert webhook: message dropped (%s)", error.__class__.__name__)
+            finally:
+                self._queue.task_done()
+
+    def _deliver(self, payload: dict) -> None:
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        backoff = FIRST_BACKOFF_SECONDS
+        for attempt in range(1, self._max_attempts + 1):
+            status, wait = self._post(body)
+            if status is not None and 200 <= status < 300:
+                self.delivered += 1
+                return
+            last = attempt == self._max_attempts
+            if status == 429:
+                if wait is None:  # no hint: back off as after a failure
+                    wait, backoff = backoff, backoff * 2
+                elif wait > LONGEST_RETRY_AFTER_SECONDS:
+                    break
+            elif status is not None and status < 500:
+                log.warning("alert webhook answered %d; message dropped", status)
+                self.dropped += 1
+                return
+            else:
+                wait, backoff = backoff, backoff * 2
+            if last or self._stop.is_set():
+                break
+            log.warning(
+                "alert webhook answered %s; retrying in %.1f s (attempt %d of %d)",
+                status or "nothing",
+                wait,
+                attempt,
+                self._max_attempts,
+            )
+            self._sleep(wait)
+        self.dropped += 1
+        log.warning("alert webhook: message dropped after %d attempts", attempt)
+
+    def _post(self, body: bytes) -> tuple[int | None, float | None]:
+        """(status or None when nothing answered, Discord's retry-after seconds on a 429)."""
+        request = urllib.request.Request(
+            self._url,
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json", "User-Agent": "AuroraDashboard (alerts)"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=POST_TIMEOUT_SECONDS) as response:
+                return response.status, None
+        except urllib.error.HTTPError as error:
+            with error:
+                return error.code, retry_after_seconds(error.headers, error.read())
+        except OSError:  # refused, reset, timed out, name not resolved: all worth another try
+            return None, None

@@ -1,0 +1,199 @@
+"""The rate limit's Redis counts, made by the asyncio front before the app runs: one round trip for many.
+
+Counted from the Flask app, each request held a pool thread on a Redis round trip, and under load
+that wait and the thread's wake-up cost more than the rest of serving `/api/stats` (README, "Rate
+limit"). Here the event loop counts each limited request once its body is read: the counts of
+every request that arrives while one round trip is on the wire go out together in the next (one
+pipelined script call each), and the app's check (`aurora.api.rate_limit`) finds its counts made.
+The limit stays exact across processes: each request is counted in Redis before it is answered.
+
+The front counts what the check would: a route with a budget (Flask's own URL map says which),
+the access token presented when one is required (`aurora.security.token_accepted`), keyed by the
+same client address. Whatever it does not count (Redis marked down, or the app served without
+this front, as under Flask's test client) the check counts itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable
+
+import redis.asyncio
+from flask import Flask
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import NoScriptError
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RoutingException
+
+from aurora.api.rate_counters import Seconds, SharedCounter
+from aurora.api.rate_limit import PRECOUNTED_SCOPE_KEY, RateLimits
+from aurora.config import Settings
+from aurora.scaleout.redis_link import CLIENT_OPTIONS
+from aurora.security import forwarded_client, token_accepted
+
+# The requests of one client in one budget that arrived together, counted in each window of the
+# budget (shortest first): those over a window are not counted in the longer ones (as in the check),
+# and once none is left the script stops. ARGV: how many requests, then (period, limit) per window.
+# Each window counted gives its count after them and its TTL.
+COUNT_WINDOWS = """
+local amount = tonumber(ARGV[1])
+local result = {}
+for i, key in ipairs(KEYS) do
+  local current = redis.call('incrby', key, amount)
+  if current == amount then redis.call('expire', key, ARGV[2 * i]) end
+  result[#result + 1] = current
+  result[#result + 1] = redis.call('ttl', key)
+  amount = math.min(amount, math.max(tonumber(ARGV[2 * i + 1]) - (current - amount), 0))
+  if amount == 0 then break end
+end
+return result
+"""
+COUNT_WINDOWS_SHA = hashlib.sha1(COUNT_WINDOWS.encode()).hexdigest()
+
+Windows = tuple[tuple[str, ...], tuple[int, ...]]  # storage keys; (period, limit) per window
+
+
+def share_out(requests: int, windows: Windows, result: list[int]) -> list[list[tuple[int, int]]]:
+    """Each of `requests` (in arrival order) its (count, TTL) in each window it was counted in."""
+    limits = windows[1][1::2]
+    shares: list[list[tuple[int, int]]] = [[] for _ in range(requests)]
+    counted = requests
+    for limit, current, ttl in zip(limits, result[0::2], result[1::2], strict=False):
+        first = current - counted + 1
+        for position in range(counted):
+            shares[position].append((first + position, ttl))
+        counted = min(counted, max(limit - (current - counted), 0))
+    return shares
+
+
+class WindowCounts:
+    """Rate-limit windows counted in Redis for many requests of one event loop: the requests that
+    arrive while a round trip is on the wire go out together in the next, one pipeline, one script
+    call per client and budget (no transaction: each call is atomic on its own)."""
+
+    def __init__(self, connect: Callable[[], redis.asyncio.Redis]) -> None:
+        self._connect = connect
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: redis.asyncio.Redis | None = None
+        self._pending: dict[Windows, list[asyncio.Future]] = {}
+        self._flusher: asyncio.Task | None = None
+
+    async def __call__(self, keys: tuple[str, ...], periods_and_limits: tuple[int, ...]) -> list[tuple[int, int]]:
+        """This request's (count, TTL) in each window of the budget it was counted in."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a client's connections belong to the loop that made them
+            self._loop, self._client, self._pending = loop, self._connect(), {}
+        future = loop.create_future()
+        self._pending.setdefault((keys, periods_and_limits), []).append(future)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = loop.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = list(self._pending.items()), {}
+            try:
+                results = await self._execute(batch)
+            except (redis.RedisError, OSError) as error:
+                results = [error] * len(batch)
+            for (windows, futures), result in zip(batch, results, strict=True):
+                shares = [result] * len(futures) if isinstance(result, BaseException) else \
+                    share_out(len(futures), windows, result)
+                for future, share in zip(futures, shares, strict=True):
+                    if future.done():  # its request was cancelled (the client went away)
+                        continue
+                    if isinstance(share, BaseException):
+                        future.set_exception(share)
+                    else:
+                        future.set_result(share)
+
+    async def _execute(self, batch: list[tuple[Windows, list[asyncio.Future]]]) -> list:
+        results = await self._send(batch)
+        # A Redis started afresh has forgotten the script: nothing was counted; load it and go again.
+        if any(isinstance(result, NoScriptError) for result in results):
+            await self._client.script_load(COUNT_WINDOWS)
+            results = await self._send(batch)
+        return results
+
+    async def _send(self, batch: list[tuple[Windows, list[asyncio.Future]]]) -> list:
+        pipeline = self._client.pipeline(transaction=False)
+        for (keys, periods_and_limits), futures in batch:
+            pipeline.evalsha(COUNT_WINDOWS_SHA, len(keys), *keys, len(futures), *periods_and_limits)
+        return await pipeline.execute(raise_on_error=False)
+
+    async def close(self) -> None:
+        client, self._client, self._loop = self._client, None, None
+        if client is not None:
+            await client.aclose()
+
+
+class FrontCounts:
+    """Counts a request's rate-limit windows in Redis from the event loop (see the module's text)."""
+
+    def __init__(self, limits: RateLimits, counter: SharedCounter, server: Flask, settings: Settings,
+                 now: Seconds) -> None:
+        self._limits = limits
+        self._counter = counter
+        self._server = server
+        self._hops = settings.trusted_proxy_hops
+        self._token = settings.access_token.encode() if settings.access_token else None
+        self._now = now
+        self._adapter = None
+        url, prefix = settings.redis_url, counter.key_prefix
+        self._prefix = prefix
+        self._counts = WindowCounts(
+            lambda: redis.asyncio.Redis.from_url(
+                url, client_name="aurora", retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+                **CLIENT_OPTIONS)
+        )
+
+    async def count(self, scope: dict) -> None:
+        """Count the request in its budget's windows and leave the counts in `scope`, if it has a budget."""
+        headers = scope["headers"]
+        if self._token is not None and not token_accepted(header(headers, b"authorization"), self._token):
+            return
+        budget = self._limits.budget_for(self._endpoint(scope))
+        if budget is None or not self._counter.available():
+            return
+        client = scope["client"][0] if scope.get("client") else "127.0.0.1"
+        if self._hops:
+            client = forwarded_client(client, header(headers, b"x-forwarded-for"), self._hops)
+        keys = [window.key(client) for window in budget.windows]
+        try:
+            counted = await self._counts(tuple(f"{self._prefix}:{key}" for key in keys), budget.periods_and_limits)
+        except (redis.RedisError, OSError) as error:
+            self._counter.failed(error)
+            return
+        self._counter.recovered()
+        now = self._now()
+        # One (count, TTL) per window counted: fewer than the keys when it stopped early.
+        scope[PRECOUNTED_SCOPE_KEY] = {
+            key: (count, now + max(ttl, 0)) for key, (count, ttl) in zip(keys, counted, strict=False)
+        }
+
+    def _endpoint(self, scope: dict) -> str | None:
+        if self._adapter is None:  # bound at the first request, once every route is registered
+            self._adapter = self._server.url_map.bind("localhost")
+        try:
+            endpoint, _ = self._adapter.match(scope["path"], method=scope["method"])
+        except (HTTPException, RoutingException):
+            return None  # not found, a redirect, a method not allowed: the check does not count them either
+        return endpoint
+
+    async def close(self) -> None:
+        await self._counts.close()
+
+
+def header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
+    """A request header as the WSGI environ holds it (repeated headers joined by commas), or None."""
+    values = [value.decode("latin1") for key, value in headers if key == name]
+    return ",".join(values) if values else None
+
+
+def front_counts(limits: RateLimits | None, server: Flask, settings: Settings) -> FrontCounts | None:
+    """The front's counting, when the limit is counted in Redis; otherwise the check counts alone."""
+    if limits is None or not isinstance(limits.counter, SharedCounter):
+        return None
+    return FrontCounts(limits, limits.counter, server, settings, limits.now)

@@ -1,0 +1,112 @@
+"""A fake Discord webhook endpoint (`POST /api/webhooks/{id}/{token}`) on a free loopback port.
+
+It records every post (its JSON, the token it was posted to, and the moment on an optional
+clock) and answers 204, or what it was told to answer next: `answer_next(429, retry_after=7)`,
+`answer_next(503, times=3)`. Runs in its own thread with its own asyncio loop; no access log
+(its lines would carry the token)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Self
+
+from aiohttp import web
+
+WEBHOOK_ID = "112233445566778899"
+WEBHOOK_TOKEN = "fake-webhook-token-0123456789abcdef"
+
+
+@dataclass(frozen=True)
+class Post:
+    token: str
+    body: dict[str, Any]
+    raw: bytes
+    at: datetime | None
+
+
+class FakeWebhook:
+    def __init__(self, *, clock: Callable[[], datetime] | None = None) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._posts: list[Post] = []
+        self._answers: list[tuple[int, dict[str, str], bytes]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/webhooks/{WEBHOOK_ID}/{WEBHOOK_TOKEN}"
+
+    @property
+    def posts(self) -> list[Post]:
+        with self._lock:
+            return list(self._posts)
+
+    def titles(self) -> list[str]:
+        return [post.body["embeds"][0]["title"] for post in self.posts]
+
+    def answer_next(
+        self, status: int, *, times: int = 1, retry_after: float | None = None, in_body: bool = False
+    ) -> None:
+        """The next `times` posts get `status`; a 429's wait in the `Retry-After` header, or only
+        in the JSON body (`retry_after`) when `in_body`."""
+        headers, body = {}, b'{"message": "fake failure"}'
+        if retry_after is not None:
+            if in_body:
+                body = json.dumps(
+                    {"message": "You are being rate limited.", "retry_after": retry_after}
+                ).encode()
+            else:
+                headers["Retry-After"] = str(retry_after)
+        with self._lock:
+            self._answers.extend([(status, headers, body)] * times)
+
+    def start(self) -> Self:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="fake-webhook", daemon=True)
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._serve(), self._loop).result(5)
+        return self
+
+    def stop(self) -> None:
+        if self._loop is None:
+            return
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=2)
+        self._loop.close()
+        self._loop = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    async def _serve(self) -> None:
+        app = web.Application()
+        app.router.add_post("/api/webhooks/{webhook_id}/{token}", self._post)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.port = self._runner.addresses[0][1]
+
+    async def _post(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        if request.match_info["webhook_id"] != WEBHOOK_ID or request.content_type != "application/json":
+            return web.Response(status=400)
+        post = Post(request.match_info["token"], json.loads(raw), raw, self._clock() if self._clock else None)
+        with self._lock:
+            self._posts.append(post)
+            answer = self._answers.pop(0) if self._answers else None
+        if answer is None:
+            return web.Response(status=204)
+        status, headers, body = answer
+        return web.Response(status=status, headers=headers, body=body, content_type="application/json")

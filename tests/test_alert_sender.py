@@ -1,0 +1,114 @@
+"""The webhook sender against a fake Discord webhook on loopback: Discord's 429 waits honoured
+(never retried sooner), 5xx and connection failures retried a bounded number of times with
+back-off, other 4xx given up, and never the URL or its token in a log line. Its sleep moves a
+test clock: nothing really waits."""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+import pytest
+
+from aurora.alerts.sender import WebhookSender
+from tests.fakes.discord_webhook import WEBHOOK_TOKEN, FakeWebhook
+from tests.support import FrozenClock
+
+pytestmark = pytest.mark.clock
+
+MESSAGE = {"embeds": [{"title": "Bot offline", "description": "The bot is reconnecting."}]}
+
+
+@pytest.fixture
+def clock():
+    return FrozenClock()
+
+
+@pytest.fixture
+def webhook(clock):
+    with FakeWebhook(clock=clock) as fake:
+        yield fake
+
+
+@pytest.fixture
+def make_sender(clock):
+    senders, sleeps = [], []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        clock.advance(seconds=seconds)
+
+    def build(url: str) -> WebhookSender:
+        sender = WebhookSender(url, sleep=sleep)
+        sender.start()
+        senders.append(sender)
+        return sender
+
+    build.sleeps = sleeps
+    yield build
+    for sender in senders:
+        sender.close()
+
+
+def send(sender: WebhookSender, payload: dict = MESSAGE) -> None:
+    assert sender.submit(payload)
+    assert sender.drain(timeout=10)
+
+
+def assert_nothing_secret(caplog, url: str) -> None:
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert WEBHOOK_TOKEN not in text and url not in text and "/api/webhooks/" not in text
+
+
+@pytest.mark.parametrize("in_body", [False, True], ids=["Retry-After", "retry_after"])
+def test_a_429_is_retried_after_the_wait_discord_asks_not_before(webhook, make_sender, caplog, in_body):
+    caplog.set_level(logging.DEBUG)
+    webhook.answer_next(429, retry_after=7.5, in_body=in_body)
+    sender = make_sender(webhook.url)
+    send(sender)
+    first, second = webhook.posts
+    assert make_sender.sleeps == [7.5]
+    assert (second.at - first.at).total_seconds() >= 7.5
+    assert second.body == first.body == MESSAGE and second.token == WEBHOOK_TOKEN
+    assert sender.delivered == 1 and sender.dropped == 0
+    assert_nothing_secret(caplog, webhook.url)
+
+
+def test_5xx_is_retried_with_backoff_a_bounded_number_of_times(webhook, make_sender, caplog):
+    caplog.set_level(logging.DEBUG)
+    webhook.answer_next(503, times=5)
+    sender = make_sender(webhook.url)
+    send(sender)
+    assert len(webhook.posts) == 5
+    assert make_sender.sleeps == [1.0, 2.0, 4.0, 8.0]
+    assert sender.dropped == 1 and "message dropped after 5 attempts" in caplog.text
+    webhook.answer_next(500)  # one failure, then through: the worker carries on
+    send(sender)
+    assert len(webhook.posts) == 7 and sender.delivered == 1
+    assert_nothing_secret(caplog, webhook.url)
+
+
+def test_other_4xx_is_given_up_at_once(webhook, make_sender, caplog):
+    webhook.answer_next(404)
+    sender = make_sender(webhook.url)
+    send(sender)
+    assert len(webhook.posts) == 1 and make_sender.sleeps == [] and sender.dropped == 1
+    assert "alert webhook answered 404; message dropped" in caplog.text
+
+
+def test_an_unreachable_webhook_is_retried_then_dropped(make_sender, caplog):
+    caplog.set_level(logging.DEBUG)
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        port = closed.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/api/webhooks/1/{WEBHOOK_TOKEN}"
+    sender = make_sender(url)
+    send(sender)
+    assert make_sender.sleeps == [1.0, 2.0, 4.0, 8.0] and sender.dropped == 1
+    assert_nothing_secret(caplog, url)
+
+
+def test_a_full_queue_drops_instead_of_blocking(caplog):
+    sender = WebhookSender("http://127.0.0.1:9/api/webhooks/1/t", queue_size=2)  # not started: nothing drains
+    assert sender.submit(MESSAGE) and sender.submit(MESSAGE)
+    assert not sender.submit(MESSAGE) and sender.dropped == 1
+    assert "alert webhook queue full" in caplog.text
