@@ -38,6 +38,7 @@ def create_app(
     from aurora.api.stream import StreamSlots
     from aurora.context import AuroraContext, install_context
     from aurora.db import create_db_engine
+    from aurora.hour_service import HourBreakdowns
     from aurora.layouts.callbacks import install_page
     from aurora.layouts.page_guard import install_page_guard
     from aurora.metrics import install_metrics
@@ -90,8 +91,9 @@ def create_app(
     streams = StreamSlots(settings.stream_max_per_client, total_streams)
     alerts = start_alert_monitor(settings, service, snapshots, board, shared, clock)
     rate_limits = rate_limits_for(app, settings, clock)
-    parts = AuroraContext(settings, engine, snapshots, service, streams, bot=bot, bot_lease=lease,
-                          alerts=alerts, rate_limits=rate_limits, simulation=simulation)
+    parts = AuroraContext(settings, engine, snapshots, service, streams,
+                          bot=bot, bot_lease=lease, alerts=alerts, rate_limits=rate_limits,
+                          hours=HourBreakdowns(engine, clock), simulation=simulation)
     install_context(server, parts)
     install_proxy_fix(app, settings)
     install_access_control(app, settings)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from aurora.models import MONTH, AlertRecord, BotSnapshot, DatabaseStats, Stats
+from aurora.models import BASELINE_DAYS, MONTH, AlertRecord, BotSnapshot, DatabaseStats, KindTotals, Stats
 
 
 def percent_change(base: Decimal | int, current: int) -> float | None:
@@ -16,6 +16,17 @@ def percent_change(base: Decimal | int, current: int) -> float | None:
         return None
     change = (Decimal(current) - base) * 100 / base
     return float(change.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+def daily_mean_change(current: int, baseline: int) -> float | None:
+    """The last 24 hours against the daily mean of the BASELINE_DAYS days before, in percent."""
+    return percent_change(Decimal(baseline) / BASELINE_DAYS, current)
+
+
+def kind_change(totals: KindTotals, *, coins: bool) -> float | None:
+    if coins:
+        return daily_mean_change(totals.coins, totals.baseline_coins)
+    return daily_mean_change(totals.count, totals.baseline_count)
 
 
 def combine(
@@ -58,6 +69,7 @@ def combine(
         recent_events=database.recent_events,
         activity=database.activity,
         top_commands=database.top_commands,
+        glance=database.glance,
         alerts=alerts,
         simulated=simulated,
     )

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from aurora.api.stream import StreamSlots
     from aurora.bot_runner import BotRunner
     from aurora.config import Settings
+    from aurora.hour_service import HourBreakdowns
     from aurora.scaleout.lease import BotLease
     from aurora.seams import SnapshotHandOver
     from aurora.service import StatsService
@@ -38,6 +39,7 @@ class AuroraContext:
     streams: StreamSlots
     bot: BotRunner | None = None
     bot_lease: BotLease | None = None
+    hours: HourBreakdowns | None = None  # one hour's breakdown (the API's and the page's hour panel)
     alerts: AlertMonitor | None = None
     rate_limits: RateLimits | None = None
     simulation: Simulation | None = None  # the demo's simulated Discord the bot is logged in to

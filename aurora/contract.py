@@ -6,7 +6,8 @@ import csv
 import io
 import json
 
-from aurora.models import AlertRecord, Stats, iso_utc
+from aurora.combine import daily_mean_change, kind_change
+from aurora.models import COIN_FLOWS, AlertRecord, HourBreakdown, Stats, iso_utc
 
 
 def _iso_or_none(moment) -> str | None:
@@ -67,6 +68,72 @@ def stats_to_dict(stats: Stats) -> dict:
             for point in stats.activity
         ],
         "alerts": alerts_to_list(stats.alerts),
+        **glance_to_dict(stats),
+    }
+
+
+def glance_to_dict(stats: Stats) -> dict:
+    """`economy` and `moderation`: the chart's 24 hours by kind against the 30-day daily mean; null
+    while their hours are still being counted."""
+    glance = stats.glance
+    if glance is None:
+        return {"economy": None, "moderation": None}
+    by_kind = {totals.kind: totals for totals in glance.transactions}
+    economy: dict = {}
+    for flow, kind in COIN_FLOWS:
+        totals = by_kind.get(kind)
+        coins, baseline = (totals.coins, totals.baseline_coins) if totals else (0, 0)
+        economy[flow] = {"coins": coins, "changePercentFromDailyMean": daily_mean_change(coins, baseline)}
+    economy["byKind"] = [
+        {"kind": totals.kind, "count": totals.count, "coins": totals.coins,
+         "changePercentFromDailyMean": kind_change(totals, coins=True)}
+        for totals in glance.transactions
+    ]
+    cases = glance.cases
+    moderation = {
+        "total": {
+            "count": sum(totals.count for totals in cases),
+            "changePercentFromDailyMean": daily_mean_change(
+                sum(totals.count for totals in cases), sum(totals.baseline_count for totals in cases)
+            ),
+        },
+        "byKind": [
+            {"kind": totals.kind, "count": totals.count, "changePercentFromDailyMean": kind_change(totals, coins=False)}
+            for totals in cases
+        ],
+    }
+    return {"economy": economy, "moderation": moderation}
+
+
+def _spread(values: list[int]) -> dict:
+    return {"mean": round(sum(values) / len(values), 2), "min": min(values), "max": max(values)}
+
+
+def hour_breakdown_to_dict(breakdown: HourBreakdown) -> dict:
+    """The JSON of `/api/activity/hours/<hour>`: counts only, no names but command names."""
+    days = breakdown.previous_days
+    return {
+        "hour": iso_utc(breakdown.hour),
+        "commands": {
+            "total": breakdown.commands_total,
+            "byName": [{"name": item.name, "count": item.count} for item in breakdown.commands],
+        },
+        "transactions": {
+            "total": sum(item.count for item in breakdown.transactions),
+            "coins": sum(item.coins for item in breakdown.transactions),
+            "byKind": [{"kind": item.kind, "count": item.count, "coins": item.coins} for item in breakdown.transactions],
+        },
+        "moderation": {
+            "total": sum(item.count for item in breakdown.cases),
+            "byKind": [{"kind": item.kind, "count": item.count} for item in breakdown.cases],
+        },
+        "sameHourPreviousDays": {
+            "days": [
+                {"hour": iso_utc(day.hour), "commands": day.commands, "transactions": day.transactions} for day in days
+            ],
+            "commands": _spread([day.commands for day in days]),
+            "transactions": _spread([day.transactions for day in days]),
+        },
     }
 
 

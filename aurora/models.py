@@ -87,6 +87,53 @@ class ActivityPoint:
     transactions: int
 
 
+# The activity series' points: one per hour of the last 24.
+ACTIVITY_HOURS = 24
+# How many earlier days each figure of "the day at a glance" is compared with.
+SAME_HOUR_DAYS = 7
+BASELINE_DAYS = 30
+# The economy's headline flows and the transaction type behind each. A transfer is written twice
+# (sent and received): it is counted once, as received.
+COIN_FLOWS = (("earned", "DAILY_REWARD"), ("spent", "SHOP_BUY"), ("transferred", "TRANSFER_IN"))
+
+
+@dataclass(frozen=True)
+class SameHourTotals:
+    """One hour of the activity chart and what the same hour held on the SAME_HOUR_DAYS days before,
+    summed (the mean is the sum over SAME_HOUR_DAYS)."""
+
+    hour: datetime
+    commands: int
+    transactions: int
+
+    @property
+    def commands_mean(self) -> float:
+        return self.commands / SAME_HOUR_DAYS
+
+    @property
+    def transactions_mean(self) -> float:
+        return self.transactions / SAME_HOUR_DAYS
+
+
+@dataclass(frozen=True)
+class KindTotals:
+    """Rows of one kind (a transaction type or a moderation case type) in the chart's 24 hours, and
+    in the BASELINE_DAYS days before them; coins are absolute amounts (0 for cases)."""
+
+    kind: str
+    count: int
+    coins: int
+    baseline_count: int
+    baseline_coins: int
+
+
+@dataclass(frozen=True)
+class DayAtAGlance:
+    same_hour: tuple[SameHourTotals, ...]
+    transactions: tuple[KindTotals, ...]  # every kind but command runs
+    cases: tuple[KindTotals, ...]
+
+
 @dataclass(frozen=True)
 class DatabaseStats:
     """The database half of the stats, computed once per refresh."""
@@ -99,6 +146,8 @@ class DatabaseStats:
     recent_events: tuple[RecentEvent, ...]
     activity: tuple[ActivityPoint, ...]
     top_commands: tuple[CommandCount, ...] = field(default=())
+    # None until every hour it reaches is counted (aurora.queries.glance).
+    glance: DayAtAGlance | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +187,7 @@ class Stats:
     recent_events: tuple[RecentEvent, ...]
     activity: tuple[ActivityPoint, ...]
     top_commands: tuple[CommandCount, ...]
+    glance: DayAtAGlance | None = None
     # Active alerts, then the last few resolved ones; empty while alerts are off.
     alerts: tuple[AlertRecord, ...] = ()
     # The bot is logged in to the simulated Discord of the demo (aurora.simulation), not Discord.
@@ -148,3 +198,22 @@ class Stats:
         if self.bot.started_at is None or not self.bot.running:
             return None
         return max(0, int((self.bot.taken_at - self.bot.started_at).total_seconds()))
+
+
+@dataclass(frozen=True)
+class KindCount:
+    kind: str
+    count: int
+    coins: int = 0  # absolute amounts; 0 for moderation cases
+
+
+@dataclass(frozen=True)
+class HourBreakdown:
+    """One UTC hour of the last 24: what it held, and the same hour on each of the days before."""
+
+    hour: datetime
+    commands_total: int  # command runs, those without a name included
+    commands: tuple[CommandCount, ...]  # runs per name, most first
+    transactions: tuple[KindCount, ...]  # every kind but command runs
+    cases: tuple[KindCount, ...]
+    previous_days: tuple[ActivityPoint, ...]  # SAME_HOUR_DAYS points, oldest first

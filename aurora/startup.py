@@ -19,6 +19,7 @@ from aurora.demo import is_demo_database, seed_demo
 from aurora.init_db.indexes import log_missing_indexes
 from aurora.queries.aggregates import IncrementalStats
 from aurora.queries.balances import balance_of
+from aurora.queries.glance import with_day_glance
 from aurora.recorder import CommandRecorder
 from aurora.scaleout.lease import BotLease, LeaseHeld
 from aurora.scaleout.redis_link import RedisError, describe
@@ -103,8 +104,9 @@ def stats_service(
     clock: Clock, alerts: AlertSource | None = None, simulated: bool = False,
 ) -> StatsService:
     """The stats service every role runs: incremental figures (the same as the reference definitions
-    at a cost independent of table size), with Redis computed once per interval for all processes."""
+    at a cost independent of table size) and the day at a glance, with Redis computed once per
+    interval for all processes."""
     return StatsService(
         engine, snapshots, refresh_seconds=settings.refresh_seconds, demo=demo, simulated=simulated, clock=clock,
-        compute=shared_compute(settings, shared, IncrementalStats()), alerts=alerts,
+        compute=shared_compute(settings, shared, with_day_glance(IncrementalStats())), alerts=alerts,
     )

@@ -5,7 +5,8 @@
 The clock starts at the end of the generated history and moves 30 s per refresh; before each
 refresh the rows of those 30 s are inserted (same daily volume as the history), as a live bot
 would. The first figures (the ledger built in pieces, over as many calls as it takes) are reported
-on their own. Each refresh after them is split (`IncrementalStats(observe=...)`) into the steady
+on their own (and those of the day at a glance, `aurora.queries.glance`, which the app adds to each
+refresh: its per-refresh cost is its own row). Each refresh after them is split (`IncrementalStats(observe=...)`) into the steady
 work, whose median is the figure, and its share of the spread reconcile, averaged over the run
 (19 refreshes: about one reconcile period). The plain definitions (`compute_database_stats`) are
 timed on the same database at the same moment, and the last incremental result is checked equal
@@ -26,6 +27,7 @@ from sqlalchemy import insert
 from aurora.db import COMMAND_RUN, create_db_engine, moderation_cases, transactions, users
 from aurora.models import FiguresPreparing
 from aurora.queries.aggregates import IncrementalStats
+from aurora.queries.glance import DayGlance
 from aurora.queries.reference import compute_database_stats
 from bench.common import Result, format_table
 from bench.generate import COMMAND_NAMES, ROWS_PER_DAY, Dataset, ensure_dataset, remove_appended_rows
@@ -43,6 +45,9 @@ class RefreshTimes:
     build_calls: int
     plain_ms: float
     exact: bool
+    glance_ms: float  # the day at a glance per refresh (aurora.queries.glance), median
+    glance_build_ms: float  # its first figures, over as many calls as they took
+    glance_build_calls: int
 
 
 def append_rows(engine, rng: np.random.Generator, start, step_number: int, *, per_day: float = ROWS_PER_DAY,
@@ -90,6 +95,17 @@ def first_figures(incremental: IncrementalStats, engine, now) -> tuple[float, in
             spent += (time.perf_counter() - started) * 1000
 
 
+def first_glance(glance: DayGlance, engine, now) -> tuple[float, int]:
+    """Milliseconds spent in calls until the glance's first figures, and how many calls that took."""
+    spent, calls = 0.0, 0
+    while True:
+        calls += 1
+        elapsed, figures = _timed(glance, engine, now)
+        spent += elapsed
+        if figures is not None:
+            return spent, calls
+
+
 def measure(dataset: Dataset, *, refreshes: int, plain_runs: int) -> RefreshTimes:
     engine = create_db_engine(dataset.url)
     rng = np.random.default_rng(7)
@@ -101,7 +117,9 @@ def measure(dataset: Dataset, *, refreshes: int, plain_runs: int) -> RefreshTime
         compute_database_stats(engine, now)  # warm the caches for both sides alike
         build_ms, build_calls = first_figures(incremental, engine, now)
         meter.take()
-        steady, reconcile = [], []
+        glance = DayGlance()
+        glance_build_ms, glance_build_calls = first_glance(glance, engine, now)
+        steady, reconcile, glance_steady = [], [], []
         for step_number in range(refreshes):
             append_rows(engine, rng, now, step_number)
             now += STEP
@@ -109,12 +127,15 @@ def measure(dataset: Dataset, *, refreshes: int, plain_runs: int) -> RefreshTime
             (steady_wall, _), (reconcile_wall, _) = steady_and_reconcile(meter.take())
             steady.append(steady_wall * 1000)
             reconcile.append(reconcile_wall * 1000)
+            glance_steady.append(_timed(glance, engine, now)[0])
         plain = []
         for _ in range(plain_runs):
             elapsed, expected = _timed(compute_database_stats, engine, now)
             plain.append(elapsed)
         return RefreshTimes(dataset, statistics.median(steady), statistics.fmean(reconcile), build_ms, build_calls,
-                            statistics.median(plain), exact=result == expected)
+                            statistics.median(plain), exact=result == expected,
+                            glance_ms=statistics.median(glance_steady), glance_build_ms=glance_build_ms,
+                            glance_build_calls=glance_build_calls)
     finally:
         remove_appended_rows(engine, dataset)
         engine.dispose()
@@ -131,6 +152,9 @@ def results(large: RefreshTimes, small: RefreshTimes | None) -> list[Result]:
                ""),
         Result(f"   refresh equals plain SQL, {label} (1 = yes)", float(large.exact), None, "", "= 1",
                limit=1, higher_is_better=True),
+        Result(f"   day at a glance per refresh, median, {label} (ms)", large.glance_ms, large.plain_ms, "ms", ""),
+        Result(f"   day at a glance, first figures, {large.glance_build_calls} calls, {label} (ms)",
+               large.glance_build_ms, large.plain_ms, "ms", ""),
     ]
     if small is not None:
         rows.append(Result(f"2. growth: steady refresh {label} vs {small.dataset.label} (ms)", large.steady_ms,

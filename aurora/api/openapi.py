@@ -20,9 +20,11 @@ from aurora.api.schemas import (
     SECONDS,
     error_schema,
     header,
+    hour_breakdown_schema,
     stats_schema,
 )
 from aurora.api.stream import STREAM_RETRY_SECONDS
+from aurora.hour_names import HOUR_PATTERN
 
 
 def _error_response(status: int, description: str, headers: dict | None = None) -> dict:
@@ -99,6 +101,36 @@ def _head_of(get: dict) -> dict:
             "responses": responses}
 
 
+def _hour_operation(access_control: bool, limit_headers: dict) -> dict:
+    """GET /api/activity/hours/{hour}: one hour of the last 24, broken down."""
+    operation = _operation(
+        "One hour of the last 24: counts by command name and by kind, and the same hour on the 7 days before",
+        {
+            "description": "The hour's breakdown (aggregates only: no user, reason or free text but command names).",
+            "headers": {**NO_STORE, **limit_headers},
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HourBreakdown"}}},
+        },
+        unavailable=False, access_control=access_control, tag="getActivityHour",
+    )
+    operation["parameters"] = [
+        {
+            "name": "hour",
+            "in": "path",
+            "required": True,
+            "description": "A UTC hour, e.g. 2026-11-28T14:00:00Z (seconds optional).",
+            "schema": {"type": "string", "pattern": HOUR_PATTERN},
+        }
+    ]
+    responses = operation["responses"]
+    responses["400"] = _error_response(400, "A query parameter was given, or the hour is malformed or not on the hour.")
+    responses["404"] = _error_response(404, "The hour is not one of the last 24 (by the server's clock).")
+    responses["503"] = _error_response(
+        503, "The database did not answer in time.", {"Retry-After": header("seconds until a retry is worth it", SECONDS)}
+    )
+    operation["responses"] = dict(sorted(responses.items()))
+    return operation
+
+
 def _paths(access_control: bool, limit_headers: dict) -> dict:
     stats = _operation(
         "Current statistics",
@@ -153,8 +185,10 @@ def _paths(access_control: bool, limit_headers: dict) -> dict:
         },
         unavailable=False, access_control=access_control, tag="getOpenApi",
     )
+    hour = _hour_operation(access_control, limit_headers)
     return {
         "/api/stats": {"get": stats, "head": _head_of(stats)},
+        "/api/activity/hours/{hour}": {"get": hour, "head": _head_of(hour)},
         "/api/activity.csv": {"get": csv, "head": _head_of(csv)},
         "/api/stats/realtime": {"get": realtime, "head": _head_of(realtime)},
         "/api/openapi.json": {"get": document, "head": _head_of(document)},
@@ -182,7 +216,7 @@ def build_openapi_document(*, rate_limit: str | None, access_control: bool) -> d
         "info": {"title": "Aurora Dashboard API", "version": API_VERSION, "description": description},
         "paths": _paths(access_control, limit_headers),
         "components": {
-            "schemas": {"Stats": stats_schema()},
+            "schemas": {"Stats": stats_schema(), "HourBreakdown": hour_breakdown_schema()},
             "responses": _responses_component(access_control, limit_headers),
         },
     }

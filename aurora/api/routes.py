@@ -5,6 +5,7 @@ Errors are always JSON `{"error": {"status", "message"}}`; no traceback ever rea
 
 from __future__ import annotations
 
+import json
 import logging
 
 from flask import Blueprint, Flask, Response, jsonify, request
@@ -14,7 +15,8 @@ from aurora.api.guards import api_method_error, echo_names, install_request_guar
 from aurora.api.openapi import openapi_json
 from aurora.api.stream import StreamHandOff, StreamSlots, TooManyStreams, hand_off
 from aurora.context import context_of
-from aurora.contract import activity_to_csv
+from aurora.contract import activity_to_csv, hour_breakdown_to_dict
+from aurora.hour_names import BreakdownUnavailable, HourOutOfRange, MalformedHour, parse_hour
 from aurora.models import iso_utc
 from aurora.service import StatsService, StatsUnavailable
 
@@ -29,6 +31,7 @@ OPERATION_MEDIA_TYPES = {
     "activity_csv": "text/csv",
     "stats_realtime": "text/event-stream",
     "openapi_document": "application/json",
+    "activity_hour": "application/json",
 }
 API_BLUEPRINT = "api"
 API_ENDPOINTS = tuple(f"{API_BLUEPRINT}.{operation}" for operation in OPERATION_MEDIA_TYPES)
@@ -123,6 +126,23 @@ def create_api_blueprint() -> Blueprint:
             return json_error(503, "live streams are served only by Aurora's own server (python app.py, gunicorn)")
         # The events are written by the ASGI layer (aurora.serving.asgi) under these headers.
         return Response(b"", mimetype="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    @api.route("/activity/hours/<hour>", methods=API_METHODS, provide_automatic_options=False)
+    def activity_hour(hour: str) -> Response:
+        reject_query_parameters()
+        try:
+            breakdown = context_of().hours.breakdown(parse_hour(hour))
+        except MalformedHour as error:
+            return json_error(400, str(error))
+        except HourOutOfRange as error:
+            return json_error(404, str(error))
+        except BreakdownUnavailable:
+            return json_error(503, "the database did not answer in time", {"Retry-After": str(PREPARING_RETRY_SECONDS)})
+        return Response(
+            json.dumps(hour_breakdown_to_dict(breakdown), allow_nan=False, separators=(",", ":")),
+            mimetype="application/json",
+            headers={"Cache-Control": "no-store"},
+        )
 
     @api.route("/openapi.json", methods=API_METHODS, provide_automatic_options=False)
     def openapi_document() -> Response:

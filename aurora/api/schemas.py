@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aurora.alerts.state import RESOLVED_SHOWN
-from aurora.models import ALERT_CONDITIONS, BOT_STATUSES, EVENT_KINDS
+from aurora.models import ALERT_CONDITIONS, BOT_STATUSES, COIN_FLOWS, EVENT_KINDS, SAME_HOUR_DAYS
 from aurora.queries.events import RECENT_EVENTS_LIMIT
 from aurora.queries.scope import HOURS, TOP_COMMANDS_LIMIT
 
@@ -114,6 +114,81 @@ def stats_schema() -> dict:
                     }
                 ),
             },
+            **glance_schemas(),
+        }
+    )
+
+
+PERCENT_FROM_DAILY_MEAN = {
+    "type": ["number", "null"],
+    "description": "percent change against the daily mean of the 30 days before, one decimal; null for a zero mean",
+}
+HOUR_TIMESTAMP = {**TIMESTAMP, "pattern": r"^\d{4}-\d\d-\d\dT\d\d:00:00Z$"}
+
+
+def glance_schemas() -> dict:
+    """`economy` and `moderation` of Stats: the activity chart's 24 hours by kind; null while counted."""
+    flow = object_schema({"coins": COUNT, "changePercentFromDailyMean": PERCENT_FROM_DAILY_MEAN})
+    economy = object_schema(
+        {
+            **{name: flow for name, _ in COIN_FLOWS},
+            "byKind": {
+                "type": "array",
+                "items": object_schema(
+                    {"kind": {"type": "string"}, "count": COUNT, "coins": COUNT,
+                     "changePercentFromDailyMean": PERCENT_FROM_DAILY_MEAN}
+                ),
+            },
+        }
+    )
+    moderation = object_schema(
+        {
+            "total": object_schema({"count": COUNT, "changePercentFromDailyMean": PERCENT_FROM_DAILY_MEAN}),
+            "byKind": {
+                "type": "array",
+                "items": object_schema(
+                    {"kind": {"type": "string"}, "count": COUNT, "changePercentFromDailyMean": PERCENT_FROM_DAILY_MEAN}
+                ),
+            },
+        }
+    )
+    return {"economy": nullable(economy), "moderation": nullable(moderation)}
+
+
+def hour_breakdown_schema() -> dict:
+    spread = object_schema({"mean": {"type": "number", "minimum": 0}, "min": COUNT, "max": COUNT})
+    return object_schema(
+        {
+            "hour": HOUR_TIMESTAMP,
+            "commands": object_schema({"total": COUNT, "byName": {"type": "array", "items": NAMED_COUNT}}),
+            "transactions": object_schema(
+                {
+                    "total": COUNT,
+                    "coins": COUNT,
+                    "byKind": {
+                        "type": "array",
+                        "items": object_schema({"kind": {"type": "string"}, "count": COUNT, "coins": COUNT}),
+                    },
+                }
+            ),
+            "moderation": object_schema(
+                {
+                    "total": COUNT,
+                    "byKind": {"type": "array", "items": object_schema({"kind": {"type": "string"}, "count": COUNT})},
+                }
+            ),
+            "sameHourPreviousDays": object_schema(
+                {
+                    "days": {
+                        "type": "array",
+                        "minItems": SAME_HOUR_DAYS,
+                        "maxItems": SAME_HOUR_DAYS,
+                        "items": object_schema({"hour": HOUR_TIMESTAMP, "commands": COUNT, "transactions": COUNT}),
+                    },
+                    "commands": spread,
+                    "transactions": spread,
+                }
+            ),
         }
     )
 

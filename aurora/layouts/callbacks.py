@@ -15,9 +15,11 @@ from aurora.contract import alerts_to_list
 from aurora.layouts import ids
 from aurora.layouts.alerts_strip import alert_strip
 from aurora.layouts.components import event_items, shard_items, top_command_items
+from aurora.layouts.day_callbacks import DAY_OUTPUTS, ZONE_INPUTS, day_values, register_day_callbacks
 from aurora.layouts.figures import activity_figure
 from aurora.layouts.formatting import KpiView, bot_status_text, clock_time
 from aurora.layouts.page import KPI_CARDS, build_layout
+from aurora.layouts.zones import UTC_VIEW, ViewZone, view_zone
 from aurora.models import Stats
 from aurora.service import StatsUnavailable
 
@@ -33,6 +35,7 @@ OUTPUTS = [
         )
     ),
     Output(ids.ACTIVITY_CHART, "figure"),
+    *DAY_OUTPUTS,
     Output(ids.RECENT_EVENTS, "children"),
     Output(ids.TOP_COMMANDS, "children"),
     Output(ids.SHARDS, "children"),
@@ -62,25 +65,27 @@ def kpi_outputs(view: KpiView) -> list:
     return [view.value, "kpi-value", view.change, f"kpi-change {view.tone}"]
 
 
-def page_values(stats: Stats) -> list:
-    """Every output of the refresh callback, in OUTPUTS order, from one Stats."""
+def page_values(stats: Stats, zone: ViewZone = UTC_VIEW) -> list:
+    """Every output of the refresh callback, in OUTPUTS order, from one Stats, times in `zone`."""
     values: list = []
     for *_, view_of in KPI_CARDS:
         values.extend(kpi_outputs(view_of(stats)))
     banner = ""
     if stats.stale and stats.stale_since is not None:
-        banner = f"Data delayed since {clock_time(stats.stale_since)}: showing the last good numbers."
+        banner = f"Data delayed since {clock_time(stats.stale_since, zone)}: showing the last good numbers."
+    same_hour = stats.glance.same_hour if stats.glance else ()
     values.extend(
         [
-            activity_figure(stats.activity),
-            event_items(stats.recent_events),
+            activity_figure(stats.activity, same_hour, zone),
+            *day_values(stats, zone),
+            event_items(stats.recent_events, zone),
             top_command_items(stats.top_commands, stats.bot.command_failures),
             shard_items(stats.bot.shards),
             bot_status_text(stats),
             f"badge bot {stats.bot.status}",
             not stats.demo,
             not stats.simulated,
-            "Updated " + clock_time(stats.generated_at),
+            "Updated " + clock_time(stats.generated_at, zone),
             *alert_strip(alerts_to_list(stats.alerts)),
             banner,
             "banner",
@@ -100,9 +105,9 @@ def unavailable_values(progress: float | None = None) -> list:
     return [no_update] * (len(OUTPUTS) - 3) + banner
 
 
-def refresh_values() -> list:
+def refresh_values(zone: ViewZone = UTC_VIEW) -> list:
     try:
-        return page_values(stats_service().current())
+        return page_values(stats_service().current(), zone)
     except StatsUnavailable as unavailable:
         return unavailable_values(unavailable.progress)
 
@@ -128,10 +133,12 @@ def install_page(app: Dash, refresh_seconds: int) -> None:
 
 
 def register_callbacks(app: Dash) -> None:
-    @app.callback(*OUTPUTS, Input(ids.REFRESH_INTERVAL, "n_intervals"), Input(ids.LIVE_STATS, "data"))
-    def refresh_page(_n_intervals: int, _live_event_id: str | None) -> list:
-        return refresh_values()
+    @app.callback(*OUTPUTS, Input(ids.REFRESH_INTERVAL, "n_intervals"), Input(ids.LIVE_STATS, "data"), *ZONE_INPUTS)
+    def refresh_page(_n_intervals: int, _live_event_id: str | None, choice: str | None, browser: dict | None) -> list:
+        return refresh_values(view_zone(choice, browser))
 
     @app.callback(Output(ids.LIVE_STATS_READY, ids.LIVE_STREAMS_PROP), Input(ids.REFRESH_INTERVAL, "n_intervals"))
     def offer_live_stream(_n_intervals: int) -> str:
         return live_streams_state()
+
+    register_day_callbacks(app)

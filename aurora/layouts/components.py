@@ -5,18 +5,19 @@ from __future__ import annotations
 from dash import html
 
 from aurora.layouts.formatting import clock_time, without_bidi_controls
+from aurora.layouts.zones import UTC_VIEW, ViewZone
 from aurora.models import CommandCount, RecentEvent, ShardSnapshot
 
 EVENT_ICONS = {"success": "●", "error": "▲", "info": "◆"}
 
 
-def event_items(events: tuple[RecentEvent, ...]) -> list[html.Li]:
+def event_items(events: tuple[RecentEvent, ...], zone: ViewZone = UTC_VIEW) -> list[html.Li]:
     if not events:
         return [html.Li("No events yet", className="event muted")]
-    return [event_item(event) for event in events]
+    return [event_item(event, zone) for event in events]
 
 
-def event_item(event: RecentEvent) -> html.Li:
+def event_item(event: RecentEvent, zone: ViewZone = UTC_VIEW) -> html.Li:
     # Text goes in as children, which React renders as text: database strings are never HTML.
     # A message can carry a command name of any length: the page clamps it, the title has it all.
     message = without_bidi_controls(event.message)
@@ -25,7 +26,7 @@ def event_item(event: RecentEvent) -> html.Li:
         children=[
             html.Span(EVENT_ICONS[event.kind], className="event-icon"),
             html.Span(message, className="event-message", title=message),
-            html.Time(clock_time(event.timestamp), className="event-time"),
+            html.Time(clock_time(event.timestamp, zone), className="event-time"),
         ],
     )
 

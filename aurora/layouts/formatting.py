@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from aurora.layouts.zones import UTC_VIEW, ViewZone
 from aurora.models import BotSnapshot, Stats
 
 NO_VALUE = "—"
@@ -111,5 +112,12 @@ def without_bidi_controls(text: str) -> str:
     return text.translate(BIDI_CONTROLS)
 
 
-def clock_time(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+def clock_time(moment: datetime, zone: ViewZone = UTC_VIEW) -> str:
+    return f"{zone.local(moment):%Y-%m-%d %H:%M} {zone.abbreviation(moment)}"
+
+
+def change_vs_daily_mean(percent: float | None, *, lower_is_better: bool = False) -> tuple[str, str]:
+    """The change line of a figure compared with its 30-day daily mean, and its tone."""
+    if percent is None:
+        return "no daily mean from the 30 days before", "flat"
+    return _signed(percent, "%") + " vs 30-day daily mean", _tone(percent, lower_is_better=lower_is_better)

@@ -32,3 +32,28 @@ def kpi_value(card_id: str) -> str:
 
 def kpi_change(card_id: str) -> str:
     return f"{card_id}-change"
+
+
+# The interactive day: the selected hour lives in the address (#hour=...), its panel below the chart.
+URL = "url"
+ACTIVITY_ZONE = "activity-zone"
+ACTIVITY_TABLE = "activity-table"
+TABLE_TOGGLE = "table-toggle"
+HOUR_BUTTONS = "hour-buttons"
+# The UTC hours the hour buttons stand for, oldest first (button i is hour i).
+HOUR_BUTTON_HOURS = "hour-button-hours"
+HOUR_PANEL = "hour-panel"
+HOUR_PANEL_CLOSE = "hour-panel-close"
+HOUR_PANEL_TITLE = "hour-panel-title"
+HOUR_PANEL_BODY = "hour-panel-body"
+GLANCE = "glance"
+# The viewer's time zone: the choice (UTC or local, kept in the browser) and the browser's zone.
+ZONE_CHOICE = "zone-choice"
+ZONE_TOGGLE = "zone-toggle"
+BROWSER_ZONE = "browser-zone"
+ZONE_NOTE = "zone-note"
+
+
+def hour_button(index: int) -> str:
+    """One of the 24 hour buttons (plain ids: the page guard knows no pattern-matching callbacks)."""
+    return f"hour-button-{index}"

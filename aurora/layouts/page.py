@@ -8,6 +8,15 @@ from dash import dcc, html
 from aurora.contract import alerts_to_list
 from aurora.layouts import ids
 from aurora.layouts.alerts_strip import alert_strip
+from aurora.layouts.day_page import (
+    below_chart,
+    chart_title,
+    day_stores,
+    glance_section,
+    hour_panel_section,
+    table_toggle,
+    zone_toggle,
+)
 from aurora.layouts.formatting import (
     KpiView,
     bot_status_text,
@@ -74,6 +83,7 @@ def header(stats: Stats | None) -> html.Header:
                         id=ids.BOT_STATUS,
                         className=f"badge bot {stats.bot.status}" if stats else "badge bot muted",
                     ),
+                    zone_toggle(),
                     html.Span(
                         "Updated " + clock_time(stats.generated_at) if stats else "", id=ids.UPDATED_AT, className="updated"
                     ),
@@ -116,13 +126,19 @@ def build_layout(refresh_seconds: int, stats: Stats | None = None) -> html.Div:
                                     html.Div(
                                         className="card-head",
                                         children=[
-                                            html.H2("Activity, last 24 hours (UTC)"),
-                                            html.A(
-                                                "Download CSV",
-                                                id=ids.DOWNLOAD_CSV,
-                                                href="/api/activity.csv",
-                                                download="aurora-activity.csv",
-                                                className="button",
+                                            chart_title(),
+                                            html.Div(
+                                                className="card-actions",
+                                                children=[
+                                                    table_toggle(),
+                                                    html.A(
+                                                        "Download CSV",
+                                                        id=ids.DOWNLOAD_CSV,
+                                                        href="/api/activity.csv",
+                                                        download="aurora-activity.csv",
+                                                        className="button",
+                                                    ),
+                                                ],
                                             ),
                                         ],
                                     ),
@@ -131,6 +147,7 @@ def build_layout(refresh_seconds: int, stats: Stats | None = None) -> html.Div:
                                         config={"displayModeBar": False, "responsive": True},
                                         style={"height": "340px"},
                                     ),
+                                    *below_chart(stats),
                                 ],
                             ),
                             html.Div(
@@ -159,8 +176,11 @@ def build_layout(refresh_seconds: int, stats: Stats | None = None) -> html.Div:
                             ),
                         ],
                     ),
+                    hour_panel_section(),
+                    glance_section(stats),
                 ],
             ),
+            *day_stores(),
             dcc.Interval(id=ids.REFRESH_INTERVAL, interval=refresh_seconds * 1000, n_intervals=0),
             dcc.Store(id=ids.LIVE_STATS),
             # data-streams: "open" while the server has room for this page's live stream (set by a

@@ -17,12 +17,12 @@ import pandas as pd
 from sqlalchemy import ColumnElement, Table, func, true
 
 from aurora.db import COMMAND_RUN, transactions, users
-from aurora.models import MONTH, ActivityPoint
+from aurora.models import ACTIVITY_HOURS, MONTH, ActivityPoint
 from aurora.queries import MICROSECOND
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(hours=24)
-HOURS = 24  # points of the activity series
+HOURS = ACTIVITY_HOURS  # points of the activity series
 TOP_COMMANDS_LIMIT = 10
 GRID_COLUMNS = ["commands", "transactions"]
 

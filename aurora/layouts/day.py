@@ -1,0 +1,223 @@
+"""The interactive day's components: the hour buttons, the chart as a table, one hour's panel, and
+the economy and moderation at a glance. Pure functions of plain values, tested without a browser."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from dash import html
+
+from aurora.combine import daily_mean_change, kind_change
+from aurora.layouts import ids
+from aurora.layouts.formatting import change_vs_daily_mean, without_bidi_controls
+from aurora.layouts.zones import UTC_VIEW, ViewZone
+from aurora.models import (
+    ACTIVITY_HOURS,
+    COIN_FLOWS,
+    SAME_HOUR_DAYS,
+    ActivityPoint,
+    DayAtAGlance,
+    HourBreakdown,
+    SameHourTotals,
+)
+
+COUNTING = "Counting the last 30 days…"
+
+
+def hour_label(hour: datetime, zone: ViewZone) -> str:
+    return f"{zone.local(hour):%H:%M}"
+
+
+def hour_title(hour: datetime, zone: ViewZone) -> str:
+    """An hour as a heading says it: its span in the viewer's zone, and the UTC hour when that differs."""
+    start, end = zone.local(hour), zone.local(hour + timedelta(hours=1))
+    text = f"{start:%Y-%m-%d %H:%M}–{end:%H:%M} {zone.abbreviation(hour)}"
+    return text if zone.is_utc else f"{text} ({hour:%H:00} UTC)"
+
+
+def hour_button_labels(points: tuple[ActivityPoint, ...], zone: ViewZone = UTC_VIEW) -> list[tuple[str, str]]:
+    """(label, title) of each hour button: the hour in the viewer's zone."""
+    return [(hour_label(point.hour, zone), f"Details of {hour_title(point.hour, zone)}") for point in points]
+
+
+def hour_buttons(points: tuple[ActivityPoint, ...], zone: ViewZone = UTC_VIEW) -> list[html.Button]:
+    """One focusable button per hour of the chart (Enter or a click opens its panel); labelled at once
+    when the figures are there, else by the first refresh."""
+    labels = hour_button_labels(points, zone) or [("", "")] * ACTIVITY_HOURS
+    return [
+        html.Button(
+            label,
+            id=ids.hour_button(index),
+            className="hour-button",
+            title=title,
+            n_clicks=0,
+            **{"aria-pressed": "false"},
+        )
+        for index, (label, title) in enumerate(labels)
+    ]
+
+
+def _mean(totals: SameHourTotals | None, attribute: str) -> str:
+    return "—" if totals is None else f"{getattr(totals, attribute):,.1f}"
+
+
+def activity_table(
+    points: tuple[ActivityPoint, ...], same_hour: tuple[SameHourTotals, ...] = (), zone: ViewZone = UTC_VIEW
+) -> html.Table:
+    """The chart's numbers as text: one row per hour."""
+    means = {totals.hour: totals for totals in same_hour}
+    head = ["Hour", "Commands", "Other transactions", "Commands, 7-day mean", "Transactions, 7-day mean"]
+    rows = [
+        html.Tr(
+            [
+                html.Th(hour_label(point.hour, zone), scope="row"),
+                html.Td(f"{point.commands:,}"),
+                html.Td(f"{point.transactions:,}"),
+                html.Td(_mean(means.get(point.hour), "commands_mean")),
+                html.Td(_mean(means.get(point.hour), "transactions_mean")),
+            ]
+        )
+        for point in points
+    ]
+    caption = f"Activity per hour, last 24 hours ({zone.abbreviation(points[-1].hour) if points else 'UTC'})"
+    return html.Table(
+        [
+            html.Caption(caption),
+            html.Thead(html.Tr([html.Th(cell, scope="col") for cell in head])),
+            html.Tbody(rows),
+        ],
+        className="data-table",
+    )
+
+
+def _counts(items: list[tuple[str, str]], empty: str) -> html.Ul:
+    if not items:
+        return html.Ul([html.Li(empty, className="muted")], className="counts")
+    return html.Ul(
+        [
+            html.Li(
+                [
+                    html.Bdi(name, className="count-name", title=name),
+                    html.Span(value, className="count-value"),
+                ]
+            )
+            for name, value in items
+        ],
+        className="counts",
+    )
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
+
+
+def _spread(values: list[int]) -> str:
+    return f"mean {sum(values) / len(values):,.1f} · min {min(values):,} · max {max(values):,}"
+
+
+def hour_panel(breakdown: HourBreakdown, zone: ViewZone = UTC_VIEW) -> list:
+    """One hour's breakdown and how the same hour went on the days before (the panel's body)."""
+    days = breakdown.previous_days
+    commands = [("/" + without_bidi_controls(item.name), f"{item.count:,}") for item in breakdown.commands]
+    unnamed = breakdown.commands_total - sum(item.count for item in breakdown.commands)
+    if unnamed:
+        commands.append(("(no name)", f"{unnamed:,}"))
+    kinds = [(item.kind, f"{item.count:,} · {item.coins:,} coins") for item in breakdown.transactions]
+    cases = [(item.kind, f"{item.count:,}") for item in breakdown.cases]
+    return [
+        html.Div(
+            className="panel-grid",
+            children=[
+                html.Section([html.H3(f"Commands: {breakdown.commands_total:,}"), _counts(commands, "none")]),
+                html.Section(
+                    [
+                        html.H3(
+                            f"Other transactions: {sum(item.count for item in breakdown.transactions):,}"
+                        ),
+                        _counts(kinds, "none"),
+                    ]
+                ),
+                html.Section(
+                    [
+                        html.H3(f"Moderation cases: {sum(item.count for item in breakdown.cases):,}"),
+                        _counts(cases, "none"),
+                    ]
+                ),
+                html.Section(
+                    [
+                        html.H3(f"Same hour, {SAME_HOUR_DAYS} days before"),
+                        html.P(f"Commands: {_spread([day.commands for day in days])}", className="spread"),
+                        html.P(
+                            f"Transactions: {_spread([day.transactions for day in days])}", className="spread"
+                        ),
+                        _counts(
+                            [
+                                (
+                                    f"{zone.local(day.hour):%a %d %b}",
+                                    f"{_plural(day.commands, 'command')} · {_plural(day.transactions, 'transaction')}",
+                                )
+                                for day in days
+                            ],
+                            "none",
+                        ),
+                    ]
+                ),
+            ],
+        ),
+    ]
+
+
+def _figure(title: str, value: str, percent: float | None, *, lower_is_better: bool = False) -> html.Div:
+    change, tone = change_vs_daily_mean(percent, lower_is_better=lower_is_better)
+    return html.Div(
+        className="glance-figure",
+        children=[
+            html.Div(title, className="kpi-head"),
+            html.Div(value, className="glance-value"),
+            html.Div(change, className=f"kpi-change {tone}"),
+        ],
+    )
+
+
+def glance_items(glance: DayAtAGlance | None) -> list:
+    """Coins earned, spent and transferred and moderation cases in the chart's 24 hours, each against
+    its daily mean over the 30 days before."""
+    if glance is None:
+        return [html.P(COUNTING, className="muted")]
+    by_kind = {totals.kind: totals for totals in glance.transactions}
+    economy = []
+    for flow, kind in COIN_FLOWS:
+        totals = by_kind.get(kind)
+        coins, baseline = (totals.coins, totals.baseline_coins) if totals else (0, 0)
+        economy.append(_figure(f"Coins {flow}", f"{coins:,}", daily_mean_change(coins, baseline)))
+    cases = glance.cases
+    total = sum(totals.count for totals in cases)
+    moderation = [
+        _figure(
+            "Moderation cases",
+            f"{total:,}",
+            daily_mean_change(total, sum(totals.baseline_count for totals in cases)),
+            lower_is_better=True,
+        ),
+        *(
+            _figure(
+                f"{totals.kind}", f"{totals.count:,}", kind_change(totals, coins=False), lower_is_better=True
+            )
+            for totals in cases
+        ),
+    ]
+    kinds = [(totals.kind, f"{totals.count:,} · {totals.coins:,} coins") for totals in glance.transactions]
+    return [
+        html.Div(
+            className="card glance-card",
+            children=[
+                html.H2("Economy, last 24 hours"),
+                html.Div(economy, className="glance-row"),
+                _counts(kinds, "No transactions"),
+            ],
+        ),
+        html.Div(
+            className="card glance-card",
+            children=[html.H2("Moderation, last 24 hours"), html.Div(moderation, className="glance-row")],
+        ),
+    ]

@@ -1,0 +1,218 @@
+"""The interactive day's callbacks: thin wrappers over the plain functions here.
+
+- A click on a bar, one of the 24 hour buttons (Enter works: they are buttons) or Close writes the selected hour
+  into the address (`#hour=2026-11-28T14:00Z`); the same hour again, Close or Escape (assets/day.js
+  clicks Close) clears it. The panel follows the address, so a reload or a shared link shows it.
+- The panel's numbers come from the hour breakdowns of the app's context (`aurora.hour_service`).
+- Times follow the viewer's zone (`aurora.layouts.zones`): the browser's zone (assets/day.js, through
+  `Intl`) unless UTC was chosen; the choice is kept in the browser's local storage.
+"""
+
+from __future__ import annotations
+
+from dash import ClientsideFunction, Dash, Input, Output, State, ctx, html, no_update
+
+from aurora.context import context_of
+from aurora.hour_names import (
+    BreakdownUnavailable,
+    HourOutOfRange,
+    MalformedHour,
+    hour_hash,
+    hour_of_hash,
+    parse_hour,
+)
+from aurora.layouts import ids
+from aurora.layouts.day import activity_table, glance_items, hour_button_labels, hour_panel, hour_title
+from aurora.layouts.day_page import HIDE_TABLE, SHOW_TABLE
+from aurora.layouts.zones import LOCAL_CHOICE, UTC_CHOICE, ViewZone, view_zone
+from aurora.models import ACTIVITY_HOURS, Stats, iso_utc
+
+# Filled by the page's refresh callback (aurora.layouts.callbacks), after the chart.
+DAY_OUTPUTS = [
+    Output(ids.ACTIVITY_TABLE, "children"),
+    Output(ids.GLANCE, "children"),
+    Output(ids.ACTIVITY_ZONE, "children"),
+    Output(ids.ZONE_NOTE, "children"),
+    Output(ids.ZONE_NOTE, "hidden"),
+]
+BUTTON_IDS = [ids.hour_button(index) for index in range(ACTIVITY_HOURS)]
+BUTTON_OUTPUTS = [
+    *(Output(button, "children") for button in BUTTON_IDS),
+    *(Output(button, "title") for button in BUTTON_IDS),
+    Output(ids.HOUR_BUTTON_HOURS, "data"),
+]
+ZONE_INPUTS = [Input(ids.ZONE_CHOICE, "data"), Input(ids.BROWSER_ZONE, "data")]
+OUT_OF_RANGE = "That hour is no longer among the last 24 hours."
+NOT_ANSWERED = "The database did not answer for this hour; select it again to retry."
+
+
+def zone_heading(zone: ViewZone, stats: Stats) -> str:
+    return "(UTC)" if zone.name == "UTC" else f"({zone.name}, {zone.offset_text(stats.generated_at)})"
+
+
+def day_values(stats: Stats, zone: ViewZone) -> list:
+    """DAY_OUTPUTS' values from one Stats."""
+    same_hour = stats.glance.same_hour if stats.glance else ()
+    note = zone.offset_note(stats.generated_at)
+    return [
+        activity_table(stats.activity, same_hour, zone),
+        glance_items(stats.glance),
+        zone_heading(zone, stats),
+        note,
+        not note,
+    ]
+
+
+def clicked_hour(click: dict | None) -> str | None:
+    """The UTC hour a chart click names (each point carries it as customdata)."""
+    points = (click or {}).get("points") or []
+    hour = points[0].get("customdata") if points and isinstance(points[0], dict) else None
+    return hour if isinstance(hour, str) else None
+
+
+def next_hash(trigger: str | None, value, current: str | None, button_hours: list | None):
+    """The address fragment after a click on `trigger` (an id) whose new value is `value`;
+    `button_hours`: the UTC hours the hour buttons stand for."""
+    if trigger == ids.HOUR_PANEL_CLOSE:
+        return "" if value else no_update
+    text = None
+    if trigger == ids.ACTIVITY_CHART:
+        text = clicked_hour(value)
+    elif value and trigger in BUTTON_IDS and isinstance(button_hours, list):
+        index = BUTTON_IDS.index(trigger)
+        text = button_hours[index] if index < len(button_hours) else None
+    try:
+        hour = parse_hour(text) if isinstance(text, str) else None
+    except (MalformedHour, HourOutOfRange):
+        hour = None
+    if hour is None:
+        return no_update
+    fragment = hour_hash(hour)
+    return "" if fragment == current else fragment
+
+
+def hour_panel_values(fragment: str | None, zone: ViewZone, breakdowns) -> list:
+    """[hidden, title, body] of the hour panel for the address fragment."""
+    hour = hour_of_hash(fragment)
+    if hour is None:
+        return [True, "", []]
+    title = f"Hour {hour_title(hour, zone)}"
+    try:
+        breakdown = breakdowns.breakdown(hour)
+    except HourOutOfRange:
+        return [False, title, [html.P(OUT_OF_RANGE, className="muted")]]
+    except BreakdownUnavailable:
+        return [False, title, [html.P(NOT_ANSWERED, className="muted")]]
+    return [False, title, hour_panel(breakdown, zone)]
+
+
+def hour_buttons_values(stats: Stats | None, zone: ViewZone) -> list:
+    """Every hour button's label and title, then the hours they stand for (BUTTON_OUTPUTS' order).
+    The buttons stay in place (a focused one keeps the focus); only their text changes."""
+    if stats is None or not stats.activity:
+        return [no_update] * len(BUTTON_OUTPUTS)
+    labels = hour_button_labels(stats.activity, zone)
+    return [
+        *(label for label, _ in labels),
+        *(title for _, title in labels),
+        [iso_utc(p.hour) for p in stats.activity],
+    ]
+
+
+def pressed_values(fragment: str | None, button_hours: list | None) -> list[str]:
+    """Each hour button's aria-pressed: "true" for the selected hour's."""
+    hour = hour_of_hash(fragment)
+    selected = f"{hour:%Y-%m-%dT%H}:00:00Z" if hour is not None else None
+    hours = button_hours if isinstance(button_hours, list) else []
+    return [
+        "true" if index < len(hours) and hours[index] == selected else "false"
+        for index in range(len(BUTTON_IDS))
+    ]
+
+
+def table_values(n_clicks: int | None) -> list:
+    """[table hidden, toggle label, toggle aria-pressed]."""
+    shown = bool(n_clicks) and n_clicks % 2 == 1
+    return [not shown, HIDE_TABLE if shown else SHOW_TABLE, "true" if shown else "false"]
+
+
+def toggled_choice(choice: str | None) -> str:
+    return LOCAL_CHOICE if choice == UTC_CHOICE else UTC_CHOICE
+
+
+def zone_toggle_values(zone: ViewZone, choice: str | None) -> list:
+    """[label, title] of the switch."""
+    if choice == UTC_CHOICE:
+        return ["Times: UTC", "Show times in your time zone"]
+    return [f"Times: {zone.name}", "Show times in UTC"]
+
+
+def register_day_callbacks(app: Dash) -> None:
+    app.clientside_callback(
+        ClientsideFunction(namespace="aurora", function_name="browserZone"),
+        Output(ids.BROWSER_ZONE, "data"),
+        Input(ids.URL, "pathname"),
+    )
+
+    @app.callback(
+        Output(ids.URL, "hash"),
+        Input(ids.ACTIVITY_CHART, "clickData"),
+        *(Input(button, "n_clicks") for button in BUTTON_IDS),
+        Input(ids.HOUR_PANEL_CLOSE, "n_clicks"),
+        State(ids.URL, "hash"),
+        State(ids.HOUR_BUTTON_HOURS, "data"),
+        prevent_initial_call=True,
+    )
+    def select_hour(*values):
+        *_, current, button_hours = values
+        value = ctx.triggered[0]["value"] if ctx.triggered else None
+        return next_hash(ctx.triggered_id, value, current, button_hours)
+
+    @app.callback(
+        Output(ids.HOUR_PANEL, "hidden"),
+        Output(ids.HOUR_PANEL_TITLE, "children"),
+        Output(ids.HOUR_PANEL_BODY, "children"),
+        Input(ids.URL, "hash"),
+        *ZONE_INPUTS,
+    )
+    def show_hour(fragment, choice, browser):
+        return hour_panel_values(fragment, view_zone(choice, browser), context_of().hours)
+
+    @app.callback(
+        *BUTTON_OUTPUTS,
+        Input(ids.REFRESH_INTERVAL, "n_intervals"),
+        Input(ids.LIVE_STATS, "data"),
+        *ZONE_INPUTS,
+    )
+    def label_hours(_n_intervals, _live_event_id, choice, browser):
+        return hour_buttons_values(context_of().service.current_if_ready(), view_zone(choice, browser))
+
+    @app.callback(
+        *(Output(button, "aria-pressed") for button in BUTTON_IDS),
+        Input(ids.URL, "hash"),
+        Input(ids.HOUR_BUTTON_HOURS, "data"),
+    )
+    def mark_selected_hour(fragment, button_hours):
+        return pressed_values(fragment, button_hours)
+
+    @app.callback(
+        Output(ids.ACTIVITY_TABLE, "hidden"),
+        Output(ids.TABLE_TOGGLE, "children"),
+        Output(ids.TABLE_TOGGLE, "aria-pressed"),
+        Input(ids.TABLE_TOGGLE, "n_clicks"),
+    )
+    def show_table(n_clicks):
+        return table_values(n_clicks)
+
+    @app.callback(
+        Output(ids.ZONE_CHOICE, "data"),
+        Input(ids.ZONE_TOGGLE, "n_clicks"),
+        State(ids.ZONE_CHOICE, "data"),
+        prevent_initial_call=True,
+    )
+    def switch_zone(_n_clicks, choice):
+        return toggled_choice(choice)
+
+    @app.callback(Output(ids.ZONE_TOGGLE, "children"), Output(ids.ZONE_TOGGLE, "title"), *ZONE_INPUTS)
+    def label_zone(choice, browser):
+        return zone_toggle_values(view_zone(choice, browser), choice)

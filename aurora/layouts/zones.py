@@ -1,0 +1,66 @@
+"""The viewer's time zone: the page shows times in the browser's zone unless the viewer chose UTC.
+
+The browser says its zone (an IANA name, from `Intl`, in assets/day.js); the choice is kept in the
+browser's local storage. Anything the server cannot use as a zone means UTC. The hours themselves
+stay UTC hours: in a zone whose offset is not whole hours, each bar starts at that many minutes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+LOCAL_CHOICE = "local"
+UTC_CHOICE = "utc"
+LONGEST_ZONE_NAME = 64
+
+
+@dataclass(frozen=True)
+class ViewZone:
+    zone: tzinfo
+    name: str  # "UTC" or the browser's IANA name
+
+    @property
+    def is_utc(self) -> bool:
+        return self.zone is UTC
+
+    def local(self, moment: datetime) -> datetime:
+        return moment.astimezone(self.zone)
+
+    def abbreviation(self, moment: datetime) -> str:
+        """What a time is followed by: "UTC", or the zone's short name then (e.g. "CET", "IST")."""
+        return "UTC" if self.is_utc else (self.local(moment).strftime("%Z") or self.name)
+
+    def offset_text(self, moment: datetime) -> str:
+        offset = self.local(moment).utcoffset()
+        minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+        sign = "+" if minutes >= 0 else "-"
+        return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+    def offset_note(self, moment: datetime) -> str:
+        """Said under the chart when the offset is not whole hours (the bars are UTC hours)."""
+        offset = self.local(moment).utcoffset()
+        minutes = int(offset.total_seconds() // 60) % 60 if offset is not None else 0
+        if not minutes:
+            return ""
+        return (
+            f"Bars are UTC hours: in {self.name} ({self.offset_text(moment)}) each one starts at "
+            f":{minutes:02d} local time."
+        )
+
+
+UTC_VIEW = ViewZone(UTC, "UTC")
+
+
+def view_zone(choice: str | None, browser: dict | None) -> ViewZone:
+    """The zone to show times in: the browser's, unless UTC was chosen or the browser's is unusable."""
+    if choice == UTC_CHOICE or not isinstance(browser, dict):
+        return UTC_VIEW
+    name = browser.get("zone")
+    if not isinstance(name, str) or not name or len(name) > LONGEST_ZONE_NAME:
+        return UTC_VIEW
+    try:
+        return ViewZone(ZoneInfo(name), name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC_VIEW

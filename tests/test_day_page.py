@@ -1,0 +1,189 @@
+"""The interactive day's plain functions, without a browser: zones, the figure, the hour panel and
+its address, the hour buttons, the table and the glance."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from dash import no_update
+
+from aurora.db import create_db_engine
+from aurora.hour_service import HourBreakdowns
+from aurora.layouts import ids
+from aurora.layouts.callbacks import OUTPUTS, page_values
+from aurora.layouts.day import activity_table, glance_items
+from aurora.layouts.day_callbacks import (
+    DAY_OUTPUTS,
+    NOT_ANSWERED,
+    OUT_OF_RANGE,
+    day_values,
+    hour_buttons_values,
+    hour_panel_values,
+    next_hash,
+    pressed_values,
+    table_values,
+    toggled_choice,
+    zone_toggle_values,
+)
+from aurora.layouts.figures import COMMAND_COLOUR, TRANSACTION_COLOUR, activity_figure
+from aurora.layouts.formatting import clock_time
+from aurora.layouts.zones import LOCAL_CHOICE, UTC_CHOICE, UTC_VIEW, view_zone
+from aurora.models import DatabaseStats, DayAtAGlance, KindTotals, SameHourTotals
+from aurora.scaleout import codec
+from tests.support import NOW, command, insert_rows
+from tests.test_page import ACTIVITY, CONNECTED, stats_with
+
+pytestmark = pytest.mark.clock
+
+HOUR = NOW.replace(minute=0, second=0, microsecond=0)
+KOLKATA = view_zone(LOCAL_CHOICE, {"zone": "Asia/Kolkata"})
+SAME_HOUR = tuple(SameHourTotals(point.hour, 7 * index, 14) for index, point in enumerate(ACTIVITY))
+GLANCE = DayAtAGlance(
+    same_hour=SAME_HOUR,
+    transactions=(KindTotals("SHOP_BUY", 3, 900, 30, 9000), KindTotals("DAILY_REWARD", 2, 500, 0, 0)),
+    cases=(KindTotals("ban", 2, 0, 15, 0),),
+)
+
+
+def text_of(component) -> str:
+    """Every string a component tree shows, joined by spaces."""
+    if component is None:
+        return ""
+    if isinstance(component, str | int | float):
+        return str(component)
+    if isinstance(component, list | tuple):
+        return " ".join(text_of(child) for child in component)
+    return text_of(getattr(component, "children", None))
+
+
+@pytest.mark.parametrize(
+    "browser",
+    [
+        None,
+        {},
+        {"zone": None},
+        {"zone": 5},
+        {"zone": "Nowhere/Land"},
+        {"zone": "../../etc/passwd"},
+        {"zone": "x" * 5000},
+    ],
+)
+def test_a_zone_the_server_cannot_use_means_utc(browser):
+    assert view_zone(LOCAL_CHOICE, browser) is UTC_VIEW
+    assert view_zone(UTC_CHOICE, {"zone": "Asia/Kolkata"}) is UTC_VIEW
+
+
+def test_times_in_the_viewers_zone_and_the_note_on_half_hour_offsets():
+    assert clock_time(NOW) == f"{NOW:%Y-%m-%d %H:%M} UTC"
+    assert clock_time(NOW, KOLKATA) == f"{NOW + timedelta(hours=5, minutes=30):%Y-%m-%d %H:%M} IST"
+    assert "each one starts at :30" in KOLKATA.offset_note(NOW)
+    assert view_zone(None, {"zone": "Europe/Berlin"}).offset_note(NOW) == ""
+    assert KOLKATA.offset_text(NOW) == "UTC+05:30"
+
+
+def test_the_figure_has_the_means_behind_the_bars_in_colour_blind_safe_colours():
+    figure = activity_figure(ACTIVITY, SAME_HOUR, KOLKATA)
+    assert [trace.type for trace in figure.data] == ["bar", "bar", "scatter", "scatter"]
+    assert (figure.data[0].marker.color, figure.data[1].marker.color) == (COMMAND_COLOUR, TRANSACTION_COLOUR)
+    assert list(figure.data[2].y) == [index for index in range(24)]  # the sums over 7 days, as means
+    assert list(figure.data[3].y) == [2.0] * 24
+    # Hours on the axis in the viewer's zone; each point knows its UTC hour for a click.
+    assert (
+        figure.data[0].x[0].strftime("%H:%M") == f"{ACTIVITY[0].hour + timedelta(hours=5, minutes=30):%H:%M}"
+    )
+    assert figure.data[0].customdata[-1] == f"{HOUR:%Y-%m-%dT%H:%M:%S}Z"
+    assert "%{y:,d} commands" in figure.data[0].hovertemplate and "IST" in figure.data[0].hovertemplate
+    assert figure.layout.clickmode == "event" and figure.layout.uirevision == "activity"
+
+
+def test_a_click_a_button_the_same_hour_and_close_move_the_address():
+    target = f"{HOUR - timedelta(hours=2):%Y-%m-%dT%H}:00:00Z"
+    fragment = f"#hour={HOUR - timedelta(hours=2):%Y-%m-%dT%H}:00Z"
+    click = {"points": [{"customdata": target, "y": 3}]}
+    assert next_hash(ids.ACTIVITY_CHART, click, None, None) == fragment
+    assert next_hash(ids.ACTIVITY_CHART, click, fragment, None) == ""  # the same hour again closes
+    assert next_hash(ids.HOUR_PANEL_CLOSE, 1, fragment, None) == ""
+    hours = [f"{point.hour:%Y-%m-%dT%H}:00:00Z" for point in ACTIVITY]
+    assert next_hash(ids.hour_button(21), 1, None, hours) == fragment
+    assert next_hash(ids.hour_button(21), 0, None, hours) is no_update  # a button appearing
+    for junk in ({"points": []}, {"points": [{"customdata": "<script>"}]}, None, {"points": ["x"]}):
+        assert next_hash(ids.ACTIVITY_CHART, junk, None, None) is no_update
+    assert next_hash(ids.hour_button(3), 1, None, ["nonsense"]) is no_update
+
+
+def test_the_hour_panel_follows_the_address(engine, clock):
+    target = HOUR - timedelta(hours=2)
+    insert_rows(engine, transaction_rows=[command(target + timedelta(minutes=5), "ping") for _ in range(3)])
+    breakdowns = HourBreakdowns(engine, clock)
+    hidden, title, body = hour_panel_values(f"#hour={target:%Y-%m-%dT%H}:00Z", KOLKATA, breakdowns)
+    assert hidden is False
+    assert (
+        title == f"Hour {target + timedelta(hours=5, minutes=30):%Y-%m-%d %H:%M}–"
+        f"{target + timedelta(hours=6, minutes=30):%H:%M} IST ({target:%H}:00 UTC)"
+    )
+    assert "Commands: 3" in text_of(body) and "/ping 3" in text_of(body)
+    assert hour_panel_values("#hour=2020-01-01T00:00Z", UTC_VIEW, breakdowns)[2][0].children == OUT_OF_RANGE
+    for fragment in (None, "", "#other", "#hour=tomorrow"):
+        assert hour_panel_values(fragment, UTC_VIEW, breakdowns) == [True, "", []]
+
+
+def test_a_database_that_does_not_answer_is_said_in_the_panel(tmp_path, clock):
+    gone = create_db_engine(f"sqlite:///{tmp_path / 'gone' / 'aurora.db'}")
+    fragment = f"#hour={HOUR:%Y-%m-%dT%H}:00Z"
+    assert hour_panel_values(fragment, UTC_VIEW, HourBreakdowns(gone, clock))[2][0].children == NOT_ANSWERED
+    gone.dispose()
+
+
+def test_the_hour_buttons_are_labelled_in_the_zone_and_stand_for_utc_hours():
+    values = hour_buttons_values(stats_with(CONNECTED), KOLKATA)
+    labels, titles, hours = values[:24], values[24:48], values[48]
+    assert labels[0] == f"{ACTIVITY[0].hour + timedelta(hours=5, minutes=30):%H:%M}"
+    assert titles[0].startswith("Details of ")
+    assert hours[-1] == f"{HOUR:%Y-%m-%dT%H}:00:00Z" and len(hours) == 24
+    assert hour_buttons_values(None, KOLKATA) == [no_update] * 49
+    pressed = pressed_values(f"#hour={ACTIVITY[21].hour:%Y-%m-%dT%H}:00Z", hours)
+    assert pressed[21] == "true" and pressed.count("true") == 1
+    assert pressed_values(None, hours) == ["false"] * 24 == pressed_values("#hour=x", None)
+
+
+def test_the_table_toggle_and_the_zone_switch():
+    assert table_values(0) == [True, "Show as table", "false"]
+    assert table_values(1) == [False, "Hide table", "true"]
+    assert table_values(2)[0] is True
+    assert toggled_choice(None) == UTC_CHOICE and toggled_choice(UTC_CHOICE) == LOCAL_CHOICE
+    assert zone_toggle_values(KOLKATA, None)[0] == "Times: Asia/Kolkata"
+    assert zone_toggle_values(UTC_VIEW, UTC_CHOICE)[0] == "Times: UTC"
+
+
+def test_the_table_has_every_number_of_the_chart():
+    table = activity_table(ACTIVITY, SAME_HOUR)
+    rows = table.children[2].children
+    assert len(rows) == 24
+    assert text_of(rows[3]) == f"{ACTIVITY[3].hour:%H:%M} 3 6 3.0 2.0"
+    assert text_of(activity_table(ACTIVITY)).count("—") == 48  # no means yet
+
+
+def test_the_glance_shows_each_figure_against_its_daily_mean():
+    assert "Counting" in text_of(glance_items(None))
+    text = text_of(glance_items(GLANCE))
+    assert "Coins spent 900 +200.0% vs 30-day daily mean" in text
+    assert "Coins earned 500 no daily mean from the 30 days before" in text
+    assert "Moderation cases 2 +300.0% vs 30-day daily mean" in text
+
+
+def test_the_refresh_fills_the_day_outputs_and_the_glance_crosses_redis():
+    stats = replace(stats_with(CONNECTED), glance=GLANCE)
+    values = page_values(stats, KOLKATA)
+    assert len(values) == len(OUTPUTS)
+    assert len(day_values(stats, KOLKATA)) == len(DAY_OUTPUTS)
+    by_id = {
+        (output.component_id, output.component_property): value
+        for output, value in zip(OUTPUTS, values, strict=True)
+    }
+    assert by_id[(ids.ZONE_NOTE, "hidden")] is False
+    assert by_id[(ids.ACTIVITY_ZONE, "children")] == "(Asia/Kolkata, UTC+05:30)"
+    assert by_id[(ids.UPDATED_AT, "children")].endswith("IST")
+    database = DatabaseStats(NOW, 1, 1, 1, 1, (), ACTIVITY, glance=GLANCE)
+    assert codec.loads(DatabaseStats, codec.dumps(database)) == database

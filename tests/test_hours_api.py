@@ -1,0 +1,200 @@
+"""`/api/activity/hours/<hour>` and the day at a glance in `/api/stats`, on SQLite and PostgreSQL,
+against known rows: the numbers, the errors, the shared rate-limit budget, and the document."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from aurora.db import moderation_cases
+from aurora.queries.glance import DayGlance, with_day_glance
+from aurora.queries.reference import compute_database_stats
+from tests.openapi_check import assert_conforms, document
+from tests.support import NOW, case, command, insert_rows, iso_z, transaction
+
+pytestmark = pytest.mark.clock
+
+HOUR = NOW.replace(minute=0, second=0, microsecond=0)
+TARGET = HOUR - timedelta(hours=3)  # an hour of the last 24, closed
+DAY = timedelta(days=1)
+PATH = "/api/activity/hours/{hour}"
+SECRET_USER_ID = 400_000_000_000_777_001
+
+
+def seed(engine) -> None:
+    at = TARGET + timedelta(minutes=10)
+    insert_rows(
+        engine,
+        transaction_rows=[
+            *(command(at, "ping", user_id=SECRET_USER_ID) for _ in range(3)),
+            command(at, "balance"),
+            command(at, None),
+            transaction(at, "DAILY_REWARD", 250),
+            transaction(at, "DAILY_REWARD", 250),
+            transaction(at, "SHOP_BUY", 900),
+            transaction(at, "TRANSFER_OUT", -100, description="to SecretUsername"),
+            # The hour's edges: the first microsecond is in, the next hour's first is not.
+            command(TARGET, "ping"),
+            command(TARGET + timedelta(hours=1), "ping"),
+            # The same hour on the days before: 1 day (2 commands, 1 other row), 3 days (4), 7 days (3 others).
+            command(at - DAY),
+            command(at - DAY),
+            transaction(at - DAY),
+            *(command(at - 3 * DAY) for _ in range(4)),
+            *(transaction(at - 7 * DAY) for _ in range(3)),
+            command(at - 8 * DAY),  # too far back
+            # The baseline of the glance: 30 SHOP_BUY of 300 coins, one a day, and 15 bans.
+            *(transaction(HOUR - timedelta(days=days, hours=25), "SHOP_BUY", 300) for days in range(30)),
+        ],
+        case_rows=[
+            case(at, "ban", reason="SecretReason"),
+            case(at, "warn"),
+            case(at, "warn"),
+            *(case(HOUR - timedelta(days=days, hours=25), "ban") for days in range(15)),
+        ],
+    )
+
+
+def test_an_hour_breakdown_counts_the_seeded_rows(client, engine):
+    seed(engine)
+    response = client.get(f"/api/activity/hours/{iso_z(TARGET)}")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    body = response.get_json()
+    assert body["hour"] == iso_z(TARGET)
+    assert body["commands"] == {
+        "total": 6,
+        "byName": [{"name": "ping", "count": 4}, {"name": "balance", "count": 1}],
+    }
+    assert body["transactions"] == {
+        "total": 4,
+        "coins": 1500,
+        "byKind": [
+            {"kind": "DAILY_REWARD", "count": 2, "coins": 500},
+            {"kind": "SHOP_BUY", "count": 1, "coins": 900},
+            {"kind": "TRANSFER_OUT", "count": 1, "coins": 100},
+        ],
+    }
+    assert body["moderation"] == {
+        "total": 3,
+        "byKind": [{"kind": "warn", "count": 2}, {"kind": "ban", "count": 1}],
+    }
+    same = body["sameHourPreviousDays"]
+    assert [day["hour"] for day in same["days"]] == [iso_z(TARGET - days * DAY) for days in range(7, 0, -1)]
+    assert [day["commands"] for day in same["days"]] == [0, 0, 0, 0, 4, 0, 2]
+    assert [day["transactions"] for day in same["days"]] == [3, 0, 0, 0, 0, 0, 1]
+    assert same["commands"] == {"mean": 0.86, "min": 0, "max": 4}
+    assert same["transactions"] == {"mean": 0.57, "min": 0, "max": 3}
+    assert_conforms(document(), PATH, "GET", status=200, headers=response.headers, body=response.get_data())
+    text = response.get_data(as_text=True)
+    for secret in ("SecretUsername", "SecretReason", str(SECRET_USER_ID), "offender", "moderator"):
+        assert secret not in text
+    assert not re.search(r"\d{17,20}", text)
+    # Written without seconds (as the page's address does), it is the same hour.
+    assert client.get(f"/api/activity/hours/{TARGET:%Y-%m-%dT%H:00Z}").get_json() == body
+
+
+@pytest.mark.parametrize(
+    ("hour", "status"),
+    [
+        ("yesterday", 400),
+        (f"{TARGET:%Y-%m-%dT%H}:30:00Z", 400),  # not on the hour
+        (f"{TARGET:%Y-%m-%dT%H}:00:00+00:00", 400),
+        (f"{TARGET:%Y-%m-%d %H}:00:00Z", 400),
+        (iso_z(HOUR - timedelta(hours=24)), 404),  # the hour before the 24
+        (iso_z(HOUR + timedelta(hours=1)), 404),  # not begun yet
+        ("2026-02-30T10:00:00Z", 404),  # well-formed, but no such moment
+    ],
+)
+def test_a_malformed_or_out_of_range_hour_is_a_json_error(client, hour, status):
+    response = client.get(f"/api/activity/hours/{hour}")
+    assert response.status_code == status
+    assert response.get_json()["error"]["status"] == status
+    assert_conforms(
+        document(), PATH, "GET", status=status, headers=response.headers, body=response.get_data()
+    )
+
+
+def test_the_open_hour_and_the_oldest_have_breakdowns_and_a_query_parameter_is_refused(client, engine):
+    insert_rows(engine, transaction_rows=[command(NOW - timedelta(minutes=1))])
+    assert client.get(f"/api/activity/hours/{iso_z(HOUR)}").get_json()["commands"]["total"] == 1
+    assert client.get(f"/api/activity/hours/{iso_z(HOUR - timedelta(hours=23))}").status_code == 200
+    refused = client.get(f"/api/activity/hours/{iso_z(HOUR)}?hour=1")
+    assert refused.status_code == 400 and "hour" in refused.get_json()["error"]["message"]
+
+
+def test_the_hour_route_shares_the_apis_rate_limit_budget(make_app):
+    client = make_app(rate_limit="3/minute").server.test_client()
+    statuses = [
+        client.get("/api/stats").status_code,
+        client.get(f"/api/activity/hours/{iso_z(HOUR)}").status_code,
+        client.get("/api/openapi.json").status_code,
+    ]
+    refused = client.get(f"/api/activity/hours/{iso_z(HOUR)}")
+    assert statuses == [200, 200, 200] and refused.status_code == 429
+    assert refused.get_json()["error"]["status"] == 429 and "Retry-After" in refused.headers
+
+
+def test_stats_carry_the_economy_and_moderation_against_the_30_day_mean(client, engine):
+    seed(engine)
+    body = client.get("/api/stats").get_json()
+    economy = body["economy"]
+    # 4 daily rewards of 250 in the 30 days before (the same-hour rows): a mean of 33.3 coins a day.
+    assert economy["earned"] == {"coins": 500, "changePercentFromDailyMean": 1400.0}
+    assert economy["spent"] == {"coins": 900, "changePercentFromDailyMean": 200.0}  # mean 300 a day
+    assert economy["transferred"] == {"coins": 0, "changePercentFromDailyMean": None}
+    assert [(kind["kind"], kind["count"], kind["coins"]) for kind in economy["byKind"]] == [
+        ("DAILY_REWARD", 2, 500),
+        ("SHOP_BUY", 1, 900),
+        ("TRANSFER_OUT", 1, 100),
+    ]
+    assert body["moderation"]["total"] == {"count": 3, "changePercentFromDailyMean": 500.0}  # mean 0.5 a day
+    assert body["moderation"]["byKind"] == [
+        {"kind": "warn", "count": 2, "changePercentFromDailyMean": None},
+        {"kind": "ban", "count": 1, "changePercentFromDailyMean": 100.0},
+    ]
+
+
+def test_the_glance_means_and_the_hour_breakdown_agree(engine):
+    seed(engine)
+    glance = with_day_glance(compute_database_stats, DayGlance())(engine, NOW).glance
+    same_hour = {totals.hour: totals for totals in glance.same_hour}
+    assert len(same_hour) == 24
+    assert (same_hour[TARGET].commands, same_hour[TARGET].transactions) == (6, 4)  # sums over the 7 days
+    assert round(same_hour[TARGET].commands_mean, 2) == 0.86
+
+
+def test_the_glance_waits_for_every_hour_and_counts_a_busy_history_over_several_calls(engine):
+    seed(engine)
+    glance = DayGlance(rows_per_call=1)  # one day of hours per call at most
+    calls = 1
+    while glance(engine, NOW) is None:
+        calls += 1
+    assert calls > 10
+    # Then each refresh counts the open hour again: a new row shows at once.
+    insert_rows(engine, transaction_rows=[transaction(NOW, "SHOP_BUY", 50)])
+    later = glance(engine, NOW + timedelta(seconds=30))
+    assert {totals.kind: totals.coins for totals in later.transactions}["SHOP_BUY"] == 950
+
+
+def test_a_deleted_row_leaves_the_glance_within_the_reconcile_period(engine):
+    seed(engine)
+    glance = DayGlance(reconcile_every=timedelta(minutes=10))
+    def baseline(figures):
+        return {totals.kind: totals.baseline_count for totals in figures.cases}
+
+    assert baseline(glance(engine, NOW)) == {"warn": 0, "ban": 15}
+    with engine.begin() as conn:
+        conn.execute(moderation_cases.delete().where(moderation_cases.c.created_at < HOUR - timedelta(hours=24)))
+    assert baseline(glance(engine, NOW + timedelta(seconds=30))) == {"warn": 0, "ban": 15}  # not counted again yet
+    assert baseline(glance(engine, NOW + timedelta(minutes=10, seconds=30))) == {"warn": 0, "ban": 0}
+
+
+def test_a_refresh_whose_predecessor_still_counts_serves_the_last_glance(engine):
+    seed(engine)
+    glance = DayGlance()
+    first = glance(engine, NOW)
+    with glance._lock:  # a call given up on, still holding it
+        assert glance(engine, NOW + timedelta(seconds=30)) is first
