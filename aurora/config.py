@@ -13,16 +13,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from limits import parse_many
+from aurora.setting_values import (
+    SettingsError,
+    parse_bool,
+    parse_database_url,
+    parse_int,
+    parse_rate_limit,
+    parse_url,
+    read_env_file,
+)
 
 DEFAULT_DATABASE_FILE = "aurora.db"
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg"
 KIB = 1024
-
-
-class SettingsError(ValueError):
-    """A setting has a value Aurora cannot run with; the message names the variable."""
 
 
 @dataclass(frozen=True)
@@ -79,86 +83,6 @@ class Settings:
         return replace(self, **changes)
 
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-_DATABASE_SCHEMES = ("sqlite", "postgresql")
-
-
-def _parse_bool(name: str, raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise SettingsError(f"{name}={raw!r} is not a boolean (use true/false, 1/0, yes/no, on/off)")
-
-
-def _parse_int(name: str, raw: str, *, low: int, high: int) -> int:
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a whole number") from None
-    if not low <= value <= high:
-        raise SettingsError(f"{name}={value} is out of range ({low}..{high})")
-    return value
-
-
-def _parse_rate_limit(name: str, raw: str) -> str | None:
-    if raw.strip().lower() == "off":
-        return None
-    try:
-        limits = parse_many(raw)
-    except ValueError:
-        limits = []
-    if not limits:
-        raise SettingsError(
-            f"{name}={raw!r} is not a rate limit (examples: '60/minute', '100 per hour')"
-        )
-    return raw.strip()
-
-
-def _parse_database_url(name: str, raw: str) -> str:
-    value = raw.strip()
-    scheme = value.split(":", 1)[0].split("+", 1)[0]
-    if "://" not in value or scheme not in _DATABASE_SCHEMES:
-        raise SettingsError(
-            f"{name} must be a postgresql:// or sqlite:// URL (got scheme {scheme!r})"
-        )
-    # Only the spelling "postgresql" is accepted (SQLAlchemy 2 refuses the short "postgres://" that
-    # Heroku hands out); a URL without a driver gets psycopg2, the one Aurora installs, named.
-    if value.startswith("postgresql://"):
-        value = "postgresql+psycopg2://" + value[len("postgresql://"):]
-    return value
-
-
-def _parse_url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
-    value = raw.strip().rstrip("/")
-    if not re.match(rf"^({'|'.join(schemes)})://[^/\s]+", value):
-        raise SettingsError(f"{name}={raw!r} must be a {' or '.join(schemes)} URL")
-    return value
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    """Parse a simple KEY=VALUE `.env` file; real environment variables take precedence."""
-    values: dict[str, str] = {}
-    if not path.is_file():
-        return values
-    for line_number, line in enumerate(path.read_text().splitlines(), start=1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        if stripped.startswith("export "):
-            stripped = stripped[len("export "):]
-        key, sep, value = stripped.partition("=")
-        if not sep or not key.strip():
-            raise SettingsError(f"{path}:{line_number} is not KEY=VALUE")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key.strip()] = value
-    return values
-
-
 def settings_from_mapping(env: Mapping[str, str]) -> Settings:
     """Build settings from a mapping of environment variables (empty values count as unset)."""
 
@@ -168,7 +92,7 @@ def settings_from_mapping(env: Mapping[str, str]) -> Settings:
 
     kwargs: dict = {}
     if (raw := get("DATABASE_URL")) is not None:
-        kwargs["database_url"] = _parse_database_url("DATABASE_URL", raw)
+        kwargs["database_url"] = parse_database_url("DATABASE_URL", raw)
         kwargs["database_is_default"] = False
     if (raw := get("DISCORD_TOKEN")) is not None:
         token = raw.strip()
@@ -176,52 +100,52 @@ def settings_from_mapping(env: Mapping[str, str]) -> Settings:
             raise SettingsError("DISCORD_TOKEN contains whitespace")
         kwargs["discord_token"] = token
     if (raw := get("DISCORD_API_BASE")) is not None:
-        kwargs["discord_api_base"] = _parse_url("DISCORD_API_BASE", raw, ("http", "https"))
+        kwargs["discord_api_base"] = parse_url("DISCORD_API_BASE", raw, ("http", "https"))
     if (raw := get("DISCORD_GATEWAY_URL")) is not None:
-        kwargs["discord_gateway_url"] = _parse_url("DISCORD_GATEWAY_URL", raw, ("ws", "wss"))
+        kwargs["discord_gateway_url"] = parse_url("DISCORD_GATEWAY_URL", raw, ("ws", "wss"))
     if (raw := get("DISCORD_SHARD_COUNT")) is not None:
-        kwargs["discord_shard_count"] = _parse_int("DISCORD_SHARD_COUNT", raw, low=1, high=4096)
+        kwargs["discord_shard_count"] = parse_int("DISCORD_SHARD_COUNT", raw, low=1, high=4096)
     if (raw := get("AURORA_HOST")) is not None:
         kwargs["host"] = raw.strip()
     if (raw := get("AURORA_PORT")) is not None:
-        kwargs["port"] = _parse_int("AURORA_PORT", raw, low=1, high=65535)
+        kwargs["port"] = parse_int("AURORA_PORT", raw, low=1, high=65535)
     if (raw := get("AURORA_REFRESH_SECONDS")) is not None:
-        kwargs["refresh_seconds"] = _parse_int("AURORA_REFRESH_SECONDS", raw, low=1, high=3600)
+        kwargs["refresh_seconds"] = parse_int("AURORA_REFRESH_SECONDS", raw, low=1, high=3600)
     if (raw := get("AURORA_RATE_LIMIT")) is not None:
-        kwargs["rate_limit"] = _parse_rate_limit("AURORA_RATE_LIMIT", raw)
+        kwargs["rate_limit"] = parse_rate_limit("AURORA_RATE_LIMIT", raw)
     if (raw := get("AURORA_PAGE_RATE_LIMIT")) is not None:
-        kwargs["page_rate_limit"] = _parse_rate_limit("AURORA_PAGE_RATE_LIMIT", raw)
+        kwargs["page_rate_limit"] = parse_rate_limit("AURORA_PAGE_RATE_LIMIT", raw)
     if (raw := get("AURORA_TRUSTED_PROXY_HOPS")) is not None:
-        kwargs["trusted_proxy_hops"] = _parse_int("AURORA_TRUSTED_PROXY_HOPS", raw, low=0, high=10)
+        kwargs["trusted_proxy_hops"] = parse_int("AURORA_TRUSTED_PROXY_HOPS", raw, low=0, high=10)
     if (raw := get("AURORA_ACCESS_TOKEN")) is not None:
         token = raw.strip()
         if len(token) < 16:
             raise SettingsError("AURORA_ACCESS_TOKEN is too short (use at least 16 random characters)")
         kwargs["access_token"] = token
     if (raw := get("AURORA_STREAMS_PER_CLIENT")) is not None:
-        kwargs["stream_max_per_client"] = _parse_int("AURORA_STREAMS_PER_CLIENT", raw, low=1, high=1000)
+        kwargs["stream_max_per_client"] = parse_int("AURORA_STREAMS_PER_CLIENT", raw, low=1, high=1000)
     if (raw := get("AURORA_STREAMS_TOTAL")) is not None:
-        kwargs["stream_max_total"] = _parse_int("AURORA_STREAMS_TOTAL", raw, low=1, high=100_000)
+        kwargs["stream_max_total"] = parse_int("AURORA_STREAMS_TOTAL", raw, low=1, high=100_000)
     if (raw := get("AURORA_STREAM_MAX_SECONDS")) is not None:
-        kwargs["stream_max_seconds"] = _parse_int("AURORA_STREAM_MAX_SECONDS", raw, low=10, high=86_400)
+        kwargs["stream_max_seconds"] = parse_int("AURORA_STREAM_MAX_SECONDS", raw, low=10, high=86_400)
     if (raw := get("AURORA_MAX_BODY_KB")) is not None:
-        kwargs["max_body_bytes"] = _parse_int("AURORA_MAX_BODY_KB", raw, low=1, high=100 * KIB) * KIB
+        kwargs["max_body_bytes"] = parse_int("AURORA_MAX_BODY_KB", raw, low=1, high=100 * KIB) * KIB
     if (raw := get("AURORA_THREADS")) is not None:
-        kwargs["app_threads"] = _parse_int("AURORA_THREADS", raw, low=1, high=256)
+        kwargs["app_threads"] = parse_int("AURORA_THREADS", raw, low=1, high=256)
     if (raw := get("AURORA_SIMULATED_DISCORD")) is not None:
-        kwargs["simulated_discord"] = _parse_bool("AURORA_SIMULATED_DISCORD", raw)
+        kwargs["simulated_discord"] = parse_bool("AURORA_SIMULATED_DISCORD", raw)
     if (raw := get("AURORA_DEBUG")) is not None:
-        kwargs["debug"] = _parse_bool("AURORA_DEBUG", raw)
+        kwargs["debug"] = parse_bool("AURORA_DEBUG", raw)
     if (raw := get("AURORA_DDL_TIMEOUT_SECONDS")) is not None:
-        kwargs["ddl_timeout_seconds"] = _parse_int("AURORA_DDL_TIMEOUT_SECONDS", raw, low=1, high=604_800)
+        kwargs["ddl_timeout_seconds"] = parse_int("AURORA_DDL_TIMEOUT_SECONDS", raw, low=1, high=604_800)
     if (raw := get("AURORA_DDL_LOCK_TIMEOUT_SECONDS")) is not None:
-        kwargs["ddl_lock_timeout_seconds"] = _parse_int("AURORA_DDL_LOCK_TIMEOUT_SECONDS", raw, low=1, high=86_400)
+        kwargs["ddl_lock_timeout_seconds"] = parse_int("AURORA_DDL_LOCK_TIMEOUT_SECONDS", raw, low=1, high=86_400)
     _parse_scale_out(get, kwargs)
     _parse_alerts(get, kwargs)
     # Demo data is only ever seeded into the embedded default database unless asked for.
     demo_default = kwargs.get("database_is_default", True)
     raw = get("AURORA_DEMO")
-    kwargs["demo"] = _parse_bool("AURORA_DEMO", raw) if raw is not None else demo_default
+    kwargs["demo"] = parse_bool("AURORA_DEMO", raw) if raw is not None else demo_default
     return Settings(**kwargs)
 
 
@@ -235,13 +159,13 @@ def _parse_scale_out(get: Callable[[str], str | None], kwargs: dict) -> None:
         raise SettingsError(f"AURORA_ROLE={role!r} is not a role (use all, bot or web)")
     kwargs["role"] = role
     if (raw := get("REDIS_URL")) is not None:
-        kwargs["redis_url"] = _parse_url("REDIS_URL", raw, ("redis", "rediss"))
+        kwargs["redis_url"] = parse_url("REDIS_URL", raw, ("redis", "rediss"))
     if (raw := get("AURORA_REDIS_PREFIX")) is not None:
         if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", raw.strip()):
             raise SettingsError(f"AURORA_REDIS_PREFIX={raw!r} may only use letters, digits and _.:- (1-64)")
         kwargs["redis_prefix"] = raw.strip()
     if (raw := get("AURORA_BOT_TTL_SECONDS")) is not None:
-        kwargs["bot_ttl_seconds"] = _parse_int("AURORA_BOT_TTL_SECONDS", raw, low=2, high=600)
+        kwargs["bot_ttl_seconds"] = parse_int("AURORA_BOT_TTL_SECONDS", raw, low=2, high=600)
     if role != "all" and "redis_url" not in kwargs:
         raise SettingsError(
             f"REDIS_URL is required with AURORA_ROLE={role} (redis://host:6379/0 or rediss://...): "
@@ -283,9 +207,9 @@ def _parse_alerts(get: Callable[[str], str | None], kwargs: dict) -> None:
         kwargs["alert_webhook_url"] = value
     for name, key, low, high in _ALERT_THRESHOLDS:
         if (raw := get(name)) is not None:
-            kwargs[key] = _parse_int(name, raw, low=low, high=high)
+            kwargs[key] = parse_int(name, raw, low=low, high=high)
     if (raw := get("AURORA_PUBLIC_URL")) is not None:
-        kwargs["public_url"] = _parse_url("AURORA_PUBLIC_URL", raw, ("http", "https"))
+        kwargs["public_url"] = parse_url("AURORA_PUBLIC_URL", raw, ("http", "https"))
 
 
 def load_settings(env_file: Path | None = Path(".env")) -> Settings:

@@ -1,0 +1,95 @@
+"""Setting values from their text: each parser takes the variable's name for its one-line error.
+
+Pure functions over strings; `aurora.config` is the one place that reads the environment and uses them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from limits import parse_many
+
+
+class SettingsError(ValueError):
+    """A setting has a value Aurora cannot run with; the message names the variable."""
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_DATABASE_SCHEMES = ("sqlite", "postgresql")
+
+
+def parse_bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise SettingsError(f"{name}={raw!r} is not a boolean (use true/false, 1/0, yes/no, on/off)")
+
+
+def parse_int(name: str, raw: str, *, low: int, high: int) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a whole number") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name}={value} is out of range ({low}..{high})")
+    return value
+
+
+def parse_rate_limit(name: str, raw: str) -> str | None:
+    if raw.strip().lower() == "off":
+        return None
+    try:
+        limits = parse_many(raw)
+    except ValueError:
+        limits = []
+    if not limits:
+        raise SettingsError(
+            f"{name}={raw!r} is not a rate limit (examples: '60/minute', '100 per hour')"
+        )
+    return raw.strip()
+
+
+def parse_database_url(name: str, raw: str) -> str:
+    value = raw.strip()
+    scheme = value.split(":", 1)[0].split("+", 1)[0]
+    if "://" not in value or scheme not in _DATABASE_SCHEMES:
+        raise SettingsError(
+            f"{name} must be a postgresql:// or sqlite:// URL (got scheme {scheme!r})"
+        )
+    # Only the spelling "postgresql" is accepted (SQLAlchemy 2 refuses the short "postgres://" that
+    # Heroku hands out); a URL without a driver gets psycopg2, the one Aurora installs, named.
+    if value.startswith("postgresql://"):
+        value = "postgresql+psycopg2://" + value[len("postgresql://"):]
+    return value
+
+
+def parse_url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
+    value = raw.strip().rstrip("/")
+    if not re.match(rf"^({'|'.join(schemes)})://[^/\s]+", value):
+        raise SettingsError(f"{name}={raw!r} must be a {' or '.join(schemes)} URL")
+    return value
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Parse a simple KEY=VALUE `.env` file; real environment variables take precedence."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for line_number, line in enumerate(path.read_text().splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if stripped.startswith("export "):
+            stripped = stripped[len("export "):]
+        key, sep, value = stripped.partition("=")
+        if not sep or not key.strip():
+            raise SettingsError(f"{path}:{line_number} is not KEY=VALUE")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
