@@ -13,6 +13,7 @@ import redis
 import requests
 
 from aurora.api.rate_front import COUNT_WINDOWS, WindowCounts, share_out
+from aurora.api.rate_leases import lease_size
 from aurora.context import context_of
 from tests.support import NOW
 
@@ -197,7 +198,7 @@ def test_shared_out_counts_equal_counting_one_at_a_time(store, redis_prefix, arr
     store.set(windows[0][1], 3)
     result = [int(value) for value in store.evalsha(
         store.script_load(COUNT_WINDOWS), 2, *windows[0], arriving, *windows[1])]
-    shares = share_out(arriving, windows, result)
+    shares = share_out([1] * arriving, windows, result)
     short, long = 2, 3
     for share in shares:
         short += 1
@@ -207,3 +208,39 @@ def test_shared_out_counts_equal_counting_one_at_a_time(store, redis_prefix, arr
             expected.append(long)
         assert [count for count, _ in share] == expected
     assert int(store.get(windows[0][0])) == short and int(store.get(windows[0][1])) == long
+
+
+# --- leases: large budgets ----------------------------------------------------------------------
+def test_a_large_budget_is_counted_in_leases(make_app, live_server, redis_url, redis_prefix, store, monkeypatch):
+    app = make_app(redis_url=redis_url, redis_prefix=redis_prefix, rate_limit="100000/minute")
+    counted_in_flask = counted_by_the_app(app, monkeypatch)
+    server = live_server(app)
+    answers = [requests.get(f"{server.url}/api/stats", timeout=10) for _ in range(10)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers += list(pool.map(lambda _: requests.get(f"{server.url}/api/stats", timeout=10), range(30)))
+    assert all(answer.ok for answer in answers)
+    # One lease of 100 counts (1/1000 of the budget) served all 40: one round trip, not 40.
+    assert int(store.get(window_key(redis_prefix, "100000/minute"))) == lease_size(100_000, 0) == 100
+    remaining = sorted(int(answer.headers["X-RateLimit-Remaining"]) for answer in answers)
+    assert remaining == list(range(100_000 - 40, 100_000))  # every count handed out once
+    assert counted_in_flask == []
+
+
+def test_leases_never_let_more_than_the_limit_through(make_app, live_server, redis_url, redis_prefix, store):
+    servers = [
+        live_server(make_app(redis_url=redis_url, redis_prefix=redis_prefix, rate_limit="2000/minute"))
+        for _ in range(2)
+    ]
+    key = window_key(redis_prefix, "2000/minute")
+    store.set(key, 1990, ex=60)  # the window nearly spent: leases shrink to single counts
+    statuses = [requests.get(f"{servers[i % 2].url}/api/stats", timeout=10).status_code for i in range(16)]
+    assert statuses.count(200) == 10 and statuses[-4:] == [429] * 4
+
+
+@pytest.mark.parametrize(
+    ("limit", "counted", "size"),
+    [(60, 0, 1), (999, 0, 1), (1000, 0, 1), (10_000, 0, 10), (10_000_000, 0, 100), (10_000, 9_000, 10),
+     (10_000, 9_500, 7), (10_000, 9_990, 1), (10_000, 10_000, 1)],
+)
+def test_lease_sizes(limit, counted, size):
+    assert lease_size(limit, counted) == size

@@ -5,7 +5,9 @@ that wait and the thread's wake-up cost more than the rest of serving `/api/stat
 limit"). Here the event loop counts each limited request once its body is read: the counts of
 every request that arrives while one round trip is on the wire go out together in the next (one
 pipelined script call each), and the app's check (`aurora.api.rate_limit`) finds its counts made.
-The limit stays exact across processes: each request is counted in Redis before it is answered.
+The limit stays exact across processes: each request is counted in Redis before it is answered,
+except that a client with a budget of thousands a window is counted in leases of counts taken
+ahead (`aurora.api.rate_leases`), which never let more through than the limit.
 
 The front counts what the check would: a route with a budget (Flask's own URL map says which),
 the access token presented when one is required (`aurora.security.token_accepted`), keyed by the
@@ -28,7 +30,8 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RoutingException
 
 from aurora.api.rate_counters import Seconds, SharedCounter
-from aurora.api.rate_limit import PRECOUNTED_SCOPE_KEY, RateLimits
+from aurora.api.rate_leases import LEASE_FROM, CountLeases, Lease, lease_size
+from aurora.api.rate_limit import PRECOUNTED_SCOPE_KEY, Budget, RateLimits
 from aurora.config import Settings
 from aurora.scaleout.redis_link import CLIENT_OPTIONS
 from aurora.security import forwarded_client, token_accepted
@@ -55,15 +58,17 @@ COUNT_WINDOWS_SHA = hashlib.sha1(COUNT_WINDOWS.encode()).hexdigest()
 Windows = tuple[tuple[str, ...], tuple[int, ...]]  # storage keys; (period, limit) per window
 
 
-def share_out(requests: int, windows: Windows, result: list[int]) -> list[list[tuple[int, int]]]:
-    """Each of `requests` (in arrival order) its (count, TTL) in each window it was counted in."""
+def share_out(amounts: list[int], windows: Windows, result: list[int]) -> list[list[tuple[int, int]]]:
+    """Each request (in arrival order) its (count, TTL) in each window it was counted in. A request
+    taking several counts (a lease: single-window budgets only) gets the last of its run."""
     limits = windows[1][1::2]
-    shares: list[list[tuple[int, int]]] = [[] for _ in range(requests)]
-    counted = requests
+    shares: list[list[tuple[int, int]]] = [[] for _ in amounts]
+    counted = len(amounts)  # the first `counted` requests are counted in this window
     for limit, current, ttl in zip(limits, result[0::2], result[1::2], strict=False):
-        first = current - counted + 1
+        end = current - sum(amounts[:counted])
         for position in range(counted):
-            shares[position].append((first + position, ttl))
+            end += amounts[position]
+            shares[position].append((end, ttl))
         counted = min(counted, max(limit - (current - counted), 0))
     return shares
 
@@ -77,16 +82,19 @@ class WindowCounts:
         self._connect = connect
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: redis.asyncio.Redis | None = None
-        self._pending: dict[Windows, list[asyncio.Future]] = {}
+        self._pending: dict[Windows, list[tuple[asyncio.Future, int]]] = {}
         self._flusher: asyncio.Task | None = None
 
-    async def __call__(self, keys: tuple[str, ...], periods_and_limits: tuple[int, ...]) -> list[tuple[int, int]]:
-        """This request's (count, TTL) in each window of the budget it was counted in."""
+    async def __call__(
+        self, keys: tuple[str, ...], periods_and_limits: tuple[int, ...], amount: int = 1
+    ) -> list[tuple[int, int]]:
+        """This request's (count, TTL) in each window of the budget it was counted in (`amount`
+        counts: a lease, whose last count it gets)."""
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # a client's connections belong to the loop that made them
             self._loop, self._client, self._pending = loop, self._connect(), {}
         future = loop.create_future()
-        self._pending.setdefault((keys, periods_and_limits), []).append(future)
+        self._pending.setdefault((keys, periods_and_limits), []).append((future, amount))
         if self._flusher is None or self._flusher.done():
             self._flusher = loop.create_task(self._flush())
         return await future
@@ -98,9 +106,10 @@ class WindowCounts:
                 results = await self._execute(batch)
             except (redis.RedisError, OSError) as error:
                 results = [error] * len(batch)
-            for (windows, futures), result in zip(batch, results, strict=True):
+            for (windows, requests), result in zip(batch, results, strict=True):
+                futures = [future for future, _ in requests]
                 shares = [result] * len(futures) if isinstance(result, BaseException) else \
-                    share_out(len(futures), windows, result)
+                    share_out([amount for _, amount in requests], windows, result)
                 for future, share in zip(futures, shares, strict=True):
                     if future.done():  # its request was cancelled (the client went away)
                         continue
@@ -109,7 +118,7 @@ class WindowCounts:
                     else:
                         future.set_result(share)
 
-    async def _execute(self, batch: list[tuple[Windows, list[asyncio.Future]]]) -> list:
+    async def _execute(self, batch: list[tuple[Windows, list[tuple[asyncio.Future, int]]]]) -> list:
         results = await self._send(batch)
         # A Redis started afresh has forgotten the script: nothing was counted; load it and go again.
         if any(isinstance(result, NoScriptError) for result in results):
@@ -117,10 +126,11 @@ class WindowCounts:
             results = await self._send(batch)
         return results
 
-    async def _send(self, batch: list[tuple[Windows, list[asyncio.Future]]]) -> list:
+    async def _send(self, batch: list[tuple[Windows, list[tuple[asyncio.Future, int]]]]) -> list:
         pipeline = self._client.pipeline(transaction=False)
-        for (keys, periods_and_limits), futures in batch:
-            pipeline.evalsha(COUNT_WINDOWS_SHA, len(keys), *keys, len(futures), *periods_and_limits)
+        for (keys, periods_and_limits), requests in batch:
+            amount = sum(amount for _, amount in requests)
+            pipeline.evalsha(COUNT_WINDOWS_SHA, len(keys), *keys, amount, *periods_and_limits)
         return await pipeline.execute(raise_on_error=False)
 
     async def close(self) -> None:
@@ -141,6 +151,7 @@ class FrontCounts:
         self._token = settings.access_token.encode() if settings.access_token else None
         self._now = now
         self._adapter = None
+        self._leases = CountLeases()
         url, prefix = settings.redis_url, counter.key_prefix
         self._prefix = prefix
         self._counts = WindowCounts(
@@ -161,17 +172,47 @@ class FrontCounts:
         if self._hops:
             client = forwarded_client(client, header(headers, b"x-forwarded-for"), self._hops)
         keys = [window.key(client) for window in budget.windows]
+        if len(keys) == 1 and budget.windows[0].item.amount >= LEASE_FROM:
+            counts = await self._leased(keys[0], budget)
+        else:
+            counts = await self._counted(keys, budget)
+        if counts is not None:
+            scope[PRECOUNTED_SCOPE_KEY] = counts
+
+    async def _counted(self, keys: list[str], budget: Budget, amount: int = 1) -> dict | None:
+        """Each window's (count, end), counted in Redis now; None if Redis did not answer."""
+        storage_keys = tuple(f"{self._prefix}:{key}" for key in keys)
         try:
-            counted = await self._counts(tuple(f"{self._prefix}:{key}" for key in keys), budget.periods_and_limits)
+            counted = await self._counts(storage_keys, budget.periods_and_limits, amount)
         except (redis.RedisError, OSError) as error:
             self._counter.failed(error)
-            return
+            return None
         self._counter.recovered()
         now = self._now()
         # One (count, TTL) per window counted: fewer than the keys when it stopped early.
-        scope[PRECOUNTED_SCOPE_KEY] = {
-            key: (count, now + max(ttl, 0)) for key, (count, ttl) in zip(keys, counted, strict=False)
-        }
+        return {key: (count, now + max(ttl, 0)) for key, (count, ttl) in zip(keys, counted, strict=False)}
+
+    async def _leased(self, key: str, budget: Budget) -> dict | None:
+        """The next count of this process's lease on the client's window, taking a new lease if
+        it has run out (aurora.api.rate_leases)."""
+        await self._leases.wait_for_claim(key)
+        if (taken := self._leases.take(key, self._now())) is not None:
+            return {key: taken}
+        limit = budget.windows[0].item.amount
+        amount = lease_size(limit, self._leases.counted(key, self._now()))
+        claim = self._leases.claiming(key)
+        counts, lease = None, None
+        try:
+            counts = await self._counted([key], budget, amount)
+            if counts is not None:
+                last, ends = counts[key]
+                first = last - amount + 1
+                # This request takes the first count; the lease keeps the rest up to the limit.
+                lease = Lease(next=first + 1, last=min(last, limit), ends=ends)
+                counts = {key: (first, ends)}
+        finally:
+            self._leases.claimed(key, claim, lease, self._now())
+        return counts
 
     def _endpoint(self, scope: dict) -> str | None:
         if self._adapter is None:  # bound at the first request, once every route is registered
