@@ -244,3 +244,45 @@ def test_leases_never_let_more_than_the_limit_through(make_app, live_server, red
 )
 def test_lease_sizes(limit, counted, size):
     assert lease_size(limit, counted) == size
+
+
+def test_a_round_trip_that_fails_any_way_fails_its_requests_at_once(redis_url):
+    """Not only Redis's own errors: whatever breaks a round trip reaches every request waiting on it."""
+
+    class Broken(Exception):
+        pass
+
+    def connect():
+        client = redis.asyncio.Redis.from_url(redis_url)
+
+        def pipeline(**_options):
+            raise Broken("the client broke")
+
+        client.pipeline = pipeline
+        return client
+
+    counts = WindowCounts(connect)
+
+    async def two() -> list:
+        try:
+            return await asyncio.gather(counts(("k",), (60, 10)), counts(("k",), (60, 10)), return_exceptions=True)
+        finally:
+            await counts.close()
+
+    assert [type(result) for result in run_in_own_loop(two())] == [Broken, Broken]
+
+
+def test_a_front_that_cannot_count_leaves_the_request_to_the_app(
+    make_app, live_server, redis_url, redis_prefix, monkeypatch
+):
+    app = make_app(redis_url=redis_url, redis_prefix=redis_prefix, rate_limit="3/minute")
+    counted_in_flask = counted_by_the_app(app, monkeypatch)
+
+    async def broken(*_args, **_kwargs):
+        raise RuntimeError("the front broke")
+
+    monkeypatch.setattr(WindowCounts, "__call__", broken)
+    server = live_server(app)
+    statuses = [requests.get(f"{server.url}/api/stats", timeout=10).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    assert len(counted_in_flask) == 4

@@ -33,7 +33,7 @@ from aurora.api.rate_counters import Seconds, SharedCounter
 from aurora.api.rate_leases import LEASE_FROM, CountLeases, Lease, lease_size
 from aurora.api.rate_limit import PRECOUNTED_SCOPE_KEY, Budget, RateLimits
 from aurora.config import Settings
-from aurora.scaleout.redis_link import CLIENT_OPTIONS
+from aurora.scaleout.redis_link import CLIENT_OPTIONS, SOCKET_TIMEOUT_SECONDS
 from aurora.security import forwarded_client, token_accepted
 
 # The requests of one client in one budget that arrived together, counted in each window of the
@@ -54,6 +54,9 @@ end
 return result
 """
 COUNT_WINDOWS_SHA = hashlib.sha1(COUNT_WINDOWS.encode()).hexdigest()
+# The longest a request waits for its count: the round trip before its own and its own, each at
+# most a socket timeout. Then the app counts it itself (in memory while Redis is marked down).
+COUNT_WAIT_SECONDS = 4 * SOCKET_TIMEOUT_SECONDS
 
 Windows = tuple[tuple[str, ...], tuple[int, ...]]  # storage keys; (period, limit) per window
 
@@ -92,31 +95,42 @@ class WindowCounts:
         counts: a lease, whose last count it gets)."""
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # a client's connections belong to the loop that made them
-            self._loop, self._client, self._pending = loop, self._connect(), {}
+            self._loop, self._client, self._pending, self._flusher = loop, self._connect(), {}, None
         future = loop.create_future()
         self._pending.setdefault((keys, periods_and_limits), []).append((future, amount))
         if self._flusher is None or self._flusher.done():
             self._flusher = loop.create_task(self._flush())
-        return await future
+        # Bounded, whatever happens to the round trip: a request never waits on the count for long.
+        async with asyncio.timeout(COUNT_WAIT_SECONDS):
+            return await future
 
     async def _flush(self) -> None:
         while self._pending:
             batch, self._pending = list(self._pending.items()), {}
             try:
                 results = await self._execute(batch)
-            except (redis.RedisError, OSError) as error:
-                results = [error] * len(batch)
-            for (windows, requests), result in zip(batch, results, strict=True):
-                futures = [future for future, _ in requests]
-                shares = [result] * len(futures) if isinstance(result, BaseException) else \
-                    share_out([amount for _, amount in requests], windows, result)
-                for future, share in zip(futures, shares, strict=True):
-                    if future.done():  # its request was cancelled (the client went away)
-                        continue
-                    if isinstance(share, BaseException):
-                        future.set_exception(share)
-                    else:
-                        future.set_result(share)
+            except BaseException as error:  # each waiting request learns of it, then the flush ends
+                self._settle(batch, [error] * len(batch))
+                if not isinstance(error, Exception):
+                    raise
+                continue
+            self._settle(batch, results)
+
+    @staticmethod
+    def _settle(batch: list[tuple[Windows, list[tuple[asyncio.Future, int]]]], results: list) -> None:
+        for (windows, requests), result in zip(batch, results, strict=True):
+            amounts = [amount for _, amount in requests]
+            shares = [result] * len(requests) if isinstance(result, BaseException) else \
+                share_out(amounts, windows, result)
+            for (future, _), share in zip(requests, shares, strict=True):
+                if future.done():  # its request was cancelled (the client went away)
+                    continue
+                if isinstance(share, Exception):
+                    future.set_exception(share)
+                elif isinstance(share, BaseException):  # the loop is stopping
+                    future.cancel()
+                else:
+                    future.set_result(share)
 
     async def _execute(self, batch: list[tuple[Windows, list[tuple[asyncio.Future, int]]]]) -> list:
         results = await self._send(batch)
@@ -184,7 +198,7 @@ class FrontCounts:
         storage_keys = tuple(f"{self._prefix}:{key}" for key in keys)
         try:
             counted = await self._counts(storage_keys, budget.periods_and_limits, amount)
-        except (redis.RedisError, OSError) as error:
+        except Exception as error:  # any failure: the app's check counts this request instead
             self._counter.failed(error)
             return None
         self._counter.recovered()
