@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,7 @@ if TYPE_CHECKING:
     from dash import Dash
 
     from aurora.config import Settings
+    from aurora.context import AuroraContext
     from aurora.seams import Clock, SnapshotHandOver
 
 log = logging.getLogger(__name__)
@@ -33,22 +35,12 @@ def create_app(
     from dash import Dash
 
     from aurora.alerts.monitor import alert_board, start_alert_monitor
-    from aurora.api.rate_limit import install_rate_limits, rate_limits_for
-    from aurora.api.routes import create_api_blueprint, register_error_handlers
+    from aurora.api.rate_limit import rate_limits_for
     from aurora.api.stream import StreamSlots
-    from aurora.context import AuroraContext, install_context
+    from aurora.context import AuroraContext
     from aurora.db import create_db_engine
     from aurora.hour_service import HourBreakdowns
-    from aurora.layouts.callbacks import install_page
-    from aurora.layouts.page_guard import install_page_guard
-    from aurora.metrics import install_metrics
     from aurora.scaleout.roles import connect_shared, snapshot_source, web_refusal
-    from aurora.security import (
-        install_access_control,
-        install_proxy_fix,
-        install_relative_redirects,
-        install_security_headers,
-    )
     from aurora.service import utc_now
     from aurora.serving.capacity import current_capacity, stream_cap
     from aurora.simulation.demo_bot import runs_simulated_discord, start_simulation
@@ -63,37 +55,75 @@ def create_app(
     # stats computation per interval.
     shared = connect_shared(settings)
     snapshots = snapshots or snapshot_source(settings, shared, clock)
-    simulation = None
-    if runs_simulated_discord(settings, demo=demo):
-        simulation = start_simulation(clock, **(simulation_options or {}))
-    board = alert_board(settings)
-    service = stats_service(settings, engine, snapshots, shared, demo=demo, clock=clock, alerts=board,
-                            simulated=simulation is not None)
+    # Whatever starts below is stopped again, newest first, if a later step fails: a failed
+    # create_app leaves no simulated Discord, bot or alert thread running, and no port open.
+    with ExitStack() as undo:
+        undo.callback(engine.dispose)
+        simulation = None
+        if runs_simulated_discord(settings, demo=demo):
+            simulation = start_simulation(clock, **(simulation_options or {}))
+            undo.callback(simulation.stop)
+        board = alert_board(settings)
+        service = stats_service(settings, engine, snapshots, shared, demo=demo, clock=clock, alerts=board,
+                                simulated=simulation is not None)
+        undo.callback(service.close)
 
-    app = Dash(
-        __name__,
-        assets_folder=ASSETS_FOLDER,
-        title="Aurora Dashboard",
-        update_title=None,
+        app = Dash(
+            __name__,
+            assets_folder=ASSETS_FOLDER,
+            title="Aurora Dashboard",
+            update_title=None,
+        )
+        bot, lease = None, None
+        if settings.bot_enabled:
+            # With Redis, the all-in-one process holds the same per-token lease as a bot process.
+            lease = hold_bot_lease(settings, shared) if shared is not None else None
+            if lease is not None:
+                undo.callback(lease.release)
+            bot = start_bot(settings, engine, snapshots, service, clock, **(bot_options or {}))
+            undo.callback(bot.stop)
+            if lease is not None:
+                lease.keep_renewed(on_lost=bot.stop)
+        elif simulation is not None:
+            bot = start_bot(simulation.bot_settings(settings), engine, snapshots, service, clock,
+                            **simulation.bot_options(bot_options))
+            undo.callback(bot.stop)
+        total_streams = stream_cap(settings.stream_max_total, current_capacity())
+        streams = StreamSlots(settings.stream_max_per_client, total_streams)
+        alerts = start_alert_monitor(settings, service, snapshots, board, shared, clock)
+        if alerts is not None:
+            undo.callback(alerts.close)
+        rate_limits = rate_limits_for(app, settings, clock)
+        parts = AuroraContext(settings, engine, snapshots, service, streams,
+                              bot=bot, bot_lease=lease, alerts=alerts, rate_limits=rate_limits,
+                              hours=HourBreakdowns(engine, clock), simulation=simulation)
+        install_app(app, parts)
+        undo.pop_all()  # ready: from here on the app's shutdown stops them
+    log.info(
+        "Aurora Dashboard ready: database %s%s, bot %s",
+        engine.url.render_as_string(hide_password=True),
+        " (demo data)" if demo else "",
+        bot_description(settings, simulation is not None),
     )
-    server = app.server
-    bot, lease = None, None
-    if settings.bot_enabled:
-        # With Redis, the all-in-one process holds the same per-token lease as a bot process.
-        lease = hold_bot_lease(settings, shared) if shared is not None else None
-        bot = start_bot(settings, engine, snapshots, service, clock, **(bot_options or {}))
-        if lease is not None:
-            lease.keep_renewed(on_lost=bot.stop)
-    elif simulation is not None:
-        bot = start_bot(simulation.bot_settings(settings), engine, snapshots, service, clock,
-                        **simulation.bot_options(bot_options))
-    total_streams = stream_cap(settings.stream_max_total, current_capacity())
-    streams = StreamSlots(settings.stream_max_per_client, total_streams)
-    alerts = start_alert_monitor(settings, service, snapshots, board, shared, clock)
-    rate_limits = rate_limits_for(app, settings, clock)
-    parts = AuroraContext(settings, engine, snapshots, service, streams,
-                          bot=bot, bot_lease=lease, alerts=alerts, rate_limits=rate_limits,
-                          hours=HourBreakdowns(engine, clock), simulation=simulation)
+    return app
+
+
+def install_app(app: Dash, parts: AuroraContext) -> None:
+    """The context, the guards and headers, the API and the page, on `app`."""
+    from aurora.api.rate_limit import install_rate_limits
+    from aurora.api.routes import create_api_blueprint, register_error_handlers
+    from aurora.context import install_context
+    from aurora.layouts.callbacks import install_page
+    from aurora.layouts.page_guard import install_page_guard
+    from aurora.metrics import install_metrics
+    from aurora.security import (
+        install_access_control,
+        install_proxy_fix,
+        install_relative_redirects,
+        install_security_headers,
+    )
+
+    server, settings = app.server, parts.settings
     install_context(server, parts)
     install_proxy_fix(app, settings)
     install_access_control(app, settings)
@@ -101,7 +131,7 @@ def create_app(
     install_relative_redirects(app)
     install_metrics(server)
     # After access control: a request without the token is refused before it is counted.
-    install_rate_limits(app, rate_limits)
+    install_rate_limits(app, parts.rate_limits)
     server.register_blueprint(create_api_blueprint())
     register_error_handlers(server)
     install_page(app, settings.refresh_seconds)
@@ -111,13 +141,6 @@ def create_app(
     # found no component library registered. Setting it up here closes that window.
     with server.test_request_context("/"):
         app._setup_server()
-    log.info(
-        "Aurora Dashboard ready: database %s%s, bot %s",
-        engine.url.render_as_string(hide_password=True),
-        " (demo data)" if demo else "",
-        bot_description(settings, simulation is not None),
-    )
-    return app
 
 
 def bot_description(settings: Settings, simulated: bool) -> str:

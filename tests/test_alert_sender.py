@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 
 import pytest
 
 from aurora.alerts.sender import WebhookSender
-from tests.fakes.discord_webhook import WEBHOOK_TOKEN, FakeWebhook
+from tests.fakes.discord_webhook import WEBHOOK_TOKEN, FakeWebhook, GarbledWebhook
 from tests.support import FrozenClock
 
 pytestmark = pytest.mark.clock
@@ -112,3 +113,50 @@ def test_a_full_queue_drops_instead_of_blocking(caplog):
     assert sender.submit(MESSAGE) and sender.submit(MESSAGE)
     assert not sender.submit(MESSAGE) and sender.dropped == 1
     assert "alert webhook queue full" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"NOT HTTP AT ALL\r\n\r\n",
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 100\r\n\r\ncut short",
+        b"",
+    ],
+    ids=["bad-status-line", "incomplete-read", "remote-disconnected"],
+)
+def test_a_garbled_answer_is_retried_like_a_connection_failure(make_sender, caplog, answer):
+    with GarbledWebhook(answer, times=2) as webhook:
+        sender = make_sender(webhook.url)
+        send(sender)
+    assert webhook.posts == 3 and make_sender.sleeps == [1.0, 2.0]
+    assert sender.delivered == 1 and sender.dropped == 0
+    assert_nothing_secret(caplog, webhook.url)
+
+
+def test_closing_delivers_what_is_queued_once_each_without_retries(webhook, clock):
+    sender = WebhookSender(webhook.url, sleep=lambda seconds: clock.advance(seconds=seconds))
+    resolved = {"embeds": [{"title": "Bot back online", "description": "Resolved."}]}
+    webhook.answer_next(503)  # the first message fails once: no retry while closing
+    for payload in (MESSAGE, MESSAGE, resolved):
+        assert sender.submit(payload)
+    sender.start()
+    sender.close()
+    assert len(webhook.posts) == 3 and webhook.titles()[-1] == "Bot back online"
+    assert sender.delivered == 2 and sender.dropped == 1
+
+
+def test_drops_counted_from_many_threads_at_once_are_all_counted():
+    sender = WebhookSender("http://127.0.0.1:9/api/webhooks/1/t", queue_size=1)  # not started: stays full
+    assert sender.submit(MESSAGE)
+    threads = [
+        threading.Thread(target=lambda: [sender.submit(MESSAGE) for _ in range(500)]) for _ in range(8)
+    ]
+    logging.disable(logging.WARNING)  # 4000 identical warnings say nothing here
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+    finally:
+        logging.disable(logging.NOTSET)
+    assert sender.dropped == 8 * 500

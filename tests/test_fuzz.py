@@ -44,11 +44,14 @@ def _serve(tmp_path_factory, **overrides) -> LiveServer:
         database_url=f"sqlite:///{folder / 'aurora.db'}",
         database_is_default=True,
         demo=True,
+        simulated_discord=False,  # the API under fuzzing, not a bot logged in to a simulated Discord
         rate_limit="100000/minute",
         stream_heartbeat_seconds=0.2,  # a closed stream is noticed (and its slot freed) quickly
         **overrides,
     )
-    return LiveServer(create_app(settings)).__enter__()
+    app = create_app(settings)
+    assert context_of(app).simulation is None and context_of(app).bot is None
+    return LiveServer(app).__enter__()
 
 
 @pytest.fixture(scope="module")

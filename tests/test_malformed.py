@@ -114,8 +114,12 @@ ORDINARY = {
 def app_py_port(tmp_path_factory):
     """The stack `python app.py` serves (aurora.serving.worker's uvicorn options), in this process."""
     folder = tmp_path_factory.mktemp("malformed")
-    settings = Settings(database_url=f"sqlite:///{folder / 'aurora.db'}", demo=True, rate_limit=UNLIMITED)
-    server = LiveServer(create_app(settings)).__enter__()
+    # The web stack only: no bot logged in to a simulated Discord beside it.
+    settings = Settings(database_url=f"sqlite:///{folder / 'aurora.db'}", demo=True, simulated_discord=False,
+                        rate_limit=UNLIMITED)
+    app = create_app(settings)
+    assert context_of(app).simulation is None and context_of(app).bot is None
+    server = LiveServer(app).__enter__()
     yield server.port
     server.__exit__(None, None, None)
     context_of(server.app).shutdown()

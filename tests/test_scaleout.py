@@ -7,10 +7,12 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from datetime import timedelta
 
 import pytest
 import redis
 
+from aurora.queries.glance import DayGlance, with_day_glance
 from aurora.queries.reference import compute_database_stats
 from aurora.scaleout.lease import BotLease
 from aurora.scaleout.redis_link import RedisHealth, connect
@@ -20,7 +22,7 @@ from aurora.service import StatsService
 from aurora.simulation.server import SimulatedDiscord
 from aurora.startup import StartupError, start_bot
 from tests.fakes.tcp_proxy import TcpProxy
-from tests.support import NOW, connected_snapshot
+from tests.support import NOW, connected_snapshot, insert_rows, transaction
 
 pytestmark = pytest.mark.clock
 
@@ -159,6 +161,27 @@ def test_stats_services_in_two_workers_compute_once(engine, clock, redis_url, re
     ]
     first, second = (service.database_stats() for service in services)
     assert first == second and inner.calls == 1
+
+
+def test_a_worker_still_counting_its_glance_keeps_the_published_one(engine, redis_url, redis_client, redis_prefix):
+    # A week of rows: a glance counting one day of hours per call needs several refreshes.
+    insert_rows(engine, transaction_rows=[transaction(NOW - timedelta(days=day, hours=1)) for day in range(8)])
+    counting, own = with_day_glance(compute_database_stats, DayGlance(rows_per_call=1)), []
+
+    def still_counting(engine, now):
+        stats = counting(engine, now)
+        own.append(stats.glance)
+        return stats
+
+    counted, second_worker = (
+        SharedStatsCompute(connect(redis_url), inner, prefix=redis_prefix, interval_seconds=30)
+        for inner in (with_day_glance(compute_database_stats), still_counting)
+    )
+    published = counted(engine, NOW)
+    assert published.glance is not None
+    redis_client.delete(f"{redis_prefix}:stats:fresh")  # the interval passed: the other worker computes
+    assert second_worker(engine, NOW).glance == published.glance and own == [None]
+    assert counted(engine, NOW).glance == published.glance  # what it stored for everyone
 
 
 def test_a_failed_computation_frees_the_lock_for_the_next_worker(engine, clock, redis_client, redis_prefix):

@@ -21,6 +21,7 @@ from aurora.queries.reference import compute_database_stats
 from aurora.simulation.demo_bot import SERVER_THREAD, runs_simulated_discord
 from aurora.simulation.director import Director, Rhythm
 from aurora.simulation.server import SimulatedDiscord
+from tests.fakes.discord_webhook import FakeWebhook
 from tests.support import FAST_BOT_OPTIONS, NOW, FrozenClock, insert_rows, user
 
 pytestmark = pytest.mark.clock
@@ -105,6 +106,44 @@ def test_the_demo_bot_lives_in_the_simulated_discord_and_its_commands_reach_the_
     assert simulation_threads() == [] and not context.bot.running
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_a_create_app_that_fails_late_stops_the_simulation_bot_and_alerts(demo_settings, clock, monkeypatch):
+    import aurora.metrics
+    import aurora.simulation.demo_bot
+
+    started = []
+    start_simulation = aurora.simulation.demo_bot.start_simulation
+    monkeypatch.setattr(aurora.simulation.demo_bot, "start_simulation",
+                        lambda *args, **kwargs: started.append(start_simulation(*args, **kwargs)) or started[-1])
+
+    def failing(_server):
+        raise RuntimeError("metrics could not be installed")
+
+    monkeypatch.setattr(aurora.metrics, "install_metrics", failing)  # a step after everything started
+    with FakeWebhook() as webhook:
+        before = set(threading.enumerate())
+        with pytest.raises(RuntimeError, match="metrics could not be installed"):
+            create_app(demo_settings.with_overrides(alert_webhook_url=webhook.url), clock=clock,
+                       bot_options=FAST_BOT_OPTIONS, simulation_options=SIMULATION_OPTIONS)
+        left = sorted(thread.name for thread in set(threading.enumerate()) - before if thread.is_alive())
+    (simulation,) = started
+    assert left == [] and not simulation.discord.running
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", simulation.discord.port)) != 0
+
+
+def test_a_simulated_discord_that_cannot_serve_leaves_no_thread(monkeypatch):
+    from aiohttp import web
+
+    async def no_port(_site):
+        raise OSError("no free port")
+
+    monkeypatch.setattr(web.TCPSite, "start", no_port)
+    discord = SimulatedDiscord(thread_name=f"{SERVER_THREAD}-test")
+    with pytest.raises(OSError, match="no free port"):
+        discord.start()
+    assert simulation_threads() == [] and not discord.running
 
 
 def test_no_simulation_beside_real_rows_or_when_turned_off(build_app, demo_settings, tmp_path):

@@ -74,7 +74,8 @@ class AlertMonitor:
         self._wake.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
-        self.sender.close(timeout)
+        # Its own bound (DRAIN_SECONDS): a "resolved" message just queued still goes out.
+        self.sender.close()
         self._store.release()
 
     def _run(self) -> None:

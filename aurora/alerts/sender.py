@@ -1,18 +1,23 @@
 """Delivery to the webhook from a background thread: `submit` only queues (bounded), so neither a
 request nor the bot's loop ever waits on Discord.
 
-Each message gets at most `max_attempts` posts: a 5xx or a connection failure is tried again
-after 1, 2, 4… s; a 429 after exactly what Discord asks (`Retry-After`, or `retry_after` in the
+Each message gets at most `max_attempts` posts: a 5xx, a connection failure or a garbled answer
+(`http.client.HTTPException`: a bad status line, a truncated body) is tried again after 1, 2, 4… s; a 429 after exactly what Discord asks (`Retry-After`, or `retry_after` in the
 JSON body), never sooner; any other 4xx is given up at once. Log lines say "alert webhook", never
 its URL (the URL holds the webhook's token).
+
+`close` still delivers what is queued (a "resolved" message raised just before shutdown), one
+attempt each and within `DRAIN_SECONDS` in all, then stops.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import queue
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -24,6 +29,7 @@ MAX_ATTEMPTS = 5
 FIRST_BACKOFF_SECONDS = 1.0
 LONGEST_RETRY_AFTER_SECONDS = 300.0  # a longer wait than this is given up on, not waited for
 POST_TIMEOUT_SECONDS = 5.0
+DRAIN_SECONDS = 5.0  # the longest `close` waits for queued messages
 
 
 def retry_after_seconds(headers, body: bytes) -> float | None:
@@ -48,17 +54,30 @@ class WebhookSender:
         queue_size: int = QUEUE_SIZE,
     ) -> None:
         self._url = url
+        # Set by `close`: no more retries, and the queue is worked off until its end marker.
         self._stop = threading.Event()
+        self._drain_deadline = float("inf")
         # The default sleep is the stop event's wait: closing cuts a back-off short.
         self._sleep = sleep or self._stop.wait
         self._max_attempts = max_attempts
         self._queue: queue.Queue[dict | None] = queue.Queue(maxsize=queue_size)
         self._thread: threading.Thread | None = None
         self.delivered = 0
-        self.dropped = 0
+        # Counted by both the submitting threads (queue full) and the worker (given up).
+        self._dropped = 0
+        self._dropped_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"WebhookSender(queued={self._queue.qsize()}, delivered={self.delivered})"
+
+    @property
+    def dropped(self) -> int:
+        with self._dropped_lock:
+            return self._dropped
+
+    def _count_dropped(self) -> None:
+        with self._dropped_lock:
+            self._dropped += 1
 
     def start(self) -> None:
         if self._thread is None:
@@ -71,7 +90,7 @@ class WebhookSender:
             self._queue.put_nowait(payload)
             return True
         except queue.Full:
-            self.dropped += 1
+            self._count_dropped()
             log.warning("alert webhook queue full (%d messages waiting); alert dropped", self._queue.maxsize)
             return False
 
@@ -80,22 +99,33 @@ class WebhookSender:
         with self._queue.all_tasks_done:
             return self._queue.all_tasks_done.wait_for(lambda: not self._queue.unfinished_tasks, timeout)
 
-    def close(self, timeout: float = 2.0) -> None:
+    def close(self, timeout: float = DRAIN_SECONDS) -> None:
+        """Deliver what is queued, one attempt each, for at most `timeout` seconds; then stop."""
+        deadline = time.monotonic() + timeout
+        self._drain_deadline = deadline
         self._stop.set()
+        if self._thread is None:
+            return
         try:
-            self._queue.put_nowait(None)
+            # Behind everything queued: the worker ends when it gets there.
+            self._queue.put(None, timeout=max(0.0, deadline - time.monotonic()))
         except queue.Full:
             pass
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._thread.join(max(0.0, deadline - time.monotonic()))
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        while True:
             payload = self._queue.get()
             try:
-                if payload is not None:
+                if payload is None:
+                    return
+                if time.monotonic() > self._drain_deadline:
+                    self._count_dropped()
+                    log.warning("alert webhook: message dropped at shutdown (no time left to send it)")
+                else:
                     self._deliver(payload)
             except Exception as error:  # the worker must outlive any one message
+                self._count_dropped()
                 log.warning("alert webhook: message dropped (%s)", error.__class__.__name__)
             finally:
                 self._queue.task_done()
@@ -116,7 +146,7 @@ class WebhookSender:
                     break
             elif status is not None and status < 500:
                 log.warning("alert webhook answered %d; message dropped", status)
-                self.dropped += 1
+                self._count_dropped()
                 return
             else:
                 wait, backoff = backoff, backoff * 2
@@ -130,7 +160,7 @@ class WebhookSender:
                 self._max_attempts,
             )
             self._sleep(wait)
-        self.dropped += 1
+        self._count_dropped()
         log.warning("alert webhook: message dropped after %d attempts", attempt)
 
     def _post(self, body: bytes) -> tuple[int | None, float | None]:
@@ -142,10 +172,22 @@ class WebhookSender:
             headers={"Content-Type": "application/json", "User-Agent": "AuroraDashboard (alerts)"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=POST_TIMEOUT_SECONDS) as response:
+            with urllib.request.urlopen(request, timeout=self._post_timeout()) as response:
                 return response.status, None
         except urllib.error.HTTPError as error:
             with error:
-                return error.code, retry_after_seconds(error.headers, error.read())
-        except OSError:  # refused, reset, timed out, name not resolved: all worth another try
+                return error.code, retry_after_seconds(error.headers, self._error_body(error))
+        # Refused, reset, timed out, name not resolved, a garbled answer: all worth another try.
+        except (OSError, http.client.HTTPException):
             return None, None
+
+    def _post_timeout(self) -> float:
+        # While closing, no post outlasts the time left to drain.
+        return max(0.1, min(POST_TIMEOUT_SECONDS, self._drain_deadline - time.monotonic()))
+
+    @staticmethod
+    def _error_body(error: urllib.error.HTTPError) -> bytes:
+        try:
+            return error.read()
+        except (OSError, http.client.HTTPException):  # the status still counts; only the hint is lost
+            return b""

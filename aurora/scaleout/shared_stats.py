@@ -10,6 +10,10 @@ worker's service still decides locally when it wants fresh figures; the wrapper 
    runs the inner compute and stores result and marker;
 3. or, when another process holds the lock, waits for that process's result.
 
+A worker whose own day at a glance is not counted yet (each worker counts its own) carries the
+last published glance forward rather than storing None over it: otherwise the glance would come
+and go across the deployment with whichever worker computed last.
+
 Freshness is timed by Redis key expiry, so hosts with skewed clocks still agree. When Redis is
 unreachable each process computes on its own (the dashboard keeps working, at the old cost).
 """
@@ -19,12 +23,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 import redis
 from sqlalchemy import Engine
 
-from aurora.models import DatabaseStats
+from aurora.models import DatabaseStats, DayAtAGlance
 from aurora.scaleout import codec
 from aurora.scaleout.redis_link import RedisError, RedisHealth
 from aurora.seams import StatsCompute
@@ -91,6 +96,15 @@ class SharedStatsCompute:
             log.warning("shared stats in Redis are unreadable (%s); recomputing", error)
             return None
 
+    def _last_glance(self) -> DayAtAGlance | None:
+        """The glance of the last stored result (fresh or not), or None."""
+        try:
+            raw = self._client.get(self._data_key)
+            return None if raw is None else codec.loads(DatabaseStats, raw).glance
+        except (RedisError, codec.CodecError):
+            # Already computed: a glance missing for one interval beats computing all over again.
+            return None
+
     def _shared(self, engine: Engine, now: datetime) -> DatabaseStats:
         deadline = time.monotonic() + self._lock_seconds + 1
         lock = self._client.lock(self._lock_key, timeout=self._lock_seconds)
@@ -120,6 +134,8 @@ class SharedStatsCompute:
             return result
         self._observe("computed")
         result = self._inner(engine, now)
+        if result.glance is None:
+            result = replace(result, glance=self._last_glance())
         try:
             with self._client.pipeline(transaction=True) as pipe:
                 pipe.set(self._data_key, codec.dumps(result), px=self._keep_ms)

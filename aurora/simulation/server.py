@@ -14,6 +14,7 @@ days behind the demo. Payload shapes are in `aurora.simulation.payloads`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections import OrderedDict, deque
@@ -82,7 +83,13 @@ class SimulatedDiscord(RestHandlers, GatewayHandlers):
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name=self._thread_name, daemon=True)
         self._thread.start()
-        self._call(self._serve())
+        try:
+            self._call(self._serve())
+        except BaseException:
+            # A server that could not come up leaves no loop thread (or half-set-up site) behind.
+            with contextlib.suppress(Exception):
+                self.stop()
+            raise
         return self
 
     def stop(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -110,3 +111,47 @@ class FakeWebhook:
             return web.Response(status=204)
         status, headers, body = answer
         return web.Response(status=status, headers=headers, body=body, content_type="application/json")
+
+
+class GarbledWebhook:
+    """A loopback endpoint that answers its first `times` posts with raw bytes no HTTP client can
+    use (a bad status line, a body shorter than its length, or nothing), then 204. Counts posts."""
+
+    def __init__(self, answer: bytes, *, times: int) -> None:
+        self._answer, self._garbled_left = answer, times
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._thread = threading.Thread(target=self._serve, name="garbled-webhook", daemon=True)
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}/api/webhooks/{WEBHOOK_ID}/{WEBHOOK_TOKEN}"
+        self.posts = 0
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept (closing alone does not)
+        self._thread.join(timeout=2)
+        self._listener.close()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:  # closed: done
+                return
+            with connection:
+                read_request(connection)
+                self.posts += 1
+                garbled, self._garbled_left = self._garbled_left > 0, self._garbled_left - 1
+                connection.sendall(self._answer if garbled else b"HTTP/1.1 204 No Content\r\n\r\n")
+
+
+def read_request(connection: socket.socket) -> None:
+    """Headers, then as many body bytes as they announce."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += connection.recv(4096)
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
+    while len(body) < length:
+        body += connection.recv(4096)
