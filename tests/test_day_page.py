@@ -68,6 +68,11 @@ def text_of(component) -> str:
         {"zone": "Nowhere/Land"},
         {"zone": "../../etc/passwd"},
         {"zone": "x" * 5000},
+        {"zone": "Europe"},  # a folder of the zone database, not a zone
+        {"zone": "America/"},
+        {"zone": "Etc"},
+        {"zone": "zone1970.tab"},  # a file of the zone database that is no zone
+        {"zone": ""},
     ],
 )
 def test_a_zone_the_server_cannot_use_means_utc(browser):

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from zoneinfo import ZoneInfo, available_timezones
 
 LOCAL_CHOICE = "local"
 UTC_CHOICE = "utc"
@@ -53,14 +54,18 @@ class ViewZone:
 UTC_VIEW = ViewZone(UTC, "UTC")
 
 
+@cache
+def known_zones() -> frozenset[str]:
+    """The IANA names the server has: only these are opened (a tzdata folder such as "Europe", or a
+    file that is no zone, would fail in ZoneInfo with an OSError). Read once, on first use."""
+    return frozenset(available_timezones())
+
+
 def view_zone(choice: str | None, browser: dict | None) -> ViewZone:
     """The zone to show times in: the browser's, unless UTC was chosen or the browser's is unusable."""
     if choice == UTC_CHOICE or not isinstance(browser, dict):
         return UTC_VIEW
     name = browser.get("zone")
-    if not isinstance(name, str) or not name or len(name) > LONGEST_ZONE_NAME:
+    if not isinstance(name, str) or len(name) > LONGEST_ZONE_NAME or name not in known_zones():
         return UTC_VIEW
-    try:
-        return ViewZone(ZoneInfo(name), name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC_VIEW
+    return ViewZone(ZoneInfo(name), name)
