@@ -17,12 +17,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from aurora.hour_names import BreakdownUnavailable
 from aurora.models import HourBreakdown
 from aurora.queries.hours import check_in_window, hour_breakdown, window_hours
-from aurora.queries.scope import HOUR
+from aurora.queries.scope import HOUR, SETTLED_AFTER
 from aurora.seams import Clock
 
 log = logging.getLogger(__name__)
 
-SETTLED_AFTER = timedelta(minutes=1)
 OPEN_HOUR_SECONDS = timedelta(seconds=10)
 
 

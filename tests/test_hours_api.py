@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from urllib.parse import quote
 
 import pytest
 
 from aurora.db import moderation_cases
+from aurora.hour_names import MalformedHour, parse_hour
 from aurora.queries.glance import DayGlance, with_day_glance
 from aurora.queries.reference import compute_database_stats
 from tests.openapi_check import assert_conforms, document
@@ -106,6 +108,7 @@ def test_an_hour_breakdown_counts_the_seeded_rows(client, engine):
         (iso_z(HOUR - timedelta(hours=24)), 404),  # the hour before the 24
         (iso_z(HOUR + timedelta(hours=1)), 404),  # not begun yet
         ("2026-02-30T10:00:00Z", 404),  # well-formed, but no such moment
+        (quote(iso_z(TARGET) + "\n"), 400),  # a trailing newline is not part of an hour
     ],
 )
 def test_a_malformed_or_out_of_range_hour_is_a_json_error(client, hour, status):
@@ -115,6 +118,13 @@ def test_a_malformed_or_out_of_range_hour_is_a_json_error(client, hour, status):
     assert_conforms(
         document(), PATH, "GET", status=status, headers=response.headers, body=response.get_data()
     )
+
+
+@pytest.mark.parametrize("digits", ["０１２３４５６７８９", "٠١٢٣٤٥٦٧٨٩"])
+def test_an_hour_in_other_digits_than_ascii_ones_is_malformed(digits):
+    text = iso_z(TARGET)  # the date and hour in other digits (the minutes are written out in the pattern)
+    with pytest.raises(MalformedHour):
+        parse_hour(text[:13].translate(str.maketrans("0123456789", digits)) + text[13:])
 
 
 def test_the_open_hour_and_the_oldest_have_breakdowns_and_a_query_parameter_is_refused(client, engine):

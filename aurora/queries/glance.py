@@ -36,10 +36,9 @@ from aurora.models import (
 from aurora.queries.hour_kinds import HourKinds, kinds_per_hour
 from aurora.queries.hours import window_hours
 from aurora.queries.pieces import ROWS_PER_STATEMENT
-from aurora.queries.scope import DAY, HOUR, HOURS
+from aurora.queries.scope import DAY, HOUR, HOURS, SETTLED_AFTER
 from aurora.seams import StatsCompute
 
-SETTLED_AFTER = timedelta(minutes=1)
 RECONCILE_EVERY = timedelta(hours=1)
 # What one refresh may read for the glance (at least one range of hours): a count of rows rather than
 # a time, so that what a refresh does never depends on how loaded the machine is.

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import Connection, func, select, true
 
 from aurora.db import COMMAND_RUN, moderation_cases, transactions
-from aurora.queries.pieces import ROWS_PER_STATEMENT, _as_hour, counted_pieces
+from aurora.queries.pieces import ROWS_PER_STATEMENT, as_hour, counted_pieces
 from aurora.queries.scope import HOUR, TRANSACTION_ROWS, Rows, hour_bucket
 
 CASE_ROWS = Rows(moderation_cases, moderation_cases.c.created_at, true())
@@ -64,7 +64,7 @@ def _grouped(conn: Connection, rows: Rows, low: datetime, high: datetime, *measu
         query = select(inner.c.hour, inner.c.kind, func.count(), *sums).group_by(inner.c.hour, inner.c.kind)
         for hour, kind, count, *summed in conn.execute(query):
             if hour is not None:  # SQLite text that is not a moment has no hour
-                yield _as_hour(hour), kind, count, *(int(value or 0) for value in summed)
+                yield as_hour(hour), kind, count, *(int(value or 0) for value in summed)
 
 
 def kinds_per_hour(conn: Connection, low: datetime, high: datetime) -> dict[datetime, HourKinds]:

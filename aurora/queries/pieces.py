@@ -110,7 +110,7 @@ def _grouped_per_hour(conn: Connection, inner, cap: int) -> dict[tuple, int] | N
     moment, *others = limited.c
     keyed = select(hour_bucket(conn.dialect.name, moment).label("hour"), *others).subquery()
     query = select(*keyed.c, func.count()).group_by(*keyed.c)
-    grouped = {(_as_hour(hour), *rest): count for hour, *rest, count in conn.execute(query)}
+    grouped = {(as_hour(hour), *rest): count for hour, *rest, count in conn.execute(query)}
     return grouped if sum(grouped.values()) <= cap else None
 
 
@@ -164,7 +164,7 @@ def names_per_hour(conn: Connection, commands: dict[datetime, int]) -> dict[date
         )
         query = select(inner.c.hour, inner.c.name, func.count()).group_by(inner.c.hour, inner.c.name)
         for hour, name, count in conn.execute(query):
-            names[_as_hour(hour)][name] += count
+            names[as_hour(hour)][name] += count
     return names
 
 
@@ -191,7 +191,8 @@ def command_names_between(conn: Connection, low: datetime, high: datetime) -> Co
     return names
 
 
-def _as_hour(value) -> datetime:
+def as_hour(value) -> datetime:
+    """An hour bucket as the database gives it (`hour_bucket`), as an aware UTC datetime."""
     # PostgreSQL's date_trunc gives a datetime, SQLite's strftime the text of one.
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
@@ -220,7 +221,7 @@ def new_rows_per_hour(
         )
         for bucket, command, command_name, count in conn.execute(query):
             if bucket is not None:
-                grouped.append((_as_hour(bucket), bool(command), command_name, count))
+                grouped.append((as_hour(bucket), bool(command), command_name, count))
     return grouped
 
 
