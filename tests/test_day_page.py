@@ -129,6 +129,9 @@ def test_the_hour_panel_follows_the_address(engine, clock):
         f"{target + timedelta(hours=6, minutes=30):%H:%M} IST ({target:%H}:00 UTC)"
     )
     assert "Commands: 3" in text_of(body) and "/ping 3" in text_of(body)
+    # The days before in summary, not one by one (answers show the last 24 hours only).
+    assert "Commands: mean 0.0 · min 0 · max 0" in text_of(body)
+    assert f"{target - timedelta(days=1):%a %d %b}" not in text_of(body) and "0 commands" not in text_of(body)
     assert hour_panel_values("#hour=2020-01-01T00:00Z", UTC_VIEW, breakdowns)[2][0].children == OUT_OF_RANGE
     for fragment in (None, "", "#other", "#hour=tomorrow"):
         assert hour_panel_values(fragment, UTC_VIEW, breakdowns) == [True, "", []]

@@ -19,6 +19,7 @@ from aurora.models import (
     DayAtAGlance,
     HourBreakdown,
     SameHourTotals,
+    Spread,
 )
 
 COUNTING = "Counting the last 30 days…"
@@ -107,17 +108,12 @@ def _counts(items: list[tuple[str, str]], empty: str) -> html.Ul:
     )
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}" + ("" if count == 1 else "s")
+def _spread(spread: Spread) -> str:
+    return f"mean {spread.mean:,.1f} · min {spread.min:,} · max {spread.max:,}"
 
 
-def _spread(values: list[int]) -> str:
-    return f"mean {sum(values) / len(values):,.1f} · min {min(values):,} · max {max(values):,}"
-
-
-def hour_panel(breakdown: HourBreakdown, zone: ViewZone = UTC_VIEW) -> list:
-    """One hour's breakdown and how the same hour went on the days before (the panel's body)."""
-    days = breakdown.previous_days
+def hour_panel(breakdown: HourBreakdown) -> list:
+    """One hour's breakdown and how the same hour went on the days before, in summary (the panel's body)."""
     commands = [("/" + without_bidi_controls(item.name), f"{item.count:,}") for item in breakdown.commands]
     unnamed = breakdown.commands_total - sum(item.count for item in breakdown.commands)
     if unnamed:
@@ -146,20 +142,8 @@ def hour_panel(breakdown: HourBreakdown, zone: ViewZone = UTC_VIEW) -> list:
                 html.Section(
                     [
                         html.H3(f"Same hour, {SAME_HOUR_DAYS} days before"),
-                        html.P(f"Commands: {_spread([day.commands for day in days])}", className="spread"),
-                        html.P(
-                            f"Transactions: {_spread([day.transactions for day in days])}", className="spread"
-                        ),
-                        _counts(
-                            [
-                                (
-                                    f"{zone.local(day.hour):%a %d %b}",
-                                    f"{_plural(day.commands, 'command')} · {_plural(day.transactions, 'transaction')}",
-                                )
-                                for day in days
-                            ],
-                            "none",
-                        ),
+                        html.P(f"Commands: {_spread(breakdown.same_hour.commands)}", className="spread"),
+                        html.P(f"Transactions: {_spread(breakdown.same_hour.transactions)}", className="spread"),
                     ]
                 ),
             ],
