@@ -2,7 +2,9 @@
 
 The browser says its zone (an IANA name, from `Intl`, in assets/day.js); the choice is kept in the
 browser's local storage. Anything the server cannot use as a zone means UTC. The hours themselves
-stay UTC hours: in a zone whose offset is not whole hours, each bar starts at that many minutes.
+stay UTC hours: in a zone whose offset is not whole hours, each bar starts at that many minutes; on
+a day the clocks change, each hour keeps its own offset and abbreviation (two hours may both start at
+02:00 local time: "02:00 CEST" and "02:00 CET").
 """
 
 from __future__ import annotations
@@ -32,6 +34,23 @@ class ViewZone:
     def abbreviation(self, moment: datetime) -> str:
         """What a time is followed by: "UTC", or the zone's short name then (e.g. "CET", "IST")."""
         return "UTC" if self.is_utc else (self.local(moment).strftime("%Z") or self.name)
+
+    def clock_label(self, moment: datetime) -> str:
+        """A time with its own abbreviation: "02:00 CEST" and "02:00 CET" on the night clocks go back."""
+        return f"{self.local(moment):%H:%M} {self.abbreviation(moment)}"
+
+    def hour_labels(self, hours: list[datetime]) -> list[str]:
+        """Each hour's local time, with its abbreviation where the same time shows twice among `hours`
+        (the hour repeated when clocks go back), so that no two labels read alike."""
+        times = [f"{self.local(hour):%H:%M}" for hour in hours]
+        return [
+            self.clock_label(hour) if times.count(time) > 1 else time for hour, time in zip(hours, times, strict=True)
+        ]
+
+    def abbreviations(self, hours: list[datetime]) -> str:
+        """The abbreviations `hours` are shown in, in order: "CET", or "CEST, then CET" across a change."""
+        seen = list(dict.fromkeys(self.abbreviation(hour) for hour in hours)) or ["UTC"]
+        return ", then ".join(seen)
 
     def offset_text(self, moment: datetime) -> str:
         offset = self.local(moment).utcoffset()
