@@ -4,13 +4,17 @@ against known rows: the numbers, the errors, the shared rate-limit budget, and t
 from __future__ import annotations
 
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
+from sqlalchemy import event
 
 from aurora.db import moderation_cases
-from aurora.hour_names import MalformedHour, parse_hour
+from aurora.hour_names import BreakdownUnavailable, MalformedHour, parse_hour
+from aurora.hour_service import HourBreakdowns
 from aurora.queries.glance import DayGlance, with_day_glance
 from aurora.queries.reference import compute_database_stats
 from tests.openapi_check import assert_conforms, document
@@ -208,3 +212,53 @@ def test_a_refresh_whose_predecessor_still_counts_serves_the_last_glance(engine)
     first = glance(engine, NOW)
     with glance._lock:  # a call given up on, still holding it
         assert glance(engine, NOW + timedelta(seconds=30)) is first
+
+
+def held_statements(engine) -> tuple[threading.Event, list[int]]:
+    """Every statement on `engine` waits until the returned event is set (a database that does not
+    answer); the list gets the id of each thread that ran one."""
+    release, runners = threading.Event(), []
+
+    def hold(*_arguments):
+        runners.append(threading.get_ident())
+        release.wait(10)
+
+    event.listen(engine, "before_cursor_execute", hold)
+    return release, runners
+
+
+def test_callers_asking_for_an_hour_being_counted_share_one_count(engine, clock):
+    insert_rows(engine, transaction_rows=[command(TARGET + timedelta(minutes=5), "ping")])
+    breakdowns = HourBreakdowns(engine, clock)
+    release, runners = held_statements(engine)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = [pool.submit(breakdowns.breakdown, TARGET) for _ in range(4)]
+        # Each caller counting on its own would show up here as a thread running statements.
+        for _ in range(100):
+            if len(set(runners)) == 4:
+                break
+            threading.Event().wait(0.01)
+        release.set()
+        results = [answer.result(timeout=10) for answer in answers]
+    assert len(set(runners)) == 1
+    assert {result.commands_total for result in results} == {1} and all(r is results[0] for r in results)
+
+
+def test_an_hour_not_counted_within_the_budget_is_unavailable_and_kept_once_counted(engine, clock):
+    insert_rows(engine, transaction_rows=[command(TARGET + timedelta(minutes=5), "ping")])
+    breakdowns = HourBreakdowns(engine, clock, budget=timedelta(seconds=0.2))
+    release, runners = held_statements(engine)
+    with pytest.raises(BreakdownUnavailable):
+        breakdowns.breakdown(TARGET)
+    release.set()
+    # The count went on: once done, it is what the next caller gets, without counting again.
+    for _ in range(500):
+        try:
+            assert breakdowns.breakdown(TARGET).commands_total == 1
+            break
+        except BreakdownUnavailable:
+            continue
+    else:
+        raise AssertionError("the count never finished")
+    counted = len(runners)
+    assert breakdowns.breakdown(TARGET).commands_total == 1 and len(runners) == counted
