@@ -12,7 +12,7 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import event
 
-from aurora.db import moderation_cases
+from aurora.db import moderation_cases, transactions
 from aurora.hour_names import BreakdownUnavailable, MalformedHour, parse_hour
 from aurora.hour_service import HourBreakdowns
 from aurora.queries.glance import DayGlance, with_day_glance
@@ -204,6 +204,62 @@ def test_a_deleted_row_leaves_the_glance_within_the_reconcile_period(engine):
         conn.execute(moderation_cases.delete().where(moderation_cases.c.created_at < HOUR - timedelta(hours=24)))
     assert baseline(glance(engine, NOW + timedelta(seconds=30))) == {"warn": 0, "ban": 15}  # not counted again yet
     assert baseline(glance(engine, NOW + timedelta(minutes=10, seconds=30))) == {"warn": 0, "ban": 0}
+
+
+BUSY_HOURS = (HOUR - timedelta(days=12, hours=5), HOUR - timedelta(days=3), TARGET)
+
+
+def seed_busy_hours(engine) -> None:
+    """Rows spread over two busy hours of the baseline and one of the 24."""
+    insert_rows(
+        engine,
+        transaction_rows=[
+            transaction(hour + timedelta(seconds=index * 17), ("SHOP_BUY", "DAILY_REWARD")[index % 2], index)
+            for hour in BUSY_HOURS
+            for index in range(60)
+        ],
+        case_rows=[case(hour + timedelta(minutes=index), ("warn", "ban")[index % 2]) for hour in BUSY_HOURS for index in range(20)],
+    )
+
+
+def test_the_glance_reads_at_most_its_budget_per_refresh_even_inside_one_busy_hour(engine):
+    seed(engine)
+    seed_busy_hours(engine)
+    expected = DayGlance()(engine, NOW)
+    # Pieces of at most 5 rows, at most 20 rows a refresh: each busy hour takes several refreshes.
+    glance = DayGlance(rows_per_call=20, rows_per_statement=5)
+    reads = []
+    while (figures := glance(engine, NOW)) is None:
+        reads.append(glance.read)
+        assert len(reads) < 500
+    reads.append(glance.read)
+    assert max(reads) <= 20 + 5 and sum(reads) >= 60 * 3 + 20 * 3
+    assert figures == expected  # ranges counted over several refreshes add up to the same
+
+
+def test_the_reconcile_counts_kinds_again_only_for_hours_whose_counts_changed(engine):
+    seed(engine)
+    seed_busy_hours(engine)
+    glance = DayGlance(reconcile_every=timedelta(minutes=10))
+    assert glance(engine, NOW) is not None
+    grouped: list[tuple] = []
+
+    def record(_conn, _cursor, statement, parameters, _context, _many):
+        if "kind" in statement:  # the kinds-per-hour statements; the checks count without grouping by kind
+            grouped.append(parameters)
+
+    event.listen(engine, "before_cursor_execute", record)
+    later = NOW + timedelta(minutes=10, seconds=30)  # every kept hour is due for its check
+    assert glance(engine, later) is not None
+    unchanged = len(grouped)
+    assert unchanged <= 4  # the settling hours' only (the open one and the one before), for each table
+    with engine.begin() as conn:
+        first = BUSY_HOURS[0]
+        conn.execute(transactions.delete().where(transactions.c.created_at.between(first, first + timedelta(minutes=5))))
+    grouped.clear()
+    figures = glance(engine, later + timedelta(minutes=10, seconds=30))
+    assert 0 < len(grouped) - unchanged <= 2  # one hour changed: counted again, for each table
+    assert figures == DayGlance()(engine, later + timedelta(minutes=10, seconds=30))
 
 
 def test_a_refresh_whose_predecessor_still_counts_serves_the_last_glance(engine):
