@@ -143,12 +143,12 @@ class DayGlance:
 
     def _changed(self, conn: Connection, hours: list[datetime]) -> list[datetime]:
         """Those of the kept `hours` whose rows or cases are no longer as many as kept (index-only counts)."""
-        rows = count_per_hour(conn, TRANSACTION_ROWS, hours)
-        cases = count_per_hour(conn, CASE_ROWS, hours)
-        return [
-            hour for hour in hours
-            if rows[hour] != sum(self._kept[hour][0].rows.values()) or cases[hour] != sum(self._kept[hour][0].cases.values())
-        ]
+        kept_rows = {hour: sum(self._kept[hour][0].rows.values()) for hour in hours}
+        kept_cases = {hour: sum(self._kept[hour][0].cases.values()) for hour in hours}
+        # The kept counts size the statements (how many hours go together), as the ledger's do.
+        rows = count_per_hour(conn, TRANSACTION_ROWS, hours, max(kept_rows.values()))
+        cases = count_per_hour(conn, CASE_ROWS, hours, max(kept_cases.values()))
+        return [hour for hour in hours if rows[hour] != kept_rows[hour] or cases[hour] != kept_cases[hour]]
 
     def __call__(self, engine: Engine, now: datetime) -> DayAtAGlance | None:
         # A call the service gave up on (a database gone silent) may still hold the lock: the next
