@@ -7,7 +7,7 @@ import io
 import json
 
 from aurora.combine import daily_mean_change, kind_change
-from aurora.models import COIN_FLOWS, AlertRecord, HourBreakdown, Stats, iso_utc
+from aurora.models import COIN_FLOWS, AlertRecord, HourBreakdown, Spread, Stats, iso_utc
 
 
 def _iso_or_none(moment) -> str | None:
@@ -105,13 +105,12 @@ def glance_to_dict(stats: Stats) -> dict:
     return {"economy": economy, "moderation": moderation}
 
 
-def _spread(values: list[int]) -> dict:
-    return {"mean": round(sum(values) / len(values), 2), "min": min(values), "max": max(values)}
+def _spread(spread: Spread) -> dict:
+    return {"mean": round(spread.mean, 2), "min": spread.min, "max": spread.max}
 
 
 def hour_breakdown_to_dict(breakdown: HourBreakdown) -> dict:
     """The JSON of `/api/activity/hours/<hour>`: counts only, no names but command names."""
-    days = breakdown.previous_days
     return {
         "hour": iso_utc(breakdown.hour),
         "commands": {
@@ -127,12 +126,10 @@ def hour_breakdown_to_dict(breakdown: HourBreakdown) -> dict:
             "total": sum(item.count for item in breakdown.cases),
             "byKind": [{"kind": item.kind, "count": item.count} for item in breakdown.cases],
         },
+        # The earlier days in summary only: a list per day would let a client rebuild their hourly series.
         "sameHourPreviousDays": {
-            "days": [
-                {"hour": iso_utc(day.hour), "commands": day.commands, "transactions": day.transactions} for day in days
-            ],
-            "commands": _spread([day.commands for day in days]),
-            "transactions": _spread([day.transactions for day in days]),
+            "commands": _spread(breakdown.same_hour.commands),
+            "transactions": _spread(breakdown.same_hour.transactions),
         },
     }
 

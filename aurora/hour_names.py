@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 
 # An hour as the API and the page's address write it: on the hour, in UTC; seconds optional.
 HOUR_PATTERN = r"^\d{4}-\d\d-\d\dT\d\d:00(:00)?Z$"
-_HOUR_FORMAT = re.compile(HOUR_PATTERN)
+# Matched whole (no trailing newline, as `$` allows) and ASCII digits only (\d takes any Unicode digit).
+_HOUR_FORMAT = re.compile(HOUR_PATTERN, flags=re.ASCII)
 # The page's address holds the selected hour as `#hour=2026-11-28T14:00Z`.
 HASH_PREFIX = "#hour="
 
@@ -30,7 +31,7 @@ class BreakdownUnavailable(RuntimeError):
 
 def parse_hour(text: str) -> datetime:
     """The UTC hour `text` names; MalformedHour or HourOutOfRange otherwise."""
-    if not _HOUR_FORMAT.match(text):
+    if not _HOUR_FORMAT.fullmatch(text):
         raise MalformedHour("an hour is written like 2026-11-28T14:00:00Z (UTC, on the hour)")
     try:
         return datetime.strptime(text[:13], "%Y-%m-%dT%H").replace(tzinfo=UTC)

@@ -208,12 +208,34 @@ class KindCount:
 
 
 @dataclass(frozen=True)
+class Spread:
+    """Counts of several hours in summary: only the summary leaves the query (answers show the last
+    24 hours' activity, never the series of earlier days it was made from)."""
+
+    mean: float
+    min: int
+    max: int
+
+    @classmethod
+    def of(cls, values: list[int]) -> Spread:
+        return cls(sum(values) / len(values), min(values), max(values))
+
+
+@dataclass(frozen=True)
+class SameHourSpread:
+    """The same hour on the SAME_HOUR_DAYS days before one hour: commands and other transactions."""
+
+    commands: Spread
+    transactions: Spread
+
+
+@dataclass(frozen=True)
 class HourBreakdown:
-    """One UTC hour of the last 24: what it held, and the same hour on each of the days before."""
+    """One UTC hour of the last 24: what it held, and the same hour on the days before in summary."""
 
     hour: datetime
     commands_total: int  # command runs, those without a name included
     commands: tuple[CommandCount, ...]  # runs per name, most first
     transactions: tuple[KindCount, ...]  # every kind but command runs
     cases: tuple[KindCount, ...]
-    previous_days: tuple[ActivityPoint, ...]  # SAME_HOUR_DAYS points, oldest first
+    same_hour: SameHourSpread

@@ -192,7 +192,8 @@ def browser():
 @pytest.fixture
 def page(browser):
     """A fresh browser page that records console errors and page errors for assertions."""
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    # A fixed zone: what the page shows must not depend on the host's.
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, timezone_id="UTC")
     page = context.new_page()
     page.console_errors = []
     page.on("console", lambda message: message.type == "error" and page.console_errors.append(message.text))

@@ -4,7 +4,7 @@ its address, the hour buttons, the table and the glance."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from dash import no_update
@@ -13,7 +13,7 @@ from aurora.db import create_db_engine
 from aurora.hour_service import HourBreakdowns
 from aurora.layouts import ids
 from aurora.layouts.callbacks import OUTPUTS, page_values
-from aurora.layouts.day import activity_table, glance_items
+from aurora.layouts.day import activity_table, glance_items, hour_button_labels, hour_title
 from aurora.layouts.day_callbacks import (
     DAY_OUTPUTS,
     NOT_ANSWERED,
@@ -30,7 +30,7 @@ from aurora.layouts.day_callbacks import (
 from aurora.layouts.figures import COMMAND_COLOUR, TRANSACTION_COLOUR, activity_figure
 from aurora.layouts.formatting import clock_time
 from aurora.layouts.zones import LOCAL_CHOICE, UTC_CHOICE, UTC_VIEW, view_zone
-from aurora.models import DatabaseStats, DayAtAGlance, KindTotals, SameHourTotals
+from aurora.models import ActivityPoint, DatabaseStats, DayAtAGlance, KindTotals, SameHourTotals
 from aurora.scaleout import codec
 from tests.support import NOW, command, insert_rows
 from tests.test_page import ACTIVITY, CONNECTED, stats_with
@@ -68,6 +68,11 @@ def text_of(component) -> str:
         {"zone": "Nowhere/Land"},
         {"zone": "../../etc/passwd"},
         {"zone": "x" * 5000},
+        {"zone": "Europe"},  # a folder of the zone database, not a zone
+        {"zone": "America/"},
+        {"zone": "Etc"},
+        {"zone": "zone1970.tab"},  # a file of the zone database that is no zone
+        {"zone": ""},
     ],
 )
 def test_a_zone_the_server_cannot_use_means_utc(browser):
@@ -90,11 +95,35 @@ def test_the_figure_has_the_means_behind_the_bars_in_colour_blind_safe_colours()
     assert list(figure.data[2].y) == [index for index in range(24)]  # the sums over 7 days, as means
     assert list(figure.data[3].y) == [2.0] * 24
     # Hours on the axis in the viewer's zone; each point knows its UTC hour for a click.
-    assert (
-        figure.data[0].x[0].strftime("%H:%M") == f"{ACTIVITY[0].hour + timedelta(hours=5, minutes=30):%H:%M}"
-    )
+    assert figure.layout.xaxis.ticktext[0] == f"{ACTIVITY[0].hour + timedelta(hours=5, minutes=30):%H:%M}"
     assert figure.data[0].customdata[-1] == f"{HOUR:%Y-%m-%dT%H:%M:%S}Z"
-    assert "%{y:,d} commands" in figure.data[0].hovertemplate and "IST" in figure.data[0].hovertemplate
+    assert "%{y:,d} commands" in figure.data[0].hovertemplate
+    assert figure.data[0].hovertext[0] == f"{ACTIVITY[0].hour + timedelta(hours=5, minutes=30):%H:%M} IST"
+
+
+def test_the_hour_the_clocks_go_back_keeps_its_own_bar_label_and_abbreviation():
+    # Europe/Berlin, 2026-10-25: at 01:00 UTC the clocks go from 03:00 CEST back to 02:00 CET, so
+    # local 02:00 comes twice (00:00 and 01:00 UTC).
+    berlin = view_zone(LOCAL_CHOICE, {"zone": "Europe/Berlin"})
+    first = datetime(2026, 10, 24, 14, tzinfo=UTC)
+    points = tuple(ActivityPoint(first + index * timedelta(hours=1), index, 1) for index in range(24))
+    twice = [10, 11]  # 00:00 and 01:00 UTC
+    figure = activity_figure(points, tuple(SameHourTotals(point.hour, 7, 7) for point in points), berlin)
+    for trace in figure.data:
+        assert len(set(trace.x)) == 24  # no two points share a place on the axis
+    assert [figure.data[0].hovertext[index] for index in twice] == ["02:00 CEST", "02:00 CET"]
+    assert [figure.data[2].hovertext[index] for index in twice] == ["02:00 CEST", "02:00 CET"]
+    assert figure.data[0].hovertext[0] == "16:00 CEST" and figure.data[0].hovertext[-1] == "14:00 CET"
+    assert "%{hovertext}" in figure.data[0].hovertemplate and "%{hovertext}" in figure.data[2].hovertemplate
+    assert list(figure.layout.xaxis.ticktext) == ["16:00", "19:00", "22:00", "01:00", "03:00", "06:00", "09:00", "12:00"]
+    labels = [label for label, _ in hour_button_labels(points, berlin)]
+    assert [labels[index] for index in twice] == ["02:00 CEST", "02:00 CET"] and len(set(labels)) == 24
+    assert labels[0] == "16:00" and labels[-1] == "14:00"
+    assert hour_title(points[11].hour, berlin) == "2026-10-25 02:00–03:00 CET (01:00 UTC)"
+    assert hour_title(points[10].hour, berlin) == "2026-10-25 02:00 CEST–02:00 CET (00:00 UTC)"
+    table = activity_table(points, (), berlin)
+    assert "(CEST, then CET)" in text_of(table.children[0])
+    assert [text_of(row.children[0]) for row in table.children[2].children][10:12] == ["02:00 CEST", "02:00 CET"]
     assert figure.layout.clickmode == "event" and figure.layout.uirevision == "activity"
 
 
@@ -124,6 +153,9 @@ def test_the_hour_panel_follows_the_address(engine, clock):
         f"{target + timedelta(hours=6, minutes=30):%H:%M} IST ({target:%H}:00 UTC)"
     )
     assert "Commands: 3" in text_of(body) and "/ping 3" in text_of(body)
+    # The days before in summary, not one by one (answers show the last 24 hours only).
+    assert "Commands: mean 0.0 · min 0 · max 0" in text_of(body)
+    assert f"{target - timedelta(days=1):%a %d %b}" not in text_of(body) and "0 commands" not in text_of(body)
     assert hour_panel_values("#hour=2020-01-01T00:00Z", UTC_VIEW, breakdowns)[2][0].children == OUT_OF_RANGE
     for fragment in (None, "", "#other", "#hour=tomorrow"):
         assert hour_panel_values(fragment, UTC_VIEW, breakdowns) == [True, "", []]

@@ -4,11 +4,17 @@ against known rows: the numbers, the errors, the shared rate-limit budget, and t
 from __future__ import annotations
 
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from urllib.parse import quote
 
 import pytest
+from sqlalchemy import event
 
-from aurora.db import moderation_cases
+from aurora.db import moderation_cases, transactions
+from aurora.hour_names import BreakdownUnavailable, MalformedHour, parse_hour
+from aurora.hour_service import HourBreakdowns
 from aurora.queries.glance import DayGlance, with_day_glance
 from aurora.queries.reference import compute_database_stats
 from tests.openapi_check import assert_conforms, document
@@ -81,12 +87,12 @@ def test_an_hour_breakdown_counts_the_seeded_rows(client, engine):
         "total": 3,
         "byKind": [{"kind": "warn", "count": 2}, {"kind": "ban", "count": 1}],
     }
-    same = body["sameHourPreviousDays"]
-    assert [day["hour"] for day in same["days"]] == [iso_z(TARGET - days * DAY) for days in range(7, 0, -1)]
-    assert [day["commands"] for day in same["days"]] == [0, 0, 0, 0, 4, 0, 2]
-    assert [day["transactions"] for day in same["days"]] == [3, 0, 0, 0, 0, 0, 1]
-    assert same["commands"] == {"mean": 0.86, "min": 0, "max": 4}
-    assert same["transactions"] == {"mean": 0.57, "min": 0, "max": 3}
+    # The earlier days in summary only (per day 0, 0, 0, 0, 4, 0, 2 commands and 3, 0, 0, 0, 0, 0, 1
+    # transactions): no series of the days before the last 24 hours.
+    assert body["sameHourPreviousDays"] == {
+        "commands": {"mean": 0.86, "min": 0, "max": 4},
+        "transactions": {"mean": 0.57, "min": 0, "max": 3},
+    }
     assert_conforms(document(), PATH, "GET", status=200, headers=response.headers, body=response.get_data())
     text = response.get_data(as_text=True)
     for secret in ("SecretUsername", "SecretReason", str(SECRET_USER_ID), "offender", "moderator"):
@@ -106,6 +112,7 @@ def test_an_hour_breakdown_counts_the_seeded_rows(client, engine):
         (iso_z(HOUR - timedelta(hours=24)), 404),  # the hour before the 24
         (iso_z(HOUR + timedelta(hours=1)), 404),  # not begun yet
         ("2026-02-30T10:00:00Z", 404),  # well-formed, but no such moment
+        (quote(iso_z(TARGET) + "\n"), 400),  # a trailing newline is not part of an hour
     ],
 )
 def test_a_malformed_or_out_of_range_hour_is_a_json_error(client, hour, status):
@@ -115,6 +122,13 @@ def test_a_malformed_or_out_of_range_hour_is_a_json_error(client, hour, status):
     assert_conforms(
         document(), PATH, "GET", status=status, headers=response.headers, body=response.get_data()
     )
+
+
+@pytest.mark.parametrize("digits", ["０１２３４５６７８９", "٠١٢٣٤٥٦٧٨٩"])
+def test_an_hour_in_other_digits_than_ascii_ones_is_malformed(digits):
+    text = iso_z(TARGET)  # the date and hour in other digits (the minutes are written out in the pattern)
+    with pytest.raises(MalformedHour):
+        parse_hour(text[:13].translate(str.maketrans("0123456789", digits)) + text[13:])
 
 
 def test_the_open_hour_and_the_oldest_have_breakdowns_and_a_query_parameter_is_refused(client, engine):
@@ -192,9 +206,115 @@ def test_a_deleted_row_leaves_the_glance_within_the_reconcile_period(engine):
     assert baseline(glance(engine, NOW + timedelta(minutes=10, seconds=30))) == {"warn": 0, "ban": 0}
 
 
+BUSY_HOURS = (HOUR - timedelta(days=12, hours=5), HOUR - timedelta(days=3), TARGET)
+
+
+def seed_busy_hours(engine) -> None:
+    """Rows spread over two busy hours of the baseline and one of the 24."""
+    insert_rows(
+        engine,
+        transaction_rows=[
+            transaction(hour + timedelta(seconds=index * 17), ("SHOP_BUY", "DAILY_REWARD")[index % 2], index)
+            for hour in BUSY_HOURS
+            for index in range(60)
+        ],
+        case_rows=[case(hour + timedelta(minutes=index), ("warn", "ban")[index % 2]) for hour in BUSY_HOURS for index in range(20)],
+    )
+
+
+def test_the_glance_reads_at_most_its_budget_per_refresh_even_inside_one_busy_hour(engine):
+    seed(engine)
+    seed_busy_hours(engine)
+    expected = DayGlance()(engine, NOW)
+    # Pieces of at most 5 rows, at most 20 rows a refresh: each busy hour takes several refreshes.
+    glance = DayGlance(rows_per_call=20, rows_per_statement=5)
+    reads = []
+    while (figures := glance(engine, NOW)) is None:
+        reads.append(glance.read)
+        assert len(reads) < 500
+    reads.append(glance.read)
+    assert max(reads) <= 20 + 5 and sum(reads) >= 60 * 3 + 20 * 3
+    assert figures == expected  # ranges counted over several refreshes add up to the same
+
+
+def test_the_reconcile_counts_kinds_again_only_for_hours_whose_counts_changed(engine):
+    seed(engine)
+    seed_busy_hours(engine)
+    glance = DayGlance(reconcile_every=timedelta(minutes=10))
+    assert glance(engine, NOW) is not None
+    grouped: list[tuple] = []
+
+    def record(_conn, _cursor, statement, parameters, _context, _many):
+        if "kind" in statement:  # the kinds-per-hour statements; the checks count without grouping by kind
+            grouped.append(parameters)
+
+    event.listen(engine, "before_cursor_execute", record)
+    later = NOW + timedelta(minutes=10, seconds=30)  # every kept hour is due for its check
+    assert glance(engine, later) is not None
+    unchanged = len(grouped)
+    assert unchanged <= 4  # the settling hours' only (the open one and the one before), for each table
+    with engine.begin() as conn:
+        first = BUSY_HOURS[0]
+        conn.execute(transactions.delete().where(transactions.c.created_at.between(first, first + timedelta(minutes=5))))
+    grouped.clear()
+    figures = glance(engine, later + timedelta(minutes=10, seconds=30))
+    assert 0 < len(grouped) - unchanged <= 2  # one hour changed: counted again, for each table
+    assert figures == DayGlance()(engine, later + timedelta(minutes=10, seconds=30))
+
+
 def test_a_refresh_whose_predecessor_still_counts_serves_the_last_glance(engine):
     seed(engine)
     glance = DayGlance()
     first = glance(engine, NOW)
     with glance._lock:  # a call given up on, still holding it
         assert glance(engine, NOW + timedelta(seconds=30)) is first
+
+
+def held_statements(engine) -> tuple[threading.Event, list[int]]:
+    """Every statement on `engine` waits until the returned event is set (a database that does not
+    answer); the list gets the id of each thread that ran one."""
+    release, runners = threading.Event(), []
+
+    def hold(*_arguments):
+        runners.append(threading.get_ident())
+        release.wait(10)
+
+    event.listen(engine, "before_cursor_execute", hold)
+    return release, runners
+
+
+def test_callers_asking_for_an_hour_being_counted_share_one_count(engine, clock):
+    insert_rows(engine, transaction_rows=[command(TARGET + timedelta(minutes=5), "ping")])
+    breakdowns = HourBreakdowns(engine, clock)
+    release, runners = held_statements(engine)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = [pool.submit(breakdowns.breakdown, TARGET) for _ in range(4)]
+        # Each caller counting on its own would show up here as a thread running statements.
+        for _ in range(100):
+            if len(set(runners)) == 4:
+                break
+            threading.Event().wait(0.01)
+        release.set()
+        results = [answer.result(timeout=10) for answer in answers]
+    assert len(set(runners)) == 1
+    assert {result.commands_total for result in results} == {1} and all(r is results[0] for r in results)
+
+
+def test_an_hour_not_counted_within_the_budget_is_unavailable_and_kept_once_counted(engine, clock):
+    insert_rows(engine, transaction_rows=[command(TARGET + timedelta(minutes=5), "ping")])
+    breakdowns = HourBreakdowns(engine, clock, budget=timedelta(seconds=0.2))
+    release, runners = held_statements(engine)
+    with pytest.raises(BreakdownUnavailable):
+        breakdowns.breakdown(TARGET)
+    release.set()
+    # The count went on: once done, it is what the next caller gets, without counting again.
+    for _ in range(500):
+        try:
+            assert breakdowns.breakdown(TARGET).commands_total == 1
+            break
+        except BreakdownUnavailable:
+            continue
+    else:
+        raise AssertionError("the count never finished")
+    counted = len(runners)
+    assert breakdowns.breakdown(TARGET).commands_total == 1 and len(runners) == counted

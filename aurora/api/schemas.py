@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aurora.alerts.state import RESOLVED_SHOWN
-from aurora.models import ALERT_CONDITIONS, BOT_STATUSES, COIN_FLOWS, EVENT_KINDS, SAME_HOUR_DAYS
+from aurora.models import ALERT_CONDITIONS, BOT_STATUSES, COIN_FLOWS, EVENT_KINDS
 from aurora.queries.events import RECENT_EVENTS_LIMIT
 from aurora.queries.scope import HOURS, TOP_COMMANDS_LIMIT
 
@@ -177,18 +177,7 @@ def hour_breakdown_schema() -> dict:
                     "byKind": {"type": "array", "items": object_schema({"kind": {"type": "string"}, "count": COUNT})},
                 }
             ),
-            "sameHourPreviousDays": object_schema(
-                {
-                    "days": {
-                        "type": "array",
-                        "minItems": SAME_HOUR_DAYS,
-                        "maxItems": SAME_HOUR_DAYS,
-                        "items": object_schema({"hour": HOUR_TIMESTAMP, "commands": COUNT, "transactions": COUNT}),
-                    },
-                    "commands": spread,
-                    "transactions": spread,
-                }
-            ),
+            "sameHourPreviousDays": object_schema({"commands": spread, "transactions": spread}),
         }
     )
 

@@ -19,25 +19,29 @@ from aurora.models import (
     DayAtAGlance,
     HourBreakdown,
     SameHourTotals,
+    Spread,
 )
 
 COUNTING = "Counting the last 30 days…"
 
 
-def hour_label(hour: datetime, zone: ViewZone) -> str:
-    return f"{zone.local(hour):%H:%M}"
-
-
 def hour_title(hour: datetime, zone: ViewZone) -> str:
     """An hour as a heading says it: its span in the viewer's zone, and the UTC hour when that differs."""
-    start, end = zone.local(hour), zone.local(hour + timedelta(hours=1))
-    text = f"{start:%Y-%m-%d %H:%M}–{end:%H:%M} {zone.abbreviation(hour)}"
+    end_hour = hour + timedelta(hours=1)
+    start, end = zone.local(hour), zone.local(end_hour)
+    begins, ends = zone.abbreviation(hour), zone.abbreviation(end_hour)
+    if begins == ends:
+        text = f"{start:%Y-%m-%d %H:%M}–{end:%H:%M} {begins}"
+    else:  # the clocks change at its end: each time with its own abbreviation
+        text = f"{start:%Y-%m-%d %H:%M} {begins}–{end:%H:%M} {ends}"
     return text if zone.is_utc else f"{text} ({hour:%H:00} UTC)"
 
 
 def hour_button_labels(points: tuple[ActivityPoint, ...], zone: ViewZone = UTC_VIEW) -> list[tuple[str, str]]:
-    """(label, title) of each hour button: the hour in the viewer's zone."""
-    return [(hour_label(point.hour, zone), f"Details of {hour_title(point.hour, zone)}") for point in points]
+    """(label, title) of each hour button: the hour in the viewer's zone (with its abbreviation where
+    the clocks going back make a time repeat)."""
+    labels = zone.hour_labels([point.hour for point in points])
+    return [(label, f"Details of {hour_title(point.hour, zone)}") for label, point in zip(labels, points, strict=True)]
 
 
 def hour_buttons(points: tuple[ActivityPoint, ...], zone: ViewZone = UTC_VIEW) -> list[html.Button]:
@@ -66,20 +70,21 @@ def activity_table(
 ) -> html.Table:
     """The chart's numbers as text: one row per hour."""
     means = {totals.hour: totals for totals in same_hour}
+    labels = zone.hour_labels([point.hour for point in points])
     head = ["Hour", "Commands", "Other transactions", "Commands, 7-day mean", "Transactions, 7-day mean"]
     rows = [
         html.Tr(
             [
-                html.Th(hour_label(point.hour, zone), scope="row"),
+                html.Th(label, scope="row"),
                 html.Td(f"{point.commands:,}"),
                 html.Td(f"{point.transactions:,}"),
                 html.Td(_mean(means.get(point.hour), "commands_mean")),
                 html.Td(_mean(means.get(point.hour), "transactions_mean")),
             ]
         )
-        for point in points
+        for label, point in zip(labels, points, strict=True)
     ]
-    caption = f"Activity per hour, last 24 hours ({zone.abbreviation(points[-1].hour) if points else 'UTC'})"
+    caption = f"Activity per hour, last 24 hours ({zone.abbreviations([point.hour for point in points])})"
     return html.Table(
         [
             html.Caption(caption),
@@ -107,17 +112,12 @@ def _counts(items: list[tuple[str, str]], empty: str) -> html.Ul:
     )
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}" + ("" if count == 1 else "s")
+def _spread(spread: Spread) -> str:
+    return f"mean {spread.mean:,.1f} · min {spread.min:,} · max {spread.max:,}"
 
 
-def _spread(values: list[int]) -> str:
-    return f"mean {sum(values) / len(values):,.1f} · min {min(values):,} · max {max(values):,}"
-
-
-def hour_panel(breakdown: HourBreakdown, zone: ViewZone = UTC_VIEW) -> list:
-    """One hour's breakdown and how the same hour went on the days before (the panel's body)."""
-    days = breakdown.previous_days
+def hour_panel(breakdown: HourBreakdown) -> list:
+    """One hour's breakdown and how the same hour went on the days before, in summary (the panel's body)."""
     commands = [("/" + without_bidi_controls(item.name), f"{item.count:,}") for item in breakdown.commands]
     unnamed = breakdown.commands_total - sum(item.count for item in breakdown.commands)
     if unnamed:
@@ -146,20 +146,8 @@ def hour_panel(breakdown: HourBreakdown, zone: ViewZone = UTC_VIEW) -> list:
                 html.Section(
                     [
                         html.H3(f"Same hour, {SAME_HOUR_DAYS} days before"),
-                        html.P(f"Commands: {_spread([day.commands for day in days])}", className="spread"),
-                        html.P(
-                            f"Transactions: {_spread([day.transactions for day in days])}", className="spread"
-                        ),
-                        _counts(
-                            [
-                                (
-                                    f"{zone.local(day.hour):%a %d %b}",
-                                    f"{_plural(day.commands, 'command')} · {_plural(day.transactions, 'transaction')}",
-                                )
-                                for day in days
-                            ],
-                            "none",
-                        ),
+                        html.P(f"Commands: {_spread(breakdown.same_hour.commands)}", className="spread"),
+                        html.P(f"Transactions: {_spread(breakdown.same_hour.transactions)}", className="spread"),
                     ]
                 ),
             ],

@@ -103,7 +103,7 @@ def hour_panel_values(fragment: str | None, zone: ViewZone, breakdowns) -> list:
         return [False, title, [html.P(OUT_OF_RANGE, className="muted")]]
     except BreakdownUnavailable:
         return [False, title, [html.P(NOT_ANSWERED, className="muted")]]
-    return [False, title, hour_panel(breakdown, zone)]
+    return [False, title, hour_panel(breakdown)]
 
 
 def hour_buttons_values(stats: Stats | None, zone: ViewZone) -> list:

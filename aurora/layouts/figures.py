@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import plotly.graph_objects as go
 
@@ -19,9 +19,18 @@ TEXT_COLOUR = "#94a3b8"
 SERIES_NAMES = ("Commands", "Other transactions", "Commands, 7-day same-hour mean", "Transactions, 7-day same-hour mean")
 
 
-def chart_hours(points, zone: ViewZone) -> list[datetime]:
-    """The points' hours as the viewer's wall-clock times (naive: Plotly shows them as they are)."""
-    return [zone.local(point.hour).replace(tzinfo=None) for point in points]
+TICK_EVERY_HOURS = 3
+
+
+def chart_hours(points) -> list[datetime]:
+    """Where the points stand on the x axis: their UTC hours (naive: Plotly has no zones). Never local
+    times: on a day the clocks go back two hours have the same local time, and their bars would merge."""
+    return [point.hour.astimezone(UTC).replace(tzinfo=None) for point in points]
+
+
+def hover_labels(points, zone: ViewZone) -> list[str]:
+    """Each point's time as its hover says it, with the abbreviation of its own offset."""
+    return [zone.clock_label(point.hour) for point in points]
 
 
 def activity_figure(
@@ -29,17 +38,19 @@ def activity_figure(
     same_hour: tuple[SameHourTotals, ...] = (),
     zone: ViewZone = UTC_VIEW,
 ) -> go.Figure:
-    """Bars per hour and, when known, the 7-day same-hour means as dotted lines. Each point carries
-    its UTC hour as customdata: a click on the chart selects that hour."""
-    hours = chart_hours(points, zone)
+    """Bars per hour and, when known, the 7-day same-hour means as dotted lines. The bars stand on their
+    UTC hours, the axis and hovers read the viewer's time (each point its own, with its own
+    abbreviation). Each point carries its UTC hour as customdata: a click on the chart selects that hour."""
+    hours = chart_hours(points)
     utc_hours = [iso_utc(point.hour) for point in points]
-    when = f"%{{x|%H:%M}} {zone.abbreviation(points[-1].hour) if points else 'UTC'}"
+    when = "%{hovertext}"
     data = [
         go.Bar(
             name=name,
             x=hours,
             y=values,
             customdata=utc_hours,
+            hovertext=hover_labels(points, zone),
             marker_color=colour,
             hovertemplate=f"{when}<br>%{{y:,d}} {noun}<extra></extra>",
         )
@@ -56,9 +67,10 @@ def activity_figure(
             data.append(
                 go.Scatter(
                     name=name,
-                    x=chart_hours(same_hour, zone),
+                    x=chart_hours(same_hour),
                     y=values,
                     customdata=[iso_utc(totals.hour) for totals in same_hour],
+                    hovertext=hover_labels(same_hour, zone),
                     mode="lines",
                     opacity=0.8,
                     line={"color": colour, "width": 2, "dash": "dot", "shape": "hvh"},
@@ -75,12 +87,20 @@ def activity_figure(
         plot_bgcolor="rgba(0,0,0,0)",
         font={"color": TEXT_COLOUR, "family": "Inter, system-ui, sans-serif"},
         legend={"orientation": "h", "y": 1.12, "x": 0},
-        hovermode="x unified",
+        # Each point's hover names its own time: a unified hover's title would show the axis value,
+        # the UTC hour the bar stands on.
+        hovermode="closest",
         clickmode="event",
         # The legend's hidden series stay hidden across refreshes.
         uirevision="activity",
     )
-    # Ticks from the first bar: in a zone with a half-hour offset they read :30, like the bars.
-    figure.update_xaxes(showgrid=False, tickformat="%H:%M", dtick=3 * 3600 * 1000, tick0=hours[0] if hours else None)
+    # Ticks at every third bar, labelled with that bar's local time (":30" in a zone with a half-hour
+    # offset; after a change of the clocks, the new offset).
+    ticks = list(range(0, len(points), TICK_EVERY_HOURS))
+    labels = zone.hour_labels([point.hour for point in points])
+    figure.update_xaxes(
+        showgrid=False, tickmode="array", tickvals=[hours[index] for index in ticks],
+        ticktext=[labels[index] for index in ticks],
+    )
     figure.update_yaxes(gridcolor=GRID_COLOUR, rangemode="tozero", tickformat=",d")
     return figure

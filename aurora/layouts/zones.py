@@ -2,14 +2,17 @@
 
 The browser says its zone (an IANA name, from `Intl`, in assets/day.js); the choice is kept in the
 browser's local storage. Anything the server cannot use as a zone means UTC. The hours themselves
-stay UTC hours: in a zone whose offset is not whole hours, each bar starts at that many minutes.
+stay UTC hours: in a zone whose offset is not whole hours, each bar starts at that many minutes; on
+a day the clocks change, each hour keeps its own offset and abbreviation (two hours may both start at
+02:00 local time: "02:00 CEST" and "02:00 CET").
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from zoneinfo import ZoneInfo, available_timezones
 
 LOCAL_CHOICE = "local"
 UTC_CHOICE = "utc"
@@ -32,6 +35,23 @@ class ViewZone:
         """What a time is followed by: "UTC", or the zone's short name then (e.g. "CET", "IST")."""
         return "UTC" if self.is_utc else (self.local(moment).strftime("%Z") or self.name)
 
+    def clock_label(self, moment: datetime) -> str:
+        """A time with its own abbreviation: "02:00 CEST" and "02:00 CET" on the night clocks go back."""
+        return f"{self.local(moment):%H:%M} {self.abbreviation(moment)}"
+
+    def hour_labels(self, hours: list[datetime]) -> list[str]:
+        """Each hour's local time, with its abbreviation where the same time shows twice among `hours`
+        (the hour repeated when clocks go back), so that no two labels read alike."""
+        times = [f"{self.local(hour):%H:%M}" for hour in hours]
+        return [
+            self.clock_label(hour) if times.count(time) > 1 else time for hour, time in zip(hours, times, strict=True)
+        ]
+
+    def abbreviations(self, hours: list[datetime]) -> str:
+        """The abbreviations `hours` are shown in, in order: "CET", or "CEST, then CET" across a change."""
+        seen = list(dict.fromkeys(self.abbreviation(hour) for hour in hours)) or ["UTC"]
+        return ", then ".join(seen)
+
     def offset_text(self, moment: datetime) -> str:
         offset = self.local(moment).utcoffset()
         minutes = int(offset.total_seconds() // 60) if offset is not None else 0
@@ -53,14 +73,18 @@ class ViewZone:
 UTC_VIEW = ViewZone(UTC, "UTC")
 
 
+@cache
+def known_zones() -> frozenset[str]:
+    """The IANA names the server has: only these are opened (a tzdata folder such as "Europe", or a
+    file that is no zone, would fail in ZoneInfo with an OSError). Read once, on first use."""
+    return frozenset(available_timezones())
+
+
 def view_zone(choice: str | None, browser: dict | None) -> ViewZone:
     """The zone to show times in: the browser's, unless UTC was chosen or the browser's is unusable."""
     if choice == UTC_CHOICE or not isinstance(browser, dict):
         return UTC_VIEW
     name = browser.get("zone")
-    if not isinstance(name, str) or not name or len(name) > LONGEST_ZONE_NAME:
+    if not isinstance(name, str) or len(name) > LONGEST_ZONE_NAME or name not in known_zones():
         return UTC_VIEW
-    try:
-        return ViewZone(ZoneInfo(name), name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC_VIEW
+    return ViewZone(ZoneInfo(name), name)

@@ -2,8 +2,9 @@
 
 The day at a glance (`aurora.queries.glance`) and the hour breakdown (`aurora.queries.hours`) count
 with these. A range is first cut into pieces of at most ROWS_PER_STATEMENT rows
-(`aurora.queries.pieces.counted_pieces`, index range scans on created_at), then each piece is
-grouped by hour and type: no statement reads more than a piece, whatever the volume.
+(`aurora.queries.pieces.next_piece`, index range scans on created_at), then each piece is
+grouped by hour and type: no statement reads more than a piece, whatever the volume. `KindsCounting`
+spreads a range over calls with a budget of rows each, so no call reads much more than its budget.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import Connection, func, select, true
 
 from aurora.db import COMMAND_RUN, moderation_cases, transactions
-from aurora.queries.pieces import ROWS_PER_STATEMENT, _as_hour, counted_pieces
+from aurora.queries.pieces import ROWS_PER_STATEMENT, as_hour, next_piece
 from aurora.queries.scope import HOUR, TRANSACTION_ROWS, Rows, hour_bucket
 
 CASE_ROWS = Rows(moderation_cases, moderation_cases.c.created_at, true())
@@ -44,42 +45,84 @@ class HourKinds:
         return sum(self.rows.values()) - self.commands
 
 
-def _grouped(conn: Connection, rows: Rows, low: datetime, high: datetime, *measures):
-    """(hour, type, count, *measures) for the rows in [low, high), piece by piece."""
+def _grouped(conn: Connection, rows: Rows, start: datetime, end: datetime, *measures):
+    """(hour, type, count, *measures) for the rows in [start, end): one piece, one statement."""
     table = rows.table
-    for start, end, found in counted_pieces(conn, rows, low, high, ROWS_PER_STATEMENT):
-        if not found:
-            continue
-        inner = (
-            select(
-                hour_bucket(conn.dialect.name, rows.moment).label("hour"),
-                table.c.type.label("kind"),
-                *(measure.label(f"m{index}") for index, measure in enumerate(measures)),
-            )
-            .where(rows.condition, rows.moment >= start, rows.moment < end)
-            .subquery()
+    inner = (
+        select(
+            hour_bucket(conn.dialect.name, rows.moment).label("hour"),
+            table.c.type.label("kind"),
+            *(measure.label(f"m{index}") for index, measure in enumerate(measures)),
         )
-        # Grouped by the subquery's columns: bound values stay out of GROUP BY.
-        sums = [func.sum(column) for column in list(inner.c)[2:]]
-        query = select(inner.c.hour, inner.c.kind, func.count(), *sums).group_by(inner.c.hour, inner.c.kind)
-        for hour, kind, count, *summed in conn.execute(query):
-            if hour is not None:  # SQLite text that is not a moment has no hour
-                yield _as_hour(hour), kind, count, *(int(value or 0) for value in summed)
+        .where(rows.condition, rows.moment >= start, rows.moment < end)
+        .subquery()
+    )
+    # Grouped by the subquery's columns: bound values stay out of GROUP BY.
+    sums = [func.sum(column) for column in list(inner.c)[2:]]
+    query = select(inner.c.hour, inner.c.kind, func.count(), *sums).group_by(inner.c.hour, inner.c.kind)
+    for hour, kind, count, *summed in conn.execute(query):
+        if hour is not None:  # SQLite text that is not a moment has no hour
+            yield as_hour(hour), kind, count, *(int(value or 0) for value in summed)
+
+
+class KindsCounting:
+    """The hours of [low, high) counted piece by piece, oldest rows first, both tables abreast, over as
+    many calls as a budget of rows asks: each call reads whole pieces (at most ROWS_PER_STATEMENT rows
+    each) until its budget is spent, and hands out the hours both tables have been counted past."""
+
+    def __init__(self, low: datetime, high: datetime, rows_per_statement: int = ROWS_PER_STATEMENT) -> None:
+        self.high = high
+        self.rows_per_statement = rows_per_statement
+        self.hours: dict[datetime, HourKinds] = {}
+        moment = low
+        while moment < high:
+            self.hours[moment] = HourKinds()
+            moment += HOUR
+        # Per table (transactions, cases): the ranges not counted yet, oldest last.
+        self._pending: tuple[list, list] = ([(low, high)], [(low, high)])
+
+    @property
+    def remaining(self) -> tuple[datetime, datetime] | None:
+        """The range of the hours not handed out yet (None once all are)."""
+        return (min(self.hours), self.high) if self.hours else None
+
+    def _counted_until(self, table: int) -> datetime:
+        pending = self._pending[table]
+        return pending[-1][0] if pending else self.high
+
+    def advance(self, conn: Connection, budget: int | None = None) -> tuple[dict[datetime, HourKinds], int]:
+        """Count on until `budget` rows are read (at least one piece; None: to the end). Returns the
+        hours now wholly counted (handed out once) and the rows read."""
+        read = 0
+        while self._pending[0] or self._pending[1]:
+            table = 0 if self._counted_until(0) <= self._counted_until(1) else 1
+            piece = next_piece(conn, (TRANSACTION_ROWS, CASE_ROWS)[table], self._pending[table], self.rows_per_statement)
+            if piece is None:
+                continue
+            start, end, found = piece
+            if read and budget is not None and read + found > budget:
+                self._pending[table].append((start, end))  # the next call reads it
+                break
+            read += found
+            if found:
+                self._add(conn, table, start, end)
+        done = min(self._counted_until(0), self._counted_until(1))
+        whole = {hour: tally for hour, tally in self.hours.items() if hour + HOUR <= done}
+        for hour in whole:
+            del self.hours[hour]
+        return whole, read
+
+    def _add(self, conn: Connection, table: int, start: datetime, end: datetime) -> None:
+        if table == 0:
+            for hour, kind, count, coins in _grouped(conn, TRANSACTION_ROWS, start, end, func.abs(transactions.c.amount)):
+                tally = self.hours.setdefault(hour, HourKinds())
+                tally.rows[kind] += count
+                tally.coins[kind] += coins
+        else:
+            for hour, kind, count in _grouped(conn, CASE_ROWS, start, end):
+                self.hours.setdefault(hour, HourKinds()).cases[kind] += count
 
 
 def kinds_per_hour(conn: Connection, low: datetime, high: datetime) -> dict[datetime, HourKinds]:
     """Every whole hour in [low, high) (hours without rows included), with its rows per kind."""
-    hours: dict[datetime, HourKinds] = {}
-    moment = low
-    while moment < high:
-        hours[moment] = HourKinds()
-        moment += HOUR
-    for hour, kind, count, coins in _grouped(
-        conn, TRANSACTION_ROWS, low, high, func.abs(transactions.c.amount)
-    ):
-        tally = hours.setdefault(hour, HourKinds())
-        tally.rows[kind] += count
-        tally.coins[kind] += coins
-    for hour, kind, count in _grouped(conn, CASE_ROWS, low, high):
-        hours.setdefault(hour, HourKinds()).cases[kind] += count
-    return hours
+    return KindsCounting(low, high).advance(conn)[0]

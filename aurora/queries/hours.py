@@ -1,5 +1,5 @@
 """One hour's breakdown: command runs per name, other transactions per type with their coins,
-moderation cases per type, and the same hour on each of the SAME_HOUR_DAYS days before.
+moderation cases per type, and the same hour on the SAME_HOUR_DAYS days before (mean, min, max).
 
 Bounded whatever the table holds: one hour of rows read in pieces (`aurora.queries.hour_kinds`,
 `aurora.queries.pieces.command_names_between`) and SAME_HOUR_DAYS hours counted from the
@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 
 from aurora.db import COMMAND_RUN
 from aurora.hour_names import HourOutOfRange
-from aurora.models import SAME_HOUR_DAYS, ActivityPoint, CommandCount, HourBreakdown, KindCount
+from aurora.models import SAME_HOUR_DAYS, CommandCount, HourBreakdown, KindCount, SameHourSpread, Spread
 from aurora.queries.hour_kinds import kinds_per_hour
 from aurora.queries.pieces import command_names_between, count_per_hour
 from aurora.queries.scope import COMMAND_ROWS, DAY, HOUR, TRANSACTION_ROWS, activity_window
@@ -59,5 +59,7 @@ def hour_breakdown(conn: Connection, hour: datetime) -> HourBreakdown:
             KindCount(kind, count)
             for kind, count in sorted(kinds.cases.items(), key=lambda item: (-item[1], item[0]))
         ),
-        previous_days=tuple(ActivityPoint(day, commands[day], rows[day] - commands[day]) for day in earlier),
+        same_hour=SameHourSpread(
+            Spread.of([commands[day] for day in earlier]), Spread.of([rows[day] - commands[day] for day in earlier])
+        ),
     )

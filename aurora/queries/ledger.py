@@ -21,8 +21,8 @@ from sqlalchemy import Connection, Engine
 
 from aurora.queries.pieces import (
     HOURS_PER_STATEMENT,
+    INDEX_ENTRIES_PER_ROW,
     INDEX_ENTRIES_PER_STATEMENT,
-    ROWS_PER_STATEMENT,
     command_names_between,
     count_between,
     count_per_hour,
@@ -42,7 +42,7 @@ from aurora.queries.user_counts import UserCounts
 
 # Relative cost of counting an hour with names (it reads the rows) against one with command runs only
 # (an index-only count): what one statement may read of each, in the same time.
-DETAILED_HOUR_WEIGHT = INDEX_ENTRIES_PER_STATEMENT // ROWS_PER_STATEMENT
+DETAILED_HOUR_WEIGHT = INDEX_ENTRIES_PER_ROW
 # The transactions' hours are most of the first counts' work; the users' base is the rest.
 HOURS_SHARE = 0.95
 

@@ -33,6 +33,8 @@ from aurora.queries.scope import COMMAND_ROWS, HOUR, Rows, hour_bucket
 INDEX_ENTRIES_PER_STATEMENT = 250_000
 # Table rows one statement may read (it visits each row, several times slower than index entries).
 ROWS_PER_STATEMENT = 50_000
+# What reading one row costs in index entries read instead (what one statement may read of each).
+INDEX_ENTRIES_PER_ROW = INDEX_ENTRIES_PER_STATEMENT // ROWS_PER_STATEMENT
 # The most hours one statement counts together (a day, for quiet hours).
 HOURS_PER_STATEMENT = 24
 
@@ -55,26 +57,36 @@ def _capped_count(conn: Connection, rows: Rows, low: datetime, high: datetime, c
     return conn.execute(_capped(rows, low, high, cap)).scalar_one()
 
 
-def counted_pieces(
-    conn: Connection, rows: Rows, low: datetime, high: datetime, cap: int
-) -> list[tuple[datetime, datetime, int]]:
-    """[low, high) cut into consecutive ranges of at most `cap` rows each, with their exact counts."""
-    pieces = []
-    pending = [(low, high)]
+def next_piece(
+    conn: Connection, rows: Rows, pending: list[tuple[datetime, datetime]], cap: int
+) -> tuple[datetime, datetime, int] | None:
+    """The oldest range of at most `cap` rows of what `pending` still holds (a stack of consecutive
+    ranges, oldest last), with its exact count; None when nothing is left. The ranges halved to find
+    it stay in `pending`, so that cutting a whole range costs a few capped counts per piece, however
+    many calls it is spread over."""
     while pending:
         start, end = pending.pop()
         if end <= start:
             continue
         found = _capped_count(conn, rows, start, end, cap)
         if found <= cap:
-            pieces.append((start, end, found))
-        elif end - start <= MICROSECOND:
+            return start, end, found
+        if end - start <= MICROSECOND:
             exact = select(func.count()).select_from(rows.table).where(*_in_range(rows, start, end))
-            pieces.append((start, end, conn.execute(exact).scalar_one()))
-        else:
-            middle = start + (end - start) // 2
-            pending.extend([(middle, end), (start, middle)])
-    pieces.sort()
+            return start, end, conn.execute(exact).scalar_one()
+        middle = start + (end - start) // 2
+        pending.extend([(middle, end), (start, middle)])
+    return None
+
+
+def counted_pieces(
+    conn: Connection, rows: Rows, low: datetime, high: datetime, cap: int
+) -> list[tuple[datetime, datetime, int]]:
+    """[low, high) cut into consecutive ranges of at most `cap` rows each, with their exact counts."""
+    pieces = []
+    pending = [(low, high)]
+    while (piece := next_piece(conn, rows, pending, cap)) is not None:
+        pieces.append(piece)
     return pieces
 
 
@@ -110,7 +122,7 @@ def _grouped_per_hour(conn: Connection, inner, cap: int) -> dict[tuple, int] | N
     moment, *others = limited.c
     keyed = select(hour_bucket(conn.dialect.name, moment).label("hour"), *others).subquery()
     query = select(*keyed.c, func.count()).group_by(*keyed.c)
-    grouped = {(_as_hour(hour), *rest): count for hour, *rest, count in conn.execute(query)}
+    grouped = {(as_hour(hour), *rest): count for hour, *rest, count in conn.execute(query)}
     return grouped if sum(grouped.values()) <= cap else None
 
 
@@ -164,7 +176,7 @@ def names_per_hour(conn: Connection, commands: dict[datetime, int]) -> dict[date
         )
         query = select(inner.c.hour, inner.c.name, func.count()).group_by(inner.c.hour, inner.c.name)
         for hour, name, count in conn.execute(query):
-            names[_as_hour(hour)][name] += count
+            names[as_hour(hour)][name] += count
     return names
 
 
@@ -191,7 +203,8 @@ def command_names_between(conn: Connection, low: datetime, high: datetime) -> Co
     return names
 
 
-def _as_hour(value) -> datetime:
+def as_hour(value) -> datetime:
+    """An hour bucket as the database gives it (`hour_bucket`), as an aware UTC datetime."""
     # PostgreSQL's date_trunc gives a datetime, SQLite's strftime the text of one.
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
@@ -220,7 +233,7 @@ def new_rows_per_hour(
         )
         for bucket, command, command_name, count in conn.execute(query):
             if bucket is not None:
-                grouped.append((_as_hour(bucket), bool(command), command_name, count))
+                grouped.append((as_hour(bucket), bool(command), command_name, count))
     return grouped
 
 

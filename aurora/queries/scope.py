@@ -23,6 +23,9 @@ from aurora.queries import MICROSECOND
 HOUR = timedelta(hours=1)
 DAY = timedelta(hours=24)
 HOURS = ACTIVITY_HOURS  # points of the activity series
+# An hour closed for this long no longer changes: the bot writes rows as they happen, and a row it
+# commits late still lands within it. Counts of an hour made later than that are final.
+SETTLED_AFTER = timedelta(minutes=1)
 TOP_COMMANDS_LIMIT = 10
 GRID_COLUMNS = ["commands", "transactions"]
 
