@@ -8,6 +8,7 @@ exactly how many API requests each client IP has spent.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -96,7 +97,9 @@ class Deployment:
         log = self.tmp_path / f"{name}.log"
         self.logs[name] = log
         with log.open("w") as output:
-            process = subprocess.Popen(command, env=env, cwd=self.tmp_path, stdout=output, stderr=subprocess.STDOUT)
+            # A session of its own: a stop that has to kill takes gunicorn's workers with the master.
+            process = subprocess.Popen(command, env=env, cwd=self.tmp_path, stdout=output, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
         self.processes.append(process)
         return process
 
@@ -131,8 +134,11 @@ class Deployment:
             try:
                 process.wait(10)
             except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+                pass
+            # Whatever of its session is left (gunicorn workers of a master that was slow to stop).
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 @pytest.fixture
