@@ -13,6 +13,9 @@
    opens, the figures) and the spread reconcile (a share of the hours counted again, the users'
    walk). The plain definitions run at three moments of the same run on their own engine without
    the statement timeout (they would be cancelled with it), and their figures must equal ours.
+3. The day at a glance (economy and moderation by kind, `aurora.queries.glance`), which the app
+   computes beside those figures at each refresh: how many refreshes its first fill takes and its
+   longest call, then its cost per refresh over the same 30 minutes.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from aurora.cache import SnapshotCache
 from aurora.db import create_db_engine
 from aurora.models import FiguresPreparing
 from aurora.queries.aggregates import STEP_SECONDS, IncrementalStats
+from aurora.queries.glance import DayGlance
 from aurora.queries.reference import compute_database_stats
 from aurora.service import StatsService
 from bench.common import Result, format_table
@@ -51,6 +55,19 @@ SIMULATED = timedelta(minutes=30)
 PLAIN_AT_STEPS = (20, 40, 60)
 FIRST_FIGURES_LIMIT_SECONDS = 120
 WRITER_TICK_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class GlanceCost:
+    fill_calls: int
+    fill_longest: float  # seconds, the longest call of the first fill
+    per_refresh: list[tuple[float, float]]  # (PostgreSQL CPU, wall) seconds per steady refresh
+
+
+def _timed(cpu: BackendCpu, call, *args) -> tuple[object, float, float]:
+    cpu_before, wall_before = cpu.seconds(), time.perf_counter()
+    result = call(*args)
+    return result, cpu.seconds() - cpu_before, time.perf_counter() - wall_before
 
 
 @dataclass(frozen=True)
@@ -149,7 +166,15 @@ def run(per_day: str = "1m", days: int = 35, base_url: str = POSTGRES_URL) -> li
         meter.take()
         # From the moment the service stopped: refreshes 30 s apart by the injected clock.
         now = dataset.data_end + timedelta(seconds=first.seconds + 1)
-        steady, reconcile, whole_wall, plain, exact = [], [], [], [], True
+        glance, fill_calls, fill_longest = DayGlance(), 0, 0.0
+        while True:  # the glance's first fill, one call per refresh as the app makes them
+            fill_calls += 1
+            filled, _, wall = _timed(cpu, glance, engine, now)
+            fill_longest = max(fill_longest, wall)
+            if filled is not None:
+                break
+        meter.take()
+        steady, reconcile, whole_wall, plain, exact, glance_costs = [], [], [], [], True, []
         for step_number in range(int(SIMULATED / STEP)):
             append_rows(writer, rng, now, step_number, per_day=dataset.per_day)
             now += STEP
@@ -159,6 +184,8 @@ def run(per_day: str = "1m", days: int = 35, base_url: str = POSTGRES_URL) -> li
             steady_part, reconcile_part = steady_and_reconcile(meter.take())
             steady.append(steady_part)
             reconcile.append(reconcile_part)
+            _, glance_cpu, glance_wall = _timed(cpu, glance, engine, now)
+            glance_costs.append((glance_cpu, glance_wall))
             if step_number + 1 in PLAIN_AT_STEPS:
                 wall_started = time.perf_counter()
                 expected = compute_database_stats(plain_wall_engine, now)
@@ -173,14 +200,15 @@ def run(per_day: str = "1m", days: int = 35, base_url: str = POSTGRES_URL) -> li
             each.dispose()
     print(f"bench.volume: longest statement {1000 * statements.longest:.0f} ms: {statements.longest_sql}",
           file=sys.stderr)
-    return _results(dataset.label, first, steady, reconcile, plain, exact, cancelled, statements)
+    glance_cost = GlanceCost(fill_calls, fill_longest, glance_costs)
+    return _results(dataset.label, first, steady, reconcile, plain, exact, cancelled, statements, glance_cost)
 
 
 def _ms(values: list[float]) -> float:
     return 1000 * statistics.fmean(values)
 
 
-def _results(label, first, steady, reconcile, plain, exact, cancelled, statements) -> list[Result]:
+def _results(label, first, steady, reconcile, plain, exact, cancelled, statements, glance) -> list[Result]:
     plain_wall = 1000 * statistics.median(wall for wall, _ in plain)
     plain_cpu = 1000 * statistics.median(cpu for _, cpu in plain)
     steady_cpu, steady_wall = _ms([cpu for _, cpu in steady]), _ms([wall for wall, _ in steady])
@@ -204,6 +232,13 @@ def _results(label, first, steady, reconcile, plain, exact, cancelled, statement
         Result("    reconcile, averaged over 30 min of refreshes, wall time (ms)", reconcile_wall, plain_wall, "ms", ""),
         Result("    refresh equals plain definitions at 3 moments (1 = yes)", float(exact), None, "", "= 1", limit=1,
                higher_is_better=True),
+        Result("G. the glance's first fill: calls (one per refresh)", glance.fill_calls, None, "", ""),
+        Result("   its longest call vs the 5 s timeout (ms)", 1000 * glance.fill_longest, 5000, "ms", "<= 0.2",
+               limit=0.2),
+        Result("   the glance per refresh vs plain definitions, PostgreSQL CPU (ms)",
+               _ms([cpu for cpu, _ in glance.per_refresh]), plain_cpu, "ms", ""),
+        Result("   the glance per refresh vs plain definitions, wall time (ms)",
+               _ms([wall for _, wall in glance.per_refresh]), plain_wall, "ms", ""),
     ]
 
 
