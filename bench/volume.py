@@ -14,8 +14,8 @@
    walk). The plain definitions run at three moments of the same run on their own engine without
    the statement timeout (they would be cancelled with it), and their figures must equal ours.
 3. The day at a glance (economy and moderation by kind, `aurora.queries.glance`), which the app
-   computes beside those figures at each refresh: how many refreshes its first fill takes and its
-   longest call, then its cost per refresh over the same 30 minutes.
+   computes beside those figures at each refresh: how many refreshes its first fill takes and the
+   longest of them, then its cost per refresh over the same 30 minutes.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from aurora.cache import SnapshotCache
 from aurora.db import create_db_engine
 from aurora.models import FiguresPreparing
 from aurora.queries.aggregates import STEP_SECONDS, IncrementalStats
-from aurora.queries.glance import DayGlance
+from aurora.queries.glance import DayGlance, glance_of_refresh
 from aurora.queries.reference import compute_database_stats
 from aurora.service import StatsService
 from bench.common import Result, format_table
@@ -60,7 +60,7 @@ WRITER_TICK_SECONDS = 0.5
 @dataclass(frozen=True)
 class GlanceCost:
     fill_calls: int
-    fill_longest: float  # seconds, the longest call of the first fill
+    fill_longest: float  # seconds, the longest refresh's glance during the first fill
     per_refresh: list[tuple[float, float]]  # (PostgreSQL CPU, wall) seconds per steady refresh
 
 
@@ -167,9 +167,9 @@ def run(per_day: str = "1m", days: int = 35, base_url: str = POSTGRES_URL) -> li
         # From the moment the service stopped: refreshes 30 s apart by the injected clock.
         now = dataset.data_end + timedelta(seconds=first.seconds + 1)
         glance, fill_calls, fill_longest = DayGlance(), 0, 0.0
-        while True:  # the glance's first fill, one call per refresh as the app makes them
+        while True:  # the glance's first fill, refresh by refresh as the app makes them
             fill_calls += 1
-            filled, _, wall = _timed(cpu, glance, engine, now)
+            filled, _, wall = _timed(cpu, glance_of_refresh, glance, engine, now)
             fill_longest = max(fill_longest, wall)
             if filled is not None:
                 break
@@ -232,9 +232,8 @@ def _results(label, first, steady, reconcile, plain, exact, cancelled, statement
         Result("    reconcile, averaged over 30 min of refreshes, wall time (ms)", reconcile_wall, plain_wall, "ms", ""),
         Result("    refresh equals plain definitions at 3 moments (1 = yes)", float(exact), None, "", "= 1", limit=1,
                higher_is_better=True),
-        Result("G. the glance's first fill: calls (one per refresh)", glance.fill_calls, None, "", ""),
-        Result("   its longest call vs the 5 s timeout (ms)", 1000 * glance.fill_longest, 5000, "ms", "<= 0.2",
-               limit=0.2),
+        Result("G. the glance's first fill: refreshes until it is in", glance.fill_calls, None, "", ""),
+        Result("   its longest refresh (ms)", 1000 * glance.fill_longest, None, "ms", ""),
         Result("   the glance per refresh vs plain definitions, PostgreSQL CPU (ms)",
                _ms([cpu for cpu, _ in glance.per_refresh]), plain_cpu, "ms", ""),
         Result("   the glance per refresh vs plain definitions, wall time (ms)",

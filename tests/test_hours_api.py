@@ -3,6 +3,7 @@ against known rows: the numbers, the errors, the shared rate-limit budget, and t
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +16,12 @@ from sqlalchemy import event
 from aurora.db import moderation_cases, transactions
 from aurora.hour_names import BreakdownUnavailable, MalformedHour, parse_hour
 from aurora.hour_service import HourBreakdowns
-from aurora.queries.glance import DayGlance, with_day_glance
+from aurora.queries.glance import (
+    FIRST_FILL_BUDGETS_PER_REFRESH,
+    DayGlance,
+    glance_of_refresh,
+    with_day_glance,
+)
 from aurora.queries.reference import compute_database_stats
 from tests.openapi_check import assert_conforms, document
 from tests.support import NOW, case, command, insert_rows, iso_z, transaction
@@ -191,6 +197,18 @@ def test_the_glance_waits_for_every_hour_and_counts_a_busy_history_over_several_
     insert_rows(engine, transaction_rows=[transaction(NOW, "SHOP_BUY", 50)])
     later = glance(engine, NOW + timedelta(seconds=30))
     assert {totals.kind: totals.coins for totals in later.transactions}["SHOP_BUY"] == 950
+
+
+def test_while_first_counted_a_refresh_gives_the_glance_several_budgets(engine):
+    seed(engine)
+    alone, calls = DayGlance(rows_per_call=1), 1
+    while alone(engine, NOW) is None:
+        calls += 1
+    glance, refreshes = DayGlance(rows_per_call=1), 1
+    while (day := glance_of_refresh(glance, engine, NOW)) is None:
+        refreshes += 1
+    assert refreshes == math.ceil(calls / FIRST_FILL_BUDGETS_PER_REFRESH)
+    assert day == alone(engine, NOW)
 
 
 def test_a_deleted_row_leaves_the_glance_within_the_reconcile_period(engine):
