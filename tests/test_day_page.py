@@ -18,11 +18,13 @@ from aurora.layouts.day_callbacks import (
     DAY_OUTPUTS,
     NOT_ANSWERED,
     OUT_OF_RANGE,
+    already_shown,
     day_values,
     hour_buttons_values,
     hour_panel_values,
     next_hash,
     pressed_values,
+    table_content,
     table_values,
     toggled_choice,
     zone_toggle_values,
@@ -219,3 +221,19 @@ def test_the_refresh_fills_the_day_outputs_and_the_glance_crosses_redis():
     assert by_id[(ids.UPDATED_AT, "children")].endswith("IST")
     database = DatabaseStats(NOW, 1, 1, 1, 1, (), ACTIVITY, glance=GLANCE)
     assert codec.loads(DatabaseStats, codec.dumps(database)) == database
+
+
+def test_the_table_is_built_only_while_it_is_shown():
+    stats = replace(stats_with(CONNECTED), glance=GLANCE)
+    assert table_content(None, stats, UTC_VIEW) is no_update
+    assert table_content(2, stats, UTC_VIEW) is no_update
+    assert table_content(1, None, UTC_VIEW) is no_update
+    assert text_of(table_content(1, stats, UTC_VIEW)) == text_of(activity_table(stats.activity, stats.glance.same_hour))
+
+
+def test_a_stream_event_for_the_stats_on_the_page_renders_nothing_again():
+    assert already_shown(ids.LIVE_STATS, "abc", "abc")
+    assert not already_shown(ids.LIVE_STATS, "abd", "abc")
+    assert not already_shown(ids.LIVE_STATS, None, None)
+    assert not already_shown(ids.ZONE_CHOICE, "abc", "abc")  # a new zone is rendered whatever the stats
+    assert not already_shown(ids.REFRESH_INTERVAL, "abc", "abc")

@@ -43,7 +43,10 @@ def body_like_the_renderer(dependency: dict) -> dict:
     else:
         outputs = dict(zip(("id", "property"), output.rsplit(".", 1), strict=True))
     inputs = [{"id": item["id"], "property": item["property"], "value": 0} for item in dependency["inputs"]]
-    return {"output": output, "outputs": outputs, "inputs": inputs, "changedPropIds": [], "parsedChangedPropsIds": []}
+    body = {"output": output, "outputs": outputs, "inputs": inputs, "changedPropIds": [], "parsedChangedPropsIds": []}
+    if dependency.get("state"):
+        body["state"] = [{"id": item["id"], "property": item["property"]} for item in dependency["state"]]
+    return body
 
 
 def refresh_body(client) -> dict:

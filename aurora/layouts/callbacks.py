@@ -7,15 +7,23 @@ builds many apps per process (tests, several instances).
 
 from __future__ import annotations
 
-from dash import Dash, Input, Output, no_update
+from dash import Dash, Input, Output, State, ctx, no_update
+from dash.exceptions import PreventUpdate
 from flask import has_request_context, request
 
 from aurora.api.routes import stats_service, stream_slots_and_client
+from aurora.api.stream import event_id
 from aurora.contract import alerts_to_list
 from aurora.layouts import ids
 from aurora.layouts.alerts_strip import alert_strip
 from aurora.layouts.components import event_items, shard_items, top_command_items
-from aurora.layouts.day_callbacks import DAY_OUTPUTS, ZONE_INPUTS, day_values, register_day_callbacks
+from aurora.layouts.day_callbacks import (
+    DAY_OUTPUTS,
+    ZONE_INPUTS,
+    already_shown,
+    day_values,
+    register_day_callbacks,
+)
 from aurora.layouts.figures import activity_figure
 from aurora.layouts.formatting import KpiView, bot_status_text, clock_time
 from aurora.layouts.page import KPI_CARDS, build_layout
@@ -46,6 +54,7 @@ OUTPUTS = [
     Output(ids.UPDATED_AT, "children"),
     Output(ids.ALERTS, "children"),
     Output(ids.ALERTS, "hidden"),
+    Output(ids.RENDERED_STATS, "data"),
     Output(ids.STATUS_BANNER, "children"),
     Output(ids.STATUS_BANNER, "className"),
     Output(ids.STATUS_BANNER, "hidden"),
@@ -65,8 +74,9 @@ def kpi_outputs(view: KpiView) -> list:
     return [view.value, "kpi-value", view.change, f"kpi-change {view.tone}"]
 
 
-def page_values(stats: Stats, zone: ViewZone = UTC_VIEW) -> list:
-    """Every output of the refresh callback, in OUTPUTS order, from one Stats, times in `zone`."""
+def page_values(stats: Stats, zone: ViewZone = UTC_VIEW, rendered: str | None = None) -> list:
+    """Every output of the refresh callback, in OUTPUTS order, from one Stats, times in `zone`;
+    `rendered`: the stream event id of these stats."""
     values: list = []
     for *_, view_of in KPI_CARDS:
         values.extend(kpi_outputs(view_of(stats)))
@@ -87,6 +97,7 @@ def page_values(stats: Stats, zone: ViewZone = UTC_VIEW) -> list:
             not stats.simulated,
             "Updated " + clock_time(stats.generated_at, zone),
             *alert_strip(alerts_to_list(stats.alerts)),
+            rendered,
             banner,
             "banner",
             not banner,
@@ -107,7 +118,8 @@ def unavailable_values(progress: float | None = None) -> list:
 
 def refresh_values(zone: ViewZone = UTC_VIEW) -> list:
     try:
-        return page_values(stats_service().current(), zone)
+        stats, body = stats_service().current_with_json()
+        return page_values(stats, zone, event_id(body))
     except StatsUnavailable as unavailable:
         return unavailable_values(unavailable.progress)
 
@@ -133,8 +145,16 @@ def install_page(app: Dash, refresh_seconds: int) -> None:
 
 
 def register_callbacks(app: Dash) -> None:
-    @app.callback(*OUTPUTS, Input(ids.REFRESH_INTERVAL, "n_intervals"), Input(ids.LIVE_STATS, "data"), *ZONE_INPUTS)
-    def refresh_page(_n_intervals: int, _live_event_id: str | None, choice: str | None, browser: dict | None) -> list:
+    @app.callback(
+        *OUTPUTS,
+        Input(ids.REFRESH_INTERVAL, "n_intervals"),
+        Input(ids.LIVE_STATS, "data"),
+        *ZONE_INPUTS,
+        State(ids.RENDERED_STATS, "data"),
+    )
+    def refresh_page(_n_intervals, live_event_id, choice, browser, rendered) -> list:
+        if already_shown(ctx.triggered_id, live_event_id, rendered):
+            raise PreventUpdate
         return refresh_values(view_zone(choice, browser))
 
     @app.callback(Output(ids.LIVE_STATS_READY, ids.LIVE_STREAMS_PROP), Input(ids.REFRESH_INTERVAL, "n_intervals"))

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from dash import ClientsideFunction, Dash, Input, Output, State, ctx, html, no_update
+from dash.exceptions import PreventUpdate
 
 from aurora.context import context_of
 from aurora.hour_names import (
@@ -27,9 +28,9 @@ from aurora.layouts.day_page import HIDE_TABLE, SHOW_TABLE
 from aurora.layouts.zones import LOCAL_CHOICE, UTC_CHOICE, ViewZone, view_zone
 from aurora.models import ACTIVITY_HOURS, Stats, iso_utc
 
-# Filled by the page's refresh callback (aurora.layouts.callbacks), after the chart.
+# Filled by the page's refresh callback (aurora.layouts.callbacks), after the chart. The chart's
+# table has its own callback: built only while it is shown, not carried by every refresh.
 DAY_OUTPUTS = [
-    Output(ids.ACTIVITY_TABLE, "children"),
     Output(ids.GLANCE, "children"),
     Output(ids.ACTIVITY_ZONE, "children"),
     Output(ids.ZONE_NOTE, "children"),
@@ -52,10 +53,8 @@ def zone_heading(zone: ViewZone, stats: Stats) -> str:
 
 def day_values(stats: Stats, zone: ViewZone) -> list:
     """DAY_OUTPUTS' values from one Stats."""
-    same_hour = stats.glance.same_hour if stats.glance else ()
     note = zone.offset_note(stats.generated_at)
     return [
-        activity_table(stats.activity, same_hour, zone),
         glance_items(stats.glance),
         zone_heading(zone, stats),
         note,
@@ -130,10 +129,28 @@ def pressed_values(fragment: str | None, button_hours: list | None) -> list[str]
     ]
 
 
+def already_shown(trigger: str | None, live_event_id: str | None, rendered: str | None) -> bool:
+    """Whether the refresh was set off by a stream event for the stats the page shows already (a
+    page's first event, after the page rendered them itself)."""
+    return trigger == ids.LIVE_STATS and live_event_id is not None and live_event_id == rendered
+
+
+def table_shown(n_clicks: int | None) -> bool:
+    return bool(n_clicks) and n_clicks % 2 == 1
+
+
 def table_values(n_clicks: int | None) -> list:
     """[table hidden, toggle label, toggle aria-pressed]."""
-    shown = bool(n_clicks) and n_clicks % 2 == 1
+    shown = table_shown(n_clicks)
     return [not shown, HIDE_TABLE if shown else SHOW_TABLE, "true" if shown else "false"]
+
+
+def table_content(n_clicks: int | None, stats: Stats | None, zone: ViewZone):
+    """The chart's numbers as a table while it is shown; nothing sent while it is hidden."""
+    if not table_shown(n_clicks) or stats is None:
+        return no_update
+    same_hour = stats.glance.same_hour if stats.glance else ()
+    return activity_table(stats.activity, same_hour, zone)
 
 
 def toggled_choice(choice: str | None) -> str:
@@ -183,8 +200,11 @@ def register_day_callbacks(app: Dash) -> None:
         Input(ids.REFRESH_INTERVAL, "n_intervals"),
         Input(ids.LIVE_STATS, "data"),
         *ZONE_INPUTS,
+        State(ids.RENDERED_STATS, "data"),
     )
-    def label_hours(_n_intervals, _live_event_id, choice, browser):
+    def label_hours(_n_intervals, live_event_id, choice, browser, rendered):
+        if already_shown(ctx.triggered_id, live_event_id, rendered):
+            raise PreventUpdate
         return hour_buttons_values(context_of().service.current_if_ready(), view_zone(choice, browser))
 
     @app.callback(
@@ -203,6 +223,16 @@ def register_day_callbacks(app: Dash) -> None:
     )
     def show_table(n_clicks):
         return table_values(n_clicks)
+
+    @app.callback(
+        Output(ids.ACTIVITY_TABLE, "children"),
+        Input(ids.TABLE_TOGGLE, "n_clicks"),
+        Input(ids.REFRESH_INTERVAL, "n_intervals"),
+        Input(ids.LIVE_STATS, "data"),
+        *ZONE_INPUTS,
+    )
+    def fill_table(n_clicks, _n_intervals, _live_event_id, choice, browser):
+        return table_content(n_clicks, context_of().service.current_if_ready(), view_zone(choice, browser))
 
     @app.callback(
         Output(ids.ZONE_CHOICE, "data"),

@@ -79,6 +79,9 @@ def activity_figure(
             )
     figure = go.Figure(data=data)
     figure.update_layout(
+        # No template: plotly's default one (7 KB) would ride along in every refresh, and this layout
+        # sets every colour it uses itself.
+        template=go.layout.Template(),
         barmode="group",
         bargap=0.25,
         margin={"l": 40, "r": 16, "t": 8, "b": 32},

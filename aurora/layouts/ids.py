@@ -3,6 +3,8 @@
 REFRESH_INTERVAL = "refresh-interval"
 # Fed by assets/live.js from /api/stats/realtime; LIVE_STATS_READY tells it the page is rendered.
 LIVE_STATS = "live-stats"
+# The stream event id of the stats the page shows: a stream event for them is not rendered again.
+RENDERED_STATS = "rendered-stats"
 LIVE_STATS_READY = "live-stats-ready"
 # LIVE_STATS_READY's attribute saying whether the server has room for the page's stream (live.js reads it).
 LIVE_STREAMS_PROP = "data-streams"

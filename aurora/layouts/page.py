@@ -183,6 +183,7 @@ def build_layout(refresh_seconds: int, stats: Stats | None = None) -> html.Div:
             *day_stores(),
             dcc.Interval(id=ids.REFRESH_INTERVAL, interval=refresh_seconds * 1000, n_intervals=0),
             dcc.Store(id=ids.LIVE_STATS),
+            dcc.Store(id=ids.RENDERED_STATS),
             # data-streams: "open" while the server has room for this page's live stream (set by a
             # callback at each refresh; assets/live.js opens a stream only then).
             html.Span(id=ids.LIVE_STATS_READY, hidden=True, **{ids.LIVE_STREAMS_PROP: ids.LIVE_STREAMS_FULL}),
