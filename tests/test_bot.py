@@ -83,8 +83,9 @@ def test_guilds_users_and_ping_come_from_the_connected_bot(bot_app, fake, clock)
     assert body["bot"]["commandsRegistered"] == 3
     assert body["bot"]["shards"][0]["status"] == "connected"
     # On loopback the ACK can beat discord.py's own send timestamp, so a sample reads up to one
-    # heartbeat interval; what matters here is a finite number in range, never NaN/Infinity.
-    assert 0 <= body["ping"]["avg"] <= fake.heartbeat_interval_ms + 50
+    # heartbeat interval, and on a busy machine a late heartbeat adds to it; what matters here is
+    # a finite number in range, never NaN/Infinity.
+    assert 0 <= body["ping"]["avg"] <= 3 * fake.heartbeat_interval_ms
     assert body["ping"]["changeFromLastHour"] is None
     assert body["bot"]["uptimeSeconds"] == 0  # the test clock does not move
     assert ("PUT", f"/api/v10/applications/{fake.application_id}/commands") in fake.requests
