@@ -150,9 +150,10 @@ class BotRunner:
             log.error("Discord closed the gateway connection (code %s): the bot is offline", error.code)
         except (discord.DiscordException, OSError) as error:
             log.error("the bot stopped: %s: %s", error.__class__.__name__, error)
-        except RuntimeError:
-            # Stopped while it was still logging in: closing the bot closes its HTTP session under
-            # the login request ("Session is closed"). That is the stop asked for, not a failure.
+        except Exception:
+            # Stopped while it was still logging in: closing the bot closes its HTTP session and
+            # connector under the login's requests ("Session is closed", "Connector is closed").
+            # That is the stop asked for, not a failure.
             if not self._stopping.is_set():
                 raise
         finally:
