@@ -96,10 +96,9 @@ class SharedCounter:
     def down(self) -> bool:
         return self._down
 
-    @property
-    def key_prefix(self) -> str:
-        """What the storage puts before a window's key (`prefix:key`)."""
-        return self._redis.key_prefix
+    def storage_key(self, key: str) -> str:
+        """The Redis key the storage counts `key` under (its prefix put before it)."""
+        return self._redis.prefixed_key(key)
 
     def available(self) -> bool:
         """Whether to count in Redis now: it answered last time, or its retry pause is over."""

@@ -23,8 +23,6 @@ from collections.abc import Callable
 
 import redis.asyncio
 from flask import Flask
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RoutingException
@@ -33,7 +31,7 @@ from aurora.api.rate_counters import Seconds, SharedCounter
 from aurora.api.rate_leases import LEASE_FROM, CountLeases, Lease, lease_size
 from aurora.api.rate_limit import PRECOUNTED_SCOPE_KEY, Budget, RateLimits
 from aurora.config import Settings
-from aurora.scaleout.redis_link import CLIENT_OPTIONS, SOCKET_TIMEOUT_SECONDS
+from aurora.scaleout.redis_link import SOCKET_TIMEOUT_SECONDS, connect_async
 from aurora.security import forwarded_client, token_accepted
 
 # The requests of one client in one budget that arrived together, counted in each window of the
@@ -166,13 +164,8 @@ class FrontCounts:
         self._now = now
         self._adapter = None
         self._leases = CountLeases()
-        url, prefix = settings.redis_url, counter.key_prefix
-        self._prefix = prefix
-        self._counts = WindowCounts(
-            lambda: redis.asyncio.Redis.from_url(
-                url, client_name="aurora", retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
-                **CLIENT_OPTIONS)
-        )
+        url = settings.redis_url
+        self._counts = WindowCounts(lambda: connect_async(url))
 
     async def count(self, scope: dict) -> None:
         """Count the request in its budget's windows and leave the counts in `scope`, if it has a budget."""
@@ -195,7 +188,7 @@ class FrontCounts:
 
     async def _counted(self, keys: list[str], budget: Budget, amount: int = 1) -> dict | None:
         """Each window's (count, end), counted in Redis now; None if Redis did not answer."""
-        storage_keys = tuple(f"{self._prefix}:{key}" for key in keys)
+        storage_keys = tuple(self._counter.storage_key(key) for key in keys)
         try:
             counted = await self._counts(storage_keys, budget.periods_and_limits, amount)
         except Exception as error:  # any failure: the app's check counts this request instead
