@@ -258,7 +258,7 @@ def refresh_body_from(dependencies: list[dict]) -> bytes:
     return json.dumps({
         "output": callback["output"],
         "outputs": outputs,
-        "inputs": [{**i, "value": 1} for i in callback["inputs"]],
+        "inputs": [{**i, "value": 1 if i["property"] == "n_intervals" else None} for i in callback["inputs"]],
         "state": [{**s, "value": None} for s in callback.get("state", [])],
         "changedPropIds": [f"{i['id']}.{i['property']}" for i in callback["inputs"]],
     }).encode()

@@ -16,6 +16,7 @@ from aurora.layouts import ids
 from aurora.layouts.page_guard import MAX_DEPTH
 
 CALLBACK_URL = "/_dash-update-component"
+COUNTS = ("n_intervals", "n_clicks")
 
 
 @pytest.fixture
@@ -42,7 +43,11 @@ def body_like_the_renderer(dependency: dict) -> dict:
         outputs = [dict(zip(("id", "property"), name.rsplit(".", 1), strict=True)) for name in names]
     else:
         outputs = dict(zip(("id", "property"), output.rsplit(".", 1), strict=True))
-    inputs = [{"id": item["id"], "property": item["property"], "value": 0} for item in dependency["inputs"]]
+    # Counts start at 0; the stores hold nothing yet (the renderer leaves out an undefined value).
+    inputs = [
+        {"id": item["id"], "property": item["property"], **({"value": 0} if item["property"] in COUNTS else {})}
+        for item in dependency["inputs"]
+    ]
     body = {"output": output, "outputs": outputs, "inputs": inputs, "changedPropIds": [], "parsedChangedPropsIds": []}
     if dependency.get("state"):
         body["state"] = [{"id": item["id"], "property": item["property"]} for item in dependency["state"]]
@@ -132,16 +137,22 @@ def test_the_pages_own_callback_requests_run(page_client, caplog):
     assert values[ids.UPDATED_AT]["children"].startswith("Updated ")
     live = body_like_the_renderer(dependency_of(page_client, f"{ids.LIVE_STATS_READY}.{ids.LIVE_STREAMS_PROP}"))
     assert post(page_client, live).status_code == 200
-    # A stream event's id as the live input, as live.js sets it; and values of odd types, which
-    # the page's callbacks ignore, are no reason to refuse.
+    # A stream event's id as the live input, as live.js sets it; a value left out is null; a value
+    # of another kind than the input holds is refused, even where the callback would ignore it.
     with_event = copy.deepcopy(refresh)
     with_event["inputs"][1]["value"] = "501dfeb85138dcb0"
     with_event["changedPropIds"] = with_event["parsedChangedPropsIds"] = [f"{ids.LIVE_STATS}.data"]
     assert post(page_client, with_event).status_code == 200
+    undefined = copy.deepcopy(refresh)
+    del undefined["inputs"][0]["value"]
+    assert post(page_client, undefined).status_code == 200
     odd = copy.deepcopy(refresh)
     odd["inputs"][0]["value"] = {"a": [1, "b"]}
-    del odd["inputs"][1]["value"]  # the renderer leaves out a value that is undefined
-    assert post(page_client, odd).status_code == 200
+    answer = post(page_client, odd)
+    assert answer.status_code == 400
+    assert answer.get_json()["error"]["message"].endswith(
+        f"'inputs' entry 0, 'n_intervals' of {ids.REFRESH_INTERVAL!r}, must be a whole number from 0, or null"
+    )
     no_error_logged(caplog)
 
 

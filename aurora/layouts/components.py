@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dash import html
 
-from aurora.layouts.formatting import clock_time, without_bidi_controls
+from aurora.layouts.formatting import clock_time, shown_text
 from aurora.layouts.zones import UTC_VIEW, ViewZone
 from aurora.models import CommandCount, RecentEvent, ShardSnapshot
 
@@ -19,13 +19,13 @@ def event_items(events: tuple[RecentEvent, ...], zone: ViewZone = UTC_VIEW) -> l
 
 def event_item(event: RecentEvent, zone: ViewZone = UTC_VIEW) -> html.Li:
     # Text goes in as children, which React renders as text: database strings are never HTML.
-    # A message can carry a command name of any length: the page clamps it, the title has it all.
-    message = without_bidi_controls(event.message)
+    # A message can carry a command name or a kind of any length: it is cut, the title has it all.
+    message = shown_text(event.message)
     return html.Li(
         className=f"event {event.kind}",
         children=[
             html.Span(EVENT_ICONS[event.kind], className="event-icon"),
-            html.Span(message, className="event-message", title=message),
+            html.Span(message.text, className="event-message", title=message.title),
             html.Time(clock_time(event.timestamp, zone), className="event-time"),
         ],
     )
@@ -42,12 +42,12 @@ def top_command_items(
         count = f"{item.count:,}"
         if failed.get(item.name):
             count += f" · {failed[item.name]:,} failed"
-        name = without_bidi_controls(item.name)
+        name = shown_text(item.name)
         # Isolated (<bdi>), so a right-to-left name keeps its own order without moving the "/";
         # cut to the column's width with an ellipsis, the whole name in the title.
         items.append(
             html.Li([
-                html.Span(["/", html.Bdi(name)], className="command-name", title=f"/{name}"),
+                html.Span(["/", html.Bdi(name.text)], className="command-name", title=f"/{name.title}"),
                 html.Span(count, className="command-count"),
             ])
         )

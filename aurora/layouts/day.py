@@ -9,8 +9,8 @@ from dash import html
 
 from aurora.combine import daily_mean_change, kind_change
 from aurora.layouts import ids
-from aurora.layouts.formatting import change_vs_daily_mean, without_bidi_controls
-from aurora.layouts.zones import UTC_VIEW, ViewZone
+from aurora.layouts.formatting import change_vs_daily_mean, shown_text
+from aurora.layouts.zones import UTC_VIEW, ViewZone, calendar_date
 from aurora.models import (
     ACTIVITY_HOURS,
     COIN_FLOWS,
@@ -27,14 +27,15 @@ COUNTING = "Counting the last 30 days…"
 
 def hour_title(hour: datetime, zone: ViewZone) -> str:
     """An hour as a heading says it: its span in the viewer's zone, and the UTC hour when that differs."""
-    end_hour = hour + timedelta(hours=1)
-    start, end = zone.local(hour), zone.local(end_hour)
-    begins, ends = zone.abbreviation(hour), zone.abbreviation(end_hour)
-    if begins == ends:
-        text = f"{start:%Y-%m-%d %H:%M}–{end:%H:%M} {begins}"
-    else:  # the clocks change at its end: each time with its own abbreviation
-        text = f"{start:%Y-%m-%d %H:%M} {begins}–{end:%H:%M} {ends}"
-    return text if zone.is_utc else f"{text} ({hour:%H:00} UTC)"
+    start, begins = zone.shown(hour)
+    try:
+        end, ends = zone.shown(hour + timedelta(hours=1))
+    except OverflowError:  # the calendar's last hour: its end is no Python moment, its start says it
+        span = f"{start:%H:%M} {begins}"
+    else:  # the clocks changing at its end: each time with its own abbreviation
+        span = f"{start:%H:%M}–{end:%H:%M} {ends}" if begins == ends else f"{start:%H:%M} {begins}–{end:%H:%M} {ends}"
+    text = f"{calendar_date(start)} {span}"
+    return text if begins == "UTC" else f"{text} ({hour:%H:00} UTC)"
 
 
 def hour_button_labels(points: tuple[ActivityPoint, ...], zone: ViewZone = UTC_VIEW) -> list[tuple[str, str]]:
@@ -95,19 +96,17 @@ def activity_table(
     )
 
 
+def _name(raw: str) -> html.Bdi:
+    """A name from the database (a command, a kind): cleaned, cut to its column, whole in its title."""
+    name = shown_text(raw)
+    return html.Bdi(name.text, className="count-name", title=name.title)
+
+
 def _counts(items: list[tuple[str, str]], empty: str) -> html.Ul:
     if not items:
         return html.Ul([html.Li(empty, className="muted")], className="counts")
     return html.Ul(
-        [
-            html.Li(
-                [
-                    html.Bdi(name, className="count-name", title=name),
-                    html.Span(value, className="count-value"),
-                ]
-            )
-            for name, value in items
-        ],
+        [html.Li([_name(name), html.Span(value, className="count-value")]) for name, value in items],
         className="counts",
     )
 
@@ -118,7 +117,7 @@ def _spread(spread: Spread) -> str:
 
 def hour_panel(breakdown: HourBreakdown) -> list:
     """One hour's breakdown and how the same hour went on the days before, in summary (the panel's body)."""
-    commands = [("/" + without_bidi_controls(item.name), f"{item.count:,}") for item in breakdown.commands]
+    commands = [("/" + item.name, f"{item.count:,}") for item in breakdown.commands]
     unnamed = breakdown.commands_total - sum(item.count for item in breakdown.commands)
     if unnamed:
         commands.append(("(no name)", f"{unnamed:,}"))
@@ -160,7 +159,7 @@ def _figure(title: str, value: str, percent: float | None, *, lower_is_better: b
     return html.Div(
         className="glance-figure",
         children=[
-            html.Div(title, className="kpi-head"),
+            html.Div(_name(title), className="kpi-head"),
             html.Div(value, className="glance-value"),
             html.Div(change, className=f"kpi-change {tone}"),
         ],
@@ -188,9 +187,7 @@ def glance_items(glance: DayAtAGlance | None) -> list:
             lower_is_better=True,
         ),
         *(
-            _figure(
-                f"{totals.kind}", f"{totals.count:,}", kind_change(totals, coins=False), lower_is_better=True
-            )
+            _figure(totals.kind, f"{totals.count:,}", kind_change(totals, coins=False), lower_is_better=True)
             for totals in cases
         ),
     ]

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
-from aurora.layouts.zones import UTC_VIEW, ViewZone
+from aurora.layouts.zones import UTC_VIEW, ViewZone, calendar_date
 from aurora.models import BotSnapshot, Stats
 
 NO_VALUE = "—"
-# Explicit bidirectional controls (embeddings, overrides, isolates, marks): in a name from the
-# database they can only reorder the text around it, e.g. U+202E turning "run" into "nur".
-BIDI_CONTROLS = dict.fromkeys(map(ord, "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+# What a text from the database may not bring onto the page (Unicode categories): control characters,
+# format characters (bidirectional controls, which reorder the text around them, e.g. U+202E turning
+# "run" into "nur"; zero-width spaces and joiners; soft hyphens), surrogates, line and paragraph
+# separators. A break or a tab reads as a space.
+HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+BREAKS = frozenset("\t\n\v\f\r\x1c\x1d\x1e\x85\u2028\u2029")
+# Longer texts are cut with an ellipsis (the whole is in the element's title); the CSS may cut
+# them further to their column.
+LONGEST_SHOWN = 120
 
 
 @dataclass(frozen=True)
@@ -106,14 +113,28 @@ def bot_status_text(stats: Stats) -> str:
     return label
 
 
-def without_bidi_controls(text: str) -> str:
-    """Database text as the page shows it: its letters, in their own direction, minus the
-    characters that would reorder what surrounds them."""
-    return text.translate(BIDI_CONTROLS)
+@dataclass(frozen=True)
+class ShownText:
+    text: str  # cleaned, at most LONGEST_SHOWN characters
+    title: str  # cleaned, whole
+
+
+def shown_text(raw: object) -> ShownText:
+    """Any text the page shows from the database (command names, kinds, event messages), as it shows
+    it: its visible characters in their own direction, cut with an ellipsis when long."""
+    whole = "".join(
+        " " if character in BREAKS else character
+        for character in str(raw)
+        if character in BREAKS or unicodedata.category(character) not in HIDDEN_CATEGORIES
+    )
+    if len(whole) <= LONGEST_SHOWN:
+        return ShownText(whole, whole)
+    return ShownText(whole[: LONGEST_SHOWN - 1] + "…", whole)
 
 
 def clock_time(moment: datetime, zone: ViewZone = UTC_VIEW) -> str:
-    return f"{zone.local(moment):%Y-%m-%d %H:%M} {zone.abbreviation(moment)}"
+    local, abbreviation = zone.shown(moment)
+    return f"{calendar_date(local)} {local:%H:%M} {abbreviation}"
 
 
 def change_vs_daily_mean(percent: float | None, *, lower_is_better: bool = False) -> tuple[str, str]:

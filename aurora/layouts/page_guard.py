@@ -7,8 +7,9 @@
   the first problem: a JSON object whose `output` names a registered callback, whose `outputs`,
   `inputs` and `state` are exactly that callback's dependencies (id and property, in order),
   whose `changedPropIds` name its inputs, and nothing nested deeper than `MAX_DEPTH`. Fields Dash
-  does not read are left alone; input values are the callbacks' business (the page's ignore
-  theirs).
+  does not read are left alone. Each input's and state's value must be of the kind
+  `aurora.layouts.input_values` declares for it (a count, a string, a chart click…), as a route
+  checks its parameters; a request for a callback that runs in the browser is refused too.
 - `GET /_dash-component-suites/<package>/<file>`: an unregistered package or file (a scanner's
   probe) raised `DependencyException`, and a registered one missing from the installed package
   (Dash lists `.map` files that some of its releases do not ship) `FileNotFoundError`: both are
@@ -27,6 +28,7 @@ from flask import request
 from werkzeug.exceptions import BadRequest, NotFound, UnsupportedMediaType
 
 from aurora.api.guards import shortened
+from aurora.layouts.input_values import value_kind
 
 MAX_DEPTH = 32
 CALLBACK_ROUTE = "_dash-update-component"
@@ -71,6 +73,15 @@ def _dependencies_problem(name: str, sent, expected: list[tuple]) -> str | None:
     return None
 
 
+def _values_problem(name: str, sent: list, expected: list[tuple]) -> str | None:
+    """The first value of `sent` (already matched to `expected`) that is not of its declared kind."""
+    for position, (item, (component_id, component_property)) in enumerate(zip(sent, expected, strict=True)):
+        kind = value_kind(component_id, component_property)
+        if kind is not None and not kind.accepts(item.get("value")):
+            return f"'{name}' entry {position}, {component_property!r} of {component_id!r}, must be {kind.description}"
+    return None
+
+
 def _outputs_problem(sent, registered) -> str | None:
     if isinstance(registered, list | tuple):
         expected = [(output.component_id, output.component_property) for output in registered]
@@ -92,13 +103,20 @@ def callback_body_problem(body, callbacks: Mapping[str, dict]) -> str | None:
     spec = callbacks.get(output)
     if spec is None:
         return f"no callback has the output {shortened(output)!r}"
+    if "callback" not in spec:
+        return f"the callback of {shortened(output)!r} runs in the browser"
     if not spec.get("no_output") and (problem := _outputs_problem(body.get("outputs"), spec["output"])):
         return problem
     inputs = [(item["id"], item["property"]) for item in spec["inputs"]]
-    if problem := _dependencies_problem("inputs", body.get("inputs"), inputs):
+    if problem := _dependencies_problem("inputs", body.get("inputs"), inputs) or _values_problem(
+        "inputs", body["inputs"], inputs
+    ):
         return problem
     state = [(item["id"], item["property"]) for item in spec["state"]]
-    if (state or "state" in body) and (problem := _dependencies_problem("state", body.get("state"), state)):
+    if (state or "state" in body) and (
+        problem := _dependencies_problem("state", body.get("state"), state)
+        or _values_problem("state", body["state"], state)
+    ):
         return problem
     names = {f"{component_id}.{component_property}" for component_id, component_property in inputs}
     for field in ("changedPropIds", "parsedChangedPropsIds"):
@@ -110,8 +128,23 @@ def callback_body_problem(body, callbacks: Mapping[str, dict]) -> str | None:
     return None
 
 
+def undeclared_values(callbacks: Mapping[str, dict]) -> list[str]:
+    """The inputs and states of server callbacks whose value kind `aurora.layouts.input_values` lacks."""
+    return [
+        f"{item['id']}.{item['property']}"
+        for spec in callbacks.values()
+        if "callback" in spec
+        for item in spec["inputs"] + spec["state"]
+        if value_kind(item["id"], item["property"]) is None
+    ]
+
+
 def install_page_guard(app: Dash) -> None:
     """Check callback requests before Dash runs them; missing component files are 404s."""
+    if undeclared := undeclared_values(app.callback_map):
+        raise RuntimeError(
+            f"callback values without a declared kind (add them to aurora/layouts/input_values.py): {undeclared}"
+        )
     server = app.server
     prefix = app.config.routes_pathname_prefix
     callback_endpoint = prefix + CALLBACK_ROUTE

@@ -28,16 +28,28 @@ class ViewZone:
     def is_utc(self) -> bool:
         return self.zone is UTC
 
+    def shown(self, moment: datetime) -> tuple[datetime, str]:
+        """`moment` as the page shows it, with its abbreviation ("UTC", or the zone's short name then,
+        e.g. "CET", "IST"). Within a day of 0001-01-01 or 9999-12-31 a zone's time may be no date
+        Python holds: such a moment is shown in UTC (said by its abbreviation), never an error."""
+        for zone in (self.zone, UTC):
+            try:
+                local = moment.astimezone(zone)
+            except OverflowError:
+                continue
+            return local, ("UTC" if zone is UTC else local.strftime("%Z") or self.name)
+        return moment, moment.tzname() or "UTC"  # not even UTC holds it: in its own offset
+
     def local(self, moment: datetime) -> datetime:
-        return moment.astimezone(self.zone)
+        return self.shown(moment)[0]
 
     def abbreviation(self, moment: datetime) -> str:
-        """What a time is followed by: "UTC", or the zone's short name then (e.g. "CET", "IST")."""
-        return "UTC" if self.is_utc else (self.local(moment).strftime("%Z") or self.name)
+        return self.shown(moment)[1]
 
     def clock_label(self, moment: datetime) -> str:
         """A time with its own abbreviation: "02:00 CEST" and "02:00 CET" on the night clocks go back."""
-        return f"{self.local(moment):%H:%M} {self.abbreviation(moment)}"
+        local, abbreviation = self.shown(moment)
+        return f"{local:%H:%M} {abbreviation}"
 
     def hour_labels(self, hours: list[datetime]) -> list[str]:
         """Each hour's local time, with its abbreviation where the same time shows twice among `hours`
@@ -71,6 +83,11 @@ class ViewZone:
 
 
 UTC_VIEW = ViewZone(UTC, "UTC")
+
+
+def calendar_date(moment: datetime) -> str:
+    """The date with a four-digit year ("0001-01-01", where strftime's %Y says "1")."""
+    return f"{moment.year:04d}-{moment:%m-%d}"
 
 
 @cache
