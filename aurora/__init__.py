@@ -35,7 +35,6 @@ def create_app(
     from dash import Dash
 
     from aurora.alerts.monitor import alert_board, start_alert_monitor
-    from aurora.api.rate_limit import rate_limits_for
     from aurora.api.stream import StreamSlots
     from aurora.context import AuroraContext
     from aurora.db import create_db_engine
@@ -93,9 +92,8 @@ def create_app(
         alerts = start_alert_monitor(settings, service, snapshots, board, shared, clock)
         if alerts is not None:
             undo.callback(alerts.close)
-        rate_limits = rate_limits_for(app, settings, clock)
         parts = AuroraContext(settings, engine, snapshots, service, streams,
-                              bot=bot, bot_lease=lease, alerts=alerts, rate_limits=rate_limits,
+                              bot=bot, bot_lease=lease, alerts=alerts,
                               hours=HourBreakdowns(engine, clock), simulation=simulation)
         install_app(app, parts)
         undo.pop_all()  # ready: from here on the app's shutdown stops them
@@ -130,9 +128,10 @@ def install_app(app: Dash, parts: AuroraContext) -> None:
     install_security_headers(app)
     install_relative_redirects(app)
     install_metrics(server)
+    api = create_api_blueprint()
     # After access control: a request without the token is refused before it is counted.
-    install_rate_limits(app, parts.rate_limits)
-    server.register_blueprint(create_api_blueprint())
+    install_rate_limits(app, api, settings)
+    server.register_blueprint(api)
     register_error_handlers(server)
     install_page(app, settings.refresh_seconds)
     install_page_guard(app)

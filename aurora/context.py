@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from aurora.alerts.monitor import AlertMonitor
-    from aurora.api.rate_limit import RateLimits
     from aurora.api.stream import StreamSlots
     from aurora.bot_runner import BotRunner
     from aurora.config import Settings
@@ -41,7 +40,6 @@ class AuroraContext:
     bot_lease: BotLease | None = None
     hours: HourBreakdowns | None = None  # one hour's breakdown (the API's and the page's hour panel)
     alerts: AlertMonitor | None = None
-    rate_limits: RateLimits | None = None
     simulation: Simulation | None = None  # the demo's simulated Discord the bot is logged in to
 
     def shutdown(self) -> None:

@@ -12,7 +12,6 @@ from dash import Dash
 from flask import Response, request
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
-from werkzeug.http import parse_list_header
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from aurora.config import Settings
@@ -121,13 +120,6 @@ def install_proxy_fix(app: Dash, settings: Settings) -> None:
     if settings.trusted_proxy_hops:
         hops = settings.trusted_proxy_hops
         app.server.wsgi_app = ProxyFix(app.server.wsgi_app, x_for=hops, x_proto=hops, x_host=0)
-
-
-def forwarded_client(peer: str, forwarded_for: str | None, hops: int) -> str:
-    """The client address as `install_proxy_fix` makes it: with `hops` trusted proxies, the entry
-    that many from the end of X-Forwarded-For, else (too few entries) the peer's own address."""
-    entries = parse_list_header(forwarded_for) if forwarded_for and hops else []
-    return (entries[-hops] if len(entries) >= hops > 0 else None) or peer
 
 
 def relative_location(location: str) -> str:

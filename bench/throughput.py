@@ -7,10 +7,9 @@ load comes from `wrk` (Debian package `wrk`) with 16 connections, or, without it
 Python load generator in two processes. Our app runs three ways for the target, each against the same bare app in
 the same run: with the rate limit off (AURORA_RATE_LIMIT=off, as behind a limiting proxy), and in
 force (100000000/minute: every request counted, none refused) counted in process memory and in
-Redis (REDIS_URL, `--redis-url`; its keys go under a prefix of this run and are deleted after);
-in Redis a window that size is counted in leases (aurora.api.rate_leases). For information, a
-fourth way: in Redis with a second window beside it (leases are for single-window budgets), so
-every request is counted in Redis on its own, as the default 60/minute is.
+Redis (REDIS_URL, `--redis-url`; its keys go under a prefix of this run and are deleted after),
+each request counted by Flask-Limiter. For information, a fourth way: in Redis with a second window
+beside it, each request counted in both.
 Every server is measured `--rounds` times (2), alternating, and the rates averaged. For
 information, each server's CPU time per request (its master and workers, and Redis's for the Redis
 row) is shown beside the bare app's: unlike the rates, it hardly moves when other work takes the
@@ -50,9 +49,8 @@ from bench.generate import ensure_dataset
 WORKERS, THREADS, CONNECTIONS = 2, 4, 16
 # The limit lifted by configuration, as a deployment behind a rate-limiting proxy would run it.
 UNLIMITED_RATE = "off"
-# The limit in force, far above the load: every request is counted and served. One window of that
-# size is counted in Redis in leases (aurora.api.rate_leases); with a second window, every request
-# is counted in Redis on its own (leases are for single-window budgets), as the default 60/minute is.
+# The limit in force, far above the load: every request is counted and served; with a second
+# window, every request is counted in both.
 COUNTED_RATE = "100000000/minute"
 COUNTED_EACH_RATE = "100000000/minute;1000000000/hour"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"

@@ -1,26 +1,28 @@
-"""Rate limits (aurora.api.rate_limit, aurora.api.rate_counters): one count per request, one budget for the
-API and another for the page, their headers, and Redis storage with its in-memory fallback."""
+"""Rate limits (aurora.api.rate_limit, Flask-Limiter): one budget for the API and another for the
+page, counted per client address once per request, their headers, a JSON 429, and Redis storage
+shared by apps with its in-memory fallback.
+
+Flask-Limiter dates its windows by the wall clock (the `limits` library takes no injected clock), so
+these tests use budgets no test outlasts and check the headers against `time.time()`."""
 
 from __future__ import annotations
 
 import logging
 import re
 import socket
+import time
 
 import pytest
 import redis
-from limits.storage import RedisStorage
 
-from aurora.api import rate_limit
-from aurora.api.rate_counters import SharedCounter
 from aurora.api.stream import STREAM_RETRY_SECONDS, StreamSlots, TooManyStreams
 from aurora.config import SettingsError, settings_from_mapping
 from bench.common import refresh_body_from
 from tests.fakes.tcp_proxy import TcpProxy
-from tests.support import NOW
 
 API_PATHS = ("/api/stats", "/api/activity.csv", "/api/openapi.json", "/api/stats/realtime")
 BUDGET_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+ACCESS_TOKEN = "a-token-of-sixteen-or-more"
 
 
 @pytest.fixture
@@ -44,44 +46,33 @@ def refresh(client, body: bytes):
     return client.post("/_dash-update-component", data=body, content_type="application/json")
 
 
-def assert_refused(response, limit: int) -> None:
+def assert_refused(response, limit: int, period: int = 60) -> None:
     assert response.status_code == 429
     assert response.mimetype == "application/json"
     error = response.get_json()["error"]
     assert error["status"] == 429 and "rate limit exceeded" in error["message"]
     retry_after = int(response.headers["Retry-After"])
-    assert 1 <= retry_after <= 60
+    assert 1 <= retry_after <= period + 1
     assert response.headers["X-RateLimit-Limit"] == str(limit)
     assert response.headers["X-RateLimit-Remaining"] == "0"
-    # The window is dated by the app's injected clock (frozen at NOW in these tests).
-    assert int(response.headers["X-RateLimit-Reset"]) >= NOW.timestamp() + retry_after - 1
+    # The window's end, in Unix seconds: what Retry-After counts down to.
+    assert abs(int(response.headers["X-RateLimit-Reset"]) - (time.time() + retry_after)) <= 2
 
 
-def test_each_request_is_counted_once(make_app, monkeypatch):
-    hits = []
-
-    class Spy:
-        def __init__(self, counter):
-            self.counter = counter
-
-        def hit(self, key, period):
-            hits.append(key)
-            return self.counter.hit(key, period)
-
-        def window_end(self, key):
-            return self.counter.window_end(key)
-
-    real = rate_limit.make_counter
-    monkeypatch.setattr(rate_limit, "make_counter", lambda settings, now: Spy(real(settings, now)))
-    client = make_app(rate_limit="10/minute").server.test_client()
+def test_each_request_is_counted_once_in_redis(make_app, redis_url, redis_prefix):
+    client = make_app(redis_url=redis_url, redis_prefix=redis_prefix, rate_limit="10/minute").server.test_client()
     remaining = []
     for path in ("/api/stats", "/api/stats", "/api/activity.csv", "/api/openapi.json"):
-        before = len(hits)
         response = client.get(path)
-        assert response.status_code == 200 and len(hits) == before + 1
+        assert response.status_code == 200 and "Retry-After" not in response.headers
         remaining.append(int(response.headers["X-RateLimit-Remaining"]))
     assert remaining == [9, 8, 7, 6]
-    assert hits[0] == "LIMITER/api/127.0.0.1/10/1/minute"  # limits' own key for (scope, client)
+    store = redis.Redis.from_url(redis_url)
+    # Flask-Limiter's key for (client, scope), under the deployment's prefix.
+    key = f"{redis_prefix}:LIMITER/127.0.0.1/api/10/1/minute"
+    assert int(store.get(key)) == 4 and 0 < store.ttl(key) <= 60
+    assert [name.decode() for name in store.scan_iter(match=f"{redis_prefix}:LIMITER*")] == [key]
+    store.close()
 
 
 def test_the_api_routes_share_one_budget_per_client(make_app):
@@ -133,15 +124,38 @@ def test_retry_after_only_on_a_refusal(make_app):
     assert_refused(client.get("/api/stats"), 3)
 
 
-def test_both_limits_off_install_no_hook(make_app):
+def test_both_limits_off_install_no_limiter(make_app):
     app = make_app(rate_limit=None, page_rate_limit=None)
     client = app.server.test_client()
     for path in ("/api/stats", "/_dash-layout"):
         responses = [client.get(path) for _ in range(70)]
         assert {response.status_code for response in responses} == {200}
         assert not any(name in responses[-1].headers for name in (*BUDGET_HEADERS, "Retry-After"))
-    hooks = app.server.before_request_funcs.get(None, [])
-    assert not any(isinstance(getattr(hook, "__self__", None), rate_limit.RateLimits) for hook in hooks)
+    assert "limiter" not in app.server.extensions
+
+
+def test_a_request_refused_for_want_of_the_token_is_not_counted(make_app):
+    client = make_app(access_token=ACCESS_TOKEN, rate_limit="2/minute").server.test_client()
+    for authorization in (None, "Bearer wrong-token-of-enough-length", "Basic !!!"):
+        refused = client.get("/api/stats", headers={"Authorization": authorization} if authorization else {})
+        assert refused.status_code == 401
+        assert not any(name in refused.headers for name in (*BUDGET_HEADERS, "Retry-After"))
+    token = {"Authorization": f"Bearer {ACCESS_TOKEN}"}
+    answers = [client.get("/api/stats", headers=token) for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [200, 200, 429]
+    assert answers[0].headers["X-RateLimit-Remaining"] == "1"
+
+
+def test_behind_two_trusted_proxies_the_client_two_hops_back_is_the_key(make_app):
+    client = make_app(rate_limit="2/minute", trusted_proxy_hops=2).server.test_client()
+
+    def ask(forwarded_for: str) -> int:
+        return client.get("/api/stats", headers={"X-Forwarded-For": forwarded_for}).status_code
+
+    assert [ask("198.51.100.7, 10.0.0.2") for _ in range(3)] == [200, 200, 429]
+    assert ask("198.51.100.8, 10.0.0.2") == 200  # another client behind the same proxies
+    # What the client wrote before the trusted entries buys it nothing.
+    assert ask("203.0.113.1, 198.51.100.7, 10.0.0.3") == 429
 
 
 def test_a_bad_page_limit_is_one_line_naming_the_setting():
@@ -165,50 +179,42 @@ def test_counted_in_redis_shared_by_apps(make_app, redis_url, redis_prefix):
     apps = [make_app(redis_url=redis_url, redis_prefix=redis_prefix, rate_limit="3/minute") for _ in range(2)]
     clients = [app.server.test_client() for app in apps]
     statuses = [clients[i % 2].get("/api/stats").status_code for i in range(4)]
-    assert statuses == [200, 200, 200, 429]
+    assert statuses == [200, 200, 200, 429]  # the 4th is refused whichever app gets it
     assert_refused(clients[1].get("/api/activity.csv"), 3)
-    store = redis.Redis.from_url(redis_url)
-    key = f"{redis_prefix}:LIMITER/api/127.0.0.1/3/1/minute"
-    assert int(store.get(key)) == 5 and 0 < store.ttl(key) <= 60
-    store.close()
+    assert_refused(clients[0].get("/api/stats"), 3)
+
+
+def limiter_messages(caplog) -> list[str]:
+    return [record.getMessage() for record in caplog.records if record.name == "flask-limiter"]
 
 
 def test_an_unreachable_redis_is_counted_around_in_memory(make_app, caplog):
-    caplog.set_level(logging.INFO, logger="aurora.api.rate_counters")
+    caplog.set_level(logging.WARNING, logger="flask-limiter")
     app = make_app(redis_url=f"redis://127.0.0.1:{closed_port()}/0", rate_limit="3/minute")
     client = app.server.test_client()
-    statuses = [client.get("/api/stats").status_code for _ in range(4)]
-    assert statuses == [200, 200, 200, 429]
-    messages = [record.getMessage() for record in caplog.records if record.name == "aurora.api.rate_counters"]
-    assert len(messages) == 1 and messages[0].startswith("Rate limit storage unreachable (ConnectionError)")
+    answers = [client.get("/api/stats") for _ in range(4)]
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 429]
+    assert [answer.headers["X-RateLimit-Remaining"] for answer in answers[:3]] == ["2", "1", "0"]
+    assert_refused(answers[3], 3)
+    assert limiter_messages(caplog) == ["Rate limit storage unreachable - falling back to in-memory storage"]
     assert "Traceback" not in caplog.text
 
 
-def test_counting_goes_back_to_redis_when_it_answers_again(redis_url, redis_prefix, caplog):
-    caplog.set_level(logging.INFO, logger="aurora.api.rate_counters")
+def test_a_redis_that_goes_away_leaves_the_limit_holding_in_memory(make_app, redis_url, redis_prefix, caplog):
+    caplog.set_level(logging.WARNING, logger="flask-limiter")
     target = redis.connection.parse_url(redis_url)
     proxy = TcpProxy(target.get("host", "127.0.0.1"), target.get("port", 6379))
-    now = [100.0]
-    counter = SharedCounter(
-        RedisStorage(f"redis://127.0.0.1:{proxy.port}/{target.get('db', 0)}", key_prefix=redis_prefix,
-                     socket_connect_timeout=1, socket_timeout=1),
-        retry_pause=5, monotonic=lambda: now[0], now=NOW.timestamp,
-    )
     try:
-        assert counter.hit("k", 60)[0] == 1
+        proxied = f"redis://127.0.0.1:{proxy.port}/{target.get('db', 0)}"
+        client = make_app(redis_url=proxied, redis_prefix=redis_prefix, rate_limit="3/minute").server.test_client()
+        assert client.get("/api/stats").status_code == 200  # counted in Redis
         proxy.cut()
-        assert [counter.hit("k", 60)[0] for _ in range(3)] == [1, 2, 3]  # in memory meanwhile
-        assert counter.down
-        proxy.restore()
-        assert counter.hit("k", 60)[0] == 4  # within the pause: Redis is not tried yet
-        now[0] += 5
-        count, end = counter.hit("k", 60)
-        assert count == 2 and not counter.down  # Redis's count, which the outage did not reach
-        # The second hit of a window Redis opened: its end read back from the key's TTL.
-        assert NOW.timestamp() < end <= NOW.timestamp() + 60
+        # Counted afresh in memory (Redis's count is out of reach), and limited there.
+        assert [client.get("/api/stats").status_code for _ in range(4)] == [200, 200, 200, 429]
     finally:
         proxy.close()
-    messages = [record.getMessage() for record in caplog.records if record.name == "aurora.api.rate_counters"]
-    assert len(messages) == 2
-    assert messages[0].startswith("Rate limit storage unreachable")
-    assert messages[1] == "Rate limit storage recovered: counting in Redis again"
+    store = redis.Redis.from_url(redis_url)
+    assert int(store.get(f"{redis_prefix}:LIMITER/127.0.0.1/api/3/1/minute")) == 1
+    store.close()
+    assert limiter_messages(caplog) == ["Rate limit storage unreachable - falling back to in-memory storage"]
+    assert "Traceback" not in caplog.text

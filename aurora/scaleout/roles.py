@@ -4,7 +4,7 @@
 - `bot`: only the bot; it publishes snapshots to Redis (see `aurora.scaleout.bot_process`).
 - `web`: only the dashboard; it reads the bot's snapshot from Redis and never starts a bot.
 
-Whenever REDIS_URL is set (any role) the rate limit is counted in Redis (`aurora.api.rate_limit`) and
+Whenever REDIS_URL is set (any role) the rate limit is counted in Redis (Flask-Limiter: `aurora.api.rate_limit`) and
 the database stats are computed once per interval for all processes; without it everything stays in
 process memory.
 """

@@ -23,7 +23,6 @@ from contextlib import aclosing
 
 from a2wsgi import WSGIMiddleware
 
-from aurora.api.rate_front import FrontCounts, front_counts
 from aurora.api.stream import HANDOFF_SCOPE_KEY, HandOffBox, StatsFanOut, StreamHandOff
 from aurora.config import Settings
 from aurora.context import context_of
@@ -126,13 +125,11 @@ class AuroraASGI:
         settings: Settings,
         fan_out: StatsFanOut,
         *,
-        rate_counts: FrontCounts | None = None,
         on_shutdown: Callable[[], None] | None = None,
     ) -> None:
         self._app = WSGIMiddleware(wsgi_app, workers=settings.app_threads)
         self._settings = settings
         self._fan_out = fan_out
-        self._rate_counts = rate_counts
         self._on_shutdown = on_shutdown
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -147,8 +144,6 @@ class AuroraASGI:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                if self._rate_counts is not None:
-                    await self._rate_counts.close()
                 # Off the loop: stopping the bot waits for its thread and flushes its records.
                 await asyncio.to_thread(self.close)
                 await send({"type": "lifespan.shutdown.complete"})
@@ -170,8 +165,6 @@ class AuroraASGI:
             return
         except ClientGone:
             return
-        if self._rate_counts is not None:
-            await self._rate_counts.count(scope)
         box = HandOffBox()
         scope[HANDOFF_SCOPE_KEY] = box
         held: list[Message] = []
@@ -232,6 +225,4 @@ class AuroraASGI:
 def asgi_app(app, *, on_shutdown: Callable[[], None] | None = None) -> AuroraASGI:
     """The served application for a Dash app made by `create_app`."""
     context = context_of(app)
-    rate_counts = front_counts(context.rate_limits, app.server, context.settings)
-    return AuroraASGI(app.server, context.settings, StatsFanOut(context.service), rate_counts=rate_counts,
-                      on_shutdown=on_shutdown)
+    return AuroraASGI(app.server, context.settings, StatsFanOut(context.service), on_shutdown=on_shutdown)
