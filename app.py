@@ -127,10 +127,11 @@ def _listen(settings):
 
 
 def run_bot_role(settings) -> int:
-    """AURORA_ROLE=bot: only the bot, publishing to Redis, until SIGINT/SIGTERM."""
+    """AURORA_ROLE=bot: only the bot, publishing to Redis, until SIGINT/SIGTERM/SIGQUIT."""
     from aurora.scaleout.bot_process import BotProcess
 
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    signal.signal(signal.SIGQUIT, _stop_as_if_terminated)
     process = BotProcess(settings)
     try:
         process.start()
