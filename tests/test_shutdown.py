@@ -1,6 +1,7 @@
 """Stopping under every signal while PostgreSQL is silent (a proxy that accepts and answers nothing):
 `python app.py` (TERM, INT, QUIT) and gunicorn's master (TERM, INT, QUIT) end within 5 s, the bot's
-gateway closed; the command records the database could not take are kept in the spool and written
+gateway closed (a /balance query stuck on the database included); the command records the database
+could not take are kept in the spool and written
 by the next start — none lost, none written twice."""
 
 from __future__ import annotations
@@ -107,6 +108,10 @@ def silent_database_stop(deployment: Deployment, entry_point: str, signum: int) 
     process = deployment.start(entry_point)
     deployment.proxy.stall()
     deployment.run_commands(COMMANDS)
+    # A /balance query stuck on the silent database in the bot's executor: once the main thread
+    # waited for such a thread at exit for as long as the database stayed silent.
+    deployment.fake.send_interaction("balance", guild_id=deployment.fake.guild_ids[0])
+    time.sleep(0.5)  # the bot takes it up within milliseconds; its answer waits on the database
     seconds = stop(process, signum)
     output = deployment.output()
     print(f"\n{entry_point} {signal.Signals(signum).name}, PostgreSQL silent: stopped in {seconds:.2f} s; "
