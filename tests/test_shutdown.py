@@ -1,8 +1,7 @@
 """Stopping under every signal while PostgreSQL is silent (a proxy that accepts and answers nothing):
-`python app.py` (TERM, INT, QUIT) and gunicorn's master (TERM, INT, QUIT) end within 5 s, the bot's
-gateway closed (a /balance query stuck on the database included); the command records the database
-could not take are kept in the spool and written
-by the next start — none lost, none written twice."""
+`python app.py` (TERM, INT, QUIT) and gunicorn's master (TERM, INT, QUIT) end within 5 s, a /balance
+query stuck on the database included, the bot's gateway closed; the command records the database
+could not take are kept in the spool and written by the next start — none lost, none written twice."""
 
 from __future__ import annotations
 
