@@ -92,6 +92,7 @@ class CommandRecorder:
         self._dropped = 0
         self._written = 0
         self._recovered = 0
+        self._found_written = 0  # uncertain records found in the database: not written again
         self._thread = threading.Thread(target=self._run, name="aurora-command-recorder", daemon=True)
 
     @property
@@ -235,9 +236,11 @@ class CommandRecorder:
             recovered = min(len(batch), self._recovering)
             self._recovering -= recovered
         self._written += len(batch) - found
+        self._found_written += found
         if recovered:
             self._recovered += recovered
             if self._recovering == 0:
                 self._spool.discard()
-                log.info("%d command records kept at an earlier shutdown are in the database now (recovered)",
-                         self._recovered)
+                there = f"; {self._found_written} of them were there already" if self._found_written else ""
+                log.info("%d command records kept at an earlier shutdown are in the database now (recovered%s)",
+                         self._recovered, there)

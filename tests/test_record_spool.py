@@ -63,7 +63,8 @@ def test_a_stop_that_cannot_reach_the_database_keeps_the_records_for_the_next_st
     assert "3 command records kept at an earlier shutdown are in the database now (recovered)" in caplog.text
 
 
-def test_records_whose_commit_got_no_answer_are_not_written_twice(bot_engine, spool):
+def test_records_whose_commit_got_no_answer_are_not_written_twice(bot_engine, spool, caplog):
+    caplog.set_level(logging.INFO, logger="aurora.recorder")
     insert_rows(bot_engine, transaction_rows=[command(NOW) for _ in range(3)])  # that commit went through
     spool.keep(
         [CommandRecord("ping", None, NOW, uncertain=True)] * 3  # found: not written again
@@ -75,6 +76,8 @@ def test_records_whose_commit_got_no_answer_are_not_written_twice(bot_engine, sp
     recorder.stop()
     assert command_times(bot_engine) == [NOW] * 4 + [LATER] * 2
     assert recorder.written == 3
+    assert "6 command records kept at an earlier shutdown are in the database now (recovered; 3 of them " \
+           "were there already)" in caplog.text
 
 
 def test_unreadable_lines_are_set_aside_and_the_rest_is_written(bot_engine, spool, caplog):
