@@ -11,6 +11,7 @@ AURORA_THREADS threads per worker only for complete requests. The worker's `time
 heartbeat of the worker, not a limit on a request, so long streams live.
 """
 
+import gc
 import glob
 import os
 import shutil
@@ -99,6 +100,7 @@ def child_exit(server, worker) -> None:
 def on_exit(server) -> None:
     if _own_metrics_folder:
         shutil.rmtree(_own_metrics_folder, ignore_errors=True)
+    gc.freeze()  # the master's last garbage collections would cost about 1 s of a stop (see app.py)
 
 
 def worker_exit(server, worker) -> None:

@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import logging
 import threading
+import time
 
 import discord
 
@@ -27,6 +28,10 @@ log = logging.getLogger(__name__)
 
 class BotAlreadyRunning(SettingsError):
     """A second bot for the same token in one process would open a second gateway connection."""
+
+
+def _left(deadline: float) -> float:
+    return max(0.0, deadline - time.monotonic())
 
 
 def bot_thread_name(token: str) -> str:
@@ -90,17 +95,19 @@ class BotRunner:
         self._loop_ready.wait(5)
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Close the gateway connection and stop the thread; safe to call more than once."""
+        """Close the gateway connection, stop the thread, and write the queued command records (or
+        keep them for the next start), all within `timeout`; safe to call more than once."""
+        deadline = time.monotonic() + timeout
         self._stopping.set()
         loop, bot = self._loop, self._bot
         if loop is not None and bot is not None and self._thread.is_alive() and not loop.is_closed():
             try:
-                asyncio.run_coroutine_threadsafe(bot.close(), loop).result(timeout)
+                asyncio.run_coroutine_threadsafe(bot.close(), loop).result(_left(deadline))
             except (TimeoutError, RuntimeError, asyncio.CancelledError) as error:
                 log.warning("bot did not close cleanly: %s", error.__class__.__name__)
         if self._thread.ident is not None:
-            self._thread.join(timeout)
-        self._recorder.stop(timeout)
+            self._thread.join(_left(deadline))
+        self._recorder.stop(_left(deadline))
 
     @property
     def recorder(self) -> CommandRecorder:

@@ -24,6 +24,7 @@ from aurora.setting_values import (
 )
 
 DEFAULT_DATABASE_FILE = "aurora.db"
+DEFAULT_SPOOL_DIR = "aurora-spool"
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg"
 KIB = 1024
@@ -67,6 +68,8 @@ class Settings:
     # `app.py init-db` only: its DDL gets these limits instead of the 5 s request timeout.
     ddl_timeout_seconds: int = 3600
     ddl_lock_timeout_seconds: int = 60
+    # Command records the database could not take before a shutdown wait here for the next start.
+    spool_dir: str = DEFAULT_SPOOL_DIR
     # Alerts (README, "Alerts"): a Discord webhook; its URL carries the webhook's token.
     alert_webhook_url: str | None = field(default=None, repr=False)
     alert_offline_minutes: int = 5
@@ -140,6 +143,8 @@ def settings_from_mapping(env: Mapping[str, str]) -> Settings:
         kwargs["ddl_timeout_seconds"] = parse_int("AURORA_DDL_TIMEOUT_SECONDS", raw, low=1, high=604_800)
     if (raw := get("AURORA_DDL_LOCK_TIMEOUT_SECONDS")) is not None:
         kwargs["ddl_lock_timeout_seconds"] = parse_int("AURORA_DDL_LOCK_TIMEOUT_SECONDS", raw, low=1, high=86_400)
+    if (raw := get("AURORA_SPOOL_DIR")) is not None:
+        kwargs["spool_dir"] = raw.strip()
     _parse_scale_out(get, kwargs)
     _parse_alerts(get, kwargs)
     # Demo data is only ever seeded into the embedded default database unless asked for.

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
     from aurora.simulation.demo_bot import Simulation
 
 EXTENSION_KEY = "aurora"
+# The README's promise for a stop (SIGTERM, SIGINT, SIGQUIT): what the app does in it, leaving the
+# last 2 s for the server's own stop and the process's exit on a busy machine.
+SHUTDOWN_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -42,19 +46,27 @@ class AuroraContext:
     alerts: AlertMonitor | None = None
     simulation: Simulation | None = None  # the demo's simulated Discord the bot is logged in to
 
-    def shutdown(self) -> None:
-        """Stop the bot (closing its gateway connection), then the simulated Discord if any, and
-        release database connections."""
+    def shutdown(self, timeout: float = SHUTDOWN_SECONDS) -> None:
+        """Within `timeout` in all: stop the bot (its gateway connection closed, its queued records
+        written or kept for the next start), then the simulated Discord if any; end every call still
+        waiting on the database, then the alerts (a last message) and the figures' schedule."""
+        deadline = time.monotonic() + timeout
+
+        def left() -> float:
+            return max(0.0, deadline - time.monotonic())
+
         if self.bot is not None:
-            self.bot.stop()
+            self.bot.stop(left())
         if self.simulation is not None:
             self.simulation.stop()
         if self.bot_lease is not None:
             self.bot_lease.release()
-        if self.alerts is not None:
-            self.alerts.close()
-        self.service.close()
+        # The records are settled: a refresh or query stuck on a silent database ends now rather
+        # than holding the process's exit (aurora.db_deadline).
         self.engine.dispose()
+        if self.alerts is not None:
+            self.alerts.close(left())
+        self.service.close(left())
 
 
 def install_context(server: Flask, context: AuroraContext) -> None:

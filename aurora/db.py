@@ -29,10 +29,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import DateTime, TypeDecorator, UserDefinedType
 
+from aurora.db_deadline import bounded_connect_args, end_calls_on_dispose
+
 # SQLite only has INTEGER auto-increment primary keys; BigInteger elsewhere.
 _ID = BigInteger().with_variant(Integer(), "sqlite")
 STATEMENT_TIMEOUT_MS = 5000
 CONNECT_TIMEOUT_SECONDS = 5
+# A server that says nothing this long is not working on our statement (it would have cancelled it
+# at the statement timeout and said so): the call ends (aurora.db_deadline).
+SILENCE_SECONDS = STATEMENT_TIMEOUT_MS / 1000 + 2
 
 
 class _SQLiteDateTimeText(UserDefinedType):
@@ -135,8 +140,10 @@ moderation_cases = Table(
 COMMAND_RUN = "COMMAND_RUN"
 
 
-def create_db_engine(database_url: str) -> Engine:
-    """An engine with bounded waits: no query or connect attempt may hang a request."""
+def create_db_engine(database_url: str, *, silence_seconds: float | None = SILENCE_SECONDS) -> Engine:
+    """An engine with bounded waits: no query or connect attempt may hang a request, even against a
+    silent server. `silence_seconds=None`: no limit beyond TCP's (sessions that lift the statement
+    timeout for long DDL)."""
     if database_url.startswith("sqlite"):
         engine = create_engine(
             database_url,
@@ -153,14 +160,16 @@ def create_db_engine(database_url: str) -> Engine:
 
         return engine
 
+    connect_args, deadline = bounded_connect_args(silence_seconds)
     engine = create_engine(
         database_url,
         pool_pre_ping=True,
         pool_size=5,
         max_overflow=5,
         pool_timeout=CONNECT_TIMEOUT_SECONDS,
-        connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS, **connect_args},
     )
+    end_calls_on_dispose(engine, deadline)
 
     @event.listens_for(engine, "connect")
     def _postgres_session(dbapi_connection, _record):

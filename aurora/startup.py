@@ -20,6 +20,7 @@ from aurora.init_db.indexes import log_missing_indexes
 from aurora.queries.aggregates import IncrementalStats
 from aurora.queries.balances import balance_of
 from aurora.queries.glance import with_day_glance
+from aurora.record_spool import RecordSpool
 from aurora.recorder import CommandRecorder
 from aurora.scaleout.lease import BotLease, LeaseHeld
 from aurora.scaleout.redis_link import RedisError, describe
@@ -71,7 +72,7 @@ def start_bot(
     runner = BotRunner(
         settings,
         snapshots,
-        CommandRecorder(engine),
+        CommandRecorder(engine, spool=RecordSpool(settings.spool_dir, settings.database_url)),
         CommandServices(stats=service.current, balance_of=balance),
         clock=clock,
         **options,

@@ -8,11 +8,12 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 
 import pytest
 
 from aurora.alerts.sender import WebhookSender
-from tests.fakes.discord_webhook import WEBHOOK_TOKEN, FakeWebhook, GarbledWebhook
+from tests.fakes.discord_webhook import MB, WEBHOOK_TOKEN, FakeWebhook, GarbledWebhook
 from tests.support import FrozenClock
 
 pytestmark = pytest.mark.clock
@@ -39,8 +40,8 @@ def make_sender(clock):
         sleeps.append(seconds)
         clock.advance(seconds=seconds)
 
-    def build(url: str) -> WebhookSender:
-        sender = WebhookSender(url, sleep=sleep)
+    def build(url: str, **options) -> WebhookSender:
+        sender = WebhookSender(url, sleep=sleep, **options)
         sender.start()
         senders.append(sender)
         return sender
@@ -160,3 +161,39 @@ def test_drops_counted_from_many_threads_at_once_are_all_counted():
     finally:
         logging.disable(logging.NOTSET)
     assert sender.dropped == 8 * 500
+
+
+def test_an_answer_trickled_a_byte_at_a_time_is_cut_off_at_each_attempts_deadline(make_sender, caplog):
+    """A byte every 0.1 s never trips a per-read timeout; the attempt's own deadline (0.5 s here,
+    5 s by default) ends it. Trickled whole, each answer would take 2.7 s."""
+    answer = b"HTTP/1.1 204 No Content\r\n\r\n"
+    with GarbledWebhook(answer, times=5, byte_seconds=0.1) as webhook:
+        sender = make_sender(webhook.url, attempt_seconds=0.5)
+        started = time.monotonic()
+        send(sender)
+        took = time.monotonic() - started
+    assert webhook.posts == 5 and sender.delivered == 0 and sender.dropped == 1
+    assert took < 5 * 2.7, took  # five whole trickles would take 13.5 s
+    assert "alert webhook answered nothing usable; retrying in 1.0 s (attempt 1 of 5)" in caplog.text
+    assert "alert webhook: message dropped after 5 attempts" in caplog.text
+
+
+def test_a_redirect_is_a_failure_not_followed(webhook, make_sender, caplog):
+    webhook.answer_next(302, location="/moved")
+    sender = make_sender(webhook.url)
+    send(sender)
+    assert len(webhook.posts) == 1 and webhook.gets == 0  # never a bodiless GET elsewhere
+    assert sender.delivered == 0 and sender.dropped == 1
+    assert "alert webhook answered 302 (a redirect: the URL must be the webhook itself); message dropped" in caplog.text
+    assert_nothing_secret(caplog, webhook.url)
+
+
+@pytest.mark.parametrize("status", [500, 429])
+def test_a_flood_of_an_error_body_is_not_read(webhook, make_sender, status):
+    webhook.answer_next(status, flood_bytes=50 * MB)
+    sender = make_sender(webhook.url)
+    send(sender)
+    assert len(webhook.posts) == 2 and sender.delivered == 1
+    # What the socket buffers took before the client closed; far from the 50 MB offered.
+    assert webhook.flood_sent < 16 * MB, webhook.flood_sent
+    assert make_sender.sleeps == [1.0]  # a 429 without a readable wait backs off like a failure

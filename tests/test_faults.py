@@ -10,9 +10,12 @@ import time
 import urllib.request
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from aurora.context import context_of
+from aurora.db import create_db_engine
 from aurora.layouts import ids
 from aurora.service import utc_now
 from aurora.simulation.server import SimulatedDiscord
@@ -70,6 +73,49 @@ def test_postgres_outage_serves_stale_stats_in_time_and_recovers(proxied_app, fa
     proxy.restore()
     fresh = poll_until(server.url, lambda stats: not stats["stale"], 20)
     assert fresh["staleSince"] is None
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+def test_every_call_to_a_silent_postgres_ends_within_its_deadline_or_at_dispose(settings):
+    """`statement_timeout` cannot end a query the server never received: the engine's own deadline
+    does, for the pool's ping, the reconnect and the query alike; disposing the engine (the app's
+    shutdown) ends a call at once."""
+    url = make_url(settings.database_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    engine = create_db_engine(url.set(port=proxy.port).render_as_string(hide_password=False), silence_seconds=1)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT 1")).scalar() == 1
+        proxy.stall()
+        started = time.monotonic()
+        with pytest.raises(OperationalError, match="no answer within 1 s"), engine.connect() as conn:
+            conn.execute(text("SELECT 2"))
+        ended_after = time.monotonic() - started  # the ping's second, then the new connection's
+        assert ended_after < 4, ended_after
+
+        errors = []
+
+        def query() -> None:
+            try:
+                with engine.connect() as conn:
+                    conn.execute(text("SELECT 3"))
+            except OperationalError as error:
+                errors.append(str(error))
+
+        waiting = threading.Thread(target=query)
+        waiting.start()
+        time.sleep(0.3)
+        engine.dispose()
+        waiting.join(timeout=0.5)
+        assert not waiting.is_alive() and "the app is stopping" in errors[0]
+
+        proxy.restore()
+        with engine.connect() as conn:  # a database that answers is used again
+            assert conn.execute(text("SELECT 4")).scalar() == 4
+    finally:
+        engine.dispose()
+        proxy.close()
 
 
 def refresh_threads() -> int:

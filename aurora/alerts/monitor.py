@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from aurora.alerts.board import AlertBoard
 from aurora.alerts.conditions import DatabaseState, RecentFigures, Thresholds, active_conditions
 from aurora.alerts.messages import alert_payload
-from aurora.alerts.sender import WebhookSender
+from aurora.alerts.sender import DRAIN_SECONDS, WebhookSender
 from aurora.alerts.state import AlertEvent, AlertLedger
 from aurora.alerts.store import MemoryAlertStore, RedisAlertStore
 from aurora.config import Settings
@@ -69,13 +70,14 @@ class AlertMonitor:
         """A refresh happened: check soon (never blocks: the service calls it under its lock)."""
         self._wake.set()
 
-    def close(self, timeout: float = 2.0) -> None:
+    def close(self, timeout: float = 2.0 + DRAIN_SECONDS) -> None:
+        """Stop checking, then deliver what is queued (a "resolved" message just raised); at most `timeout` s."""
+        deadline = time.monotonic() + timeout
         self._stop.set()
         self._wake.set()
         if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
-        # Its own bound (DRAIN_SECONDS): a "resolved" message just queued still goes out.
-        self.sender.close()
+            self._thread.join(min(2.0, timeout))
+        self.sender.close(max(0.0, min(DRAIN_SECONDS, deadline - time.monotonic())))
         self._store.release()
 
     def _run(self) -> None:

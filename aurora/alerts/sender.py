@@ -1,10 +1,14 @@
 """Delivery to the webhook from a background thread: `submit` only queues (bounded), so neither a
 request nor the bot's loop ever waits on Discord.
 
-Each message gets at most `max_attempts` posts: a 5xx, a connection failure or a garbled answer
-(`http.client.HTTPException`: a bad status line, a truncated body) is tried again after 1, 2, 4… s; a 429 after exactly what Discord asks (`Retry-After`, or `retry_after` in the
-JSON body), never sooner; any other 4xx is given up at once. Log lines say "alert webhook", never
-its URL (the URL holds the webhook's token).
+Each message gets at most `max_attempts` posts, each one over within `POST_TIMEOUT_SECONDS` in
+all (aiohttp's total timeout: an endpoint that trickles its answer a byte at a time is cut off,
+not waited on): a 5xx, a connection failure, no answer in time or a garbled answer (a bad status
+line, a truncated body) is tried again after 1, 2, 4… s; a 429 after exactly what Discord asks
+(`Retry-After`, or `retry_after` in the JSON body), never sooner; any other answer, a redirect
+included (it is not followed: a POST must reach the webhook itself), is given up at once. Only
+the first `ERROR_BODY_BYTES` of an error answer are read. Every message given up is one WARNING.
+Log lines say "alert webhook", never its URL (the URL holds the webhook's token).
 
 `close` still delivers what is queued (a "resolved" message raised just before shutdown), one
 attempt each and within `DRAIN_SECONDS` in all, then stops.
@@ -12,15 +16,15 @@ attempt each and within `DRAIN_SECONDS` in all, then stops.
 
 from __future__ import annotations
 
-import http.client
+import asyncio
 import json
 import logging
 import queue
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
+
+import aiohttp
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +32,9 @@ QUEUE_SIZE = 50
 MAX_ATTEMPTS = 5
 FIRST_BACKOFF_SECONDS = 1.0
 LONGEST_RETRY_AFTER_SECONDS = 300.0  # a longer wait than this is given up on, not waited for
-POST_TIMEOUT_SECONDS = 5.0
+POST_TIMEOUT_SECONDS = 5.0  # one attempt in all: connecting, sending and the whole answer
+ERROR_BODY_BYTES = 4096  # enough for Discord's JSON error (its `retry_after`); the rest is not read
+HEADERS = {"Content-Type": "application/json", "User-Agent": "AuroraDashboard (alerts)"}
 DRAIN_SECONDS = 5.0  # the longest `close` waits for queued messages
 
 
@@ -52,8 +58,10 @@ class WebhookSender:
         sleep: Callable[[float], object] | None = None,
         max_attempts: int = MAX_ATTEMPTS,
         queue_size: int = QUEUE_SIZE,
+        attempt_seconds: float = POST_TIMEOUT_SECONDS,
     ) -> None:
         self._url = url
+        self._attempt_seconds = attempt_seconds
         # Set by `close`: no more retries, and the queue is worked off until its end marker.
         self._stop = threading.Event()
         self._drain_deadline = float("inf")
@@ -145,7 +153,9 @@ class WebhookSender:
                 elif wait > LONGEST_RETRY_AFTER_SECONDS:
                     break
             elif status is not None and status < 500:
-                log.warning("alert webhook answered %d; message dropped", status)
+                # A redirect too: following it would turn the POST into a bodiless GET elsewhere.
+                moved = " (a redirect: the URL must be the webhook itself)" if 300 <= status < 400 else ""
+                log.warning("alert webhook answered %d%s; message dropped", status, moved)
                 self._count_dropped()
                 return
             else:
@@ -154,7 +164,7 @@ class WebhookSender:
                 break
             log.warning(
                 "alert webhook answered %s; retrying in %.1f s (attempt %d of %d)",
-                status or "nothing",
+                status or "nothing usable",
                 wait,
                 attempt,
                 self._max_attempts,
@@ -164,30 +174,30 @@ class WebhookSender:
         log.warning("alert webhook: message dropped after %d attempts", attempt)
 
     def _post(self, body: bytes) -> tuple[int | None, float | None]:
-        """(status or None when nothing answered, Discord's retry-after seconds on a 429)."""
-        request = urllib.request.Request(
-            self._url,
-            data=body,
-            method="POST",
-            headers={"Content-Type": "application/json", "User-Agent": "AuroraDashboard (alerts)"},
-        )
+        """(status or None when nothing usable answered in time, Discord's retry-after seconds on a 429)."""
         try:
-            with urllib.request.urlopen(request, timeout=self._post_timeout()) as response:
-                return response.status, None
-        except urllib.error.HTTPError as error:
-            with error:
-                return error.code, retry_after_seconds(error.headers, self._error_body(error))
+            return asyncio.run(self._post_once(body, self._post_timeout()))
         # Refused, reset, timed out, name not resolved, a garbled answer: all worth another try.
-        except (OSError, http.client.HTTPException):
+        except (aiohttp.ClientError, TimeoutError, OSError):
             return None, None
+
+    async def _post_once(self, body: bytes, seconds: float) -> tuple[int, float | None]:
+        timeout = aiohttp.ClientTimeout(total=seconds)
+        async with aiohttp.ClientSession(timeout=timeout) as session, session.post(
+            self._url, data=body, headers=HEADERS, allow_redirects=False
+        ) as response:
+            if response.status != 429:
+                return response.status, None
+            return response.status, retry_after_seconds(response.headers, await _first_bytes(response))
 
     def _post_timeout(self) -> float:
         # While closing, no post outlasts the time left to drain.
-        return max(0.1, min(POST_TIMEOUT_SECONDS, self._drain_deadline - time.monotonic()))
+        return max(0.1, min(self._attempt_seconds, self._drain_deadline - time.monotonic()))
 
-    @staticmethod
-    def _error_body(error: urllib.error.HTTPError) -> bytes:
-        try:
-            return error.read()
-        except (OSError, http.client.HTTPException):  # the status still counts; only the hint is lost
-            return b""
+
+async def _first_bytes(response: aiohttp.ClientResponse) -> bytes:
+    """At most `ERROR_BODY_BYTES` of the answer's body (a flood of an error page is not read)."""
+    head = bytearray()
+    while len(head) < ERROR_BODY_BYTES and (chunk := await response.content.read(ERROR_BODY_BYTES - len(head))):
+        head += chunk
+    return bytes(head)

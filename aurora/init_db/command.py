@@ -51,7 +51,8 @@ def init_database(settings: Settings, *, check: bool = False, say: Say = print,
         # The app's engine switches a SQLite file to WAL on connect; --check changes nothing.
         engine = create_engine(url)
     else:
-        engine = create_db_engine(settings.database_url)
+        # Its DDL may rightly run silent up to its own statement timeout.
+        engine = create_db_engine(settings.database_url, silence_seconds=settings.ddl_timeout_seconds + 2)
     try:
         # Autocommit: the monitor holds no transaction open that a concurrent build would wait for.
         with _connected(engine).execution_options(isolation_level="AUTOCOMMIT") as monitor:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from aurora.config import Settings
+from aurora.context import SHUTDOWN_SECONDS
 from aurora.db import create_db_engine
 from aurora.scaleout.lease import BotLease
 from aurora.scaleout.redis_link import describe
@@ -74,21 +76,23 @@ class BotProcess:
         self.stopped.set()
 
     def stop(self) -> None:
-        """Idempotent: close the gateway, flush records and the last snapshot, release the lease."""
+        """Idempotent: close the gateway, flush records (or keep them for the next start) and the
+        last snapshot, release the lease; within the shutdown's bound."""
+        deadline = time.monotonic() + SHUTDOWN_SECONDS
         if self._runner is not None:
-            self._runner.stop()
+            self._runner.stop(SHUTDOWN_SECONDS - 1.0)  # the last second for the snapshot and lease
             self._runner = None
         if self._publisher is not None:
-            self._publisher.close()
+            self._publisher.close(max(0.0, deadline - time.monotonic()))
             self._publisher = None
         if self.lease is not None:
             self.lease.release()
-        if self._service is not None:
-            self._service.close()
-            self._service = None
         if self._engine is not None:
-            self._engine.dispose()
+            self._engine.dispose()  # ends a refresh stuck on a silent database (aurora.db_deadline)
             self._engine = None
+        if self._service is not None:
+            self._service.close(max(0.0, deadline - time.monotonic()))
+            self._service = None
         self.stopped.set()
 
     def wait(self, poll_seconds: float = 0.5) -> None:

@@ -3,6 +3,7 @@ gunicorn's workers (`AuroraWorker`) in production. Both use the same options bel
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 from typing import Any
@@ -73,6 +74,14 @@ class AuroraWorker(UvicornWorker):
         # stop). Leaving through SystemExit runs it, and also stops a worker still building the app.
         for stop_signal in (signal.SIGTERM, signal.SIGINT):
             signal.signal(stop_signal, _leave)
+
+    def handle_exit(self, sig, frame) -> None:
+        super().handle_exit(sig, frame)
+        if sig == signal.SIGQUIT:
+            # gunicorn's master sends SIGQUIT on its own SIGINT/SIGQUIT; uvicorn_worker only marks the
+            # worker dead then, and it served on until SIGKILL. Stop as on SIGTERM: gracefully, with
+            # the app's shutdown (bot closed, command records written or kept).
+            os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _leave(_signum, _frame) -> None:

@@ -1,0 +1,99 @@
+"""The command recorder's spool: what a stop could not write is kept in a file and written by the next
+start, a record whose commit got no answer is written only if it is not in the database already,
+and unreadable lines are set aside, not lost."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from aurora.db import COMMAND_RUN, create_db_engine, transactions
+from aurora.record_spool import RecordSpool
+from aurora.recorder import CommandRecord, CommandRecorder
+from aurora.simulation.server import SimulatedDiscord
+from tests.fakes.gunicorn_server import free_port
+from tests.support import NOW, command, insert_rows
+
+pytestmark = pytest.mark.clock
+
+wait_for = SimulatedDiscord.wait_for
+LATER = NOW + timedelta(seconds=1)
+
+
+def command_times(engine) -> list:
+    with engine.connect() as conn:
+        query = select(transactions.c.created_at).where(transactions.c.type == COMMAND_RUN)
+        return sorted(conn.execute(query).scalars())
+
+
+@pytest.fixture
+def spool(tmp_path, bot_engine):
+    return RecordSpool(tmp_path / "spool", str(bot_engine.url))
+
+
+def recover(engine, spool: RecordSpool) -> CommandRecorder:
+    recorder = CommandRecorder(engine, spool=spool)
+    recorder.start()
+    return recorder
+
+
+def test_a_stop_that_cannot_reach_the_database_keeps_the_records_for_the_next_start(tmp_path, bot_engine, caplog):
+    caplog.set_level(logging.INFO, logger="aurora.recorder")
+    unreachable_url = f"postgresql+psycopg2://postgres@127.0.0.1:{free_port()}/test"
+    unreachable = create_db_engine(unreachable_url)
+    spool = RecordSpool(tmp_path / "spool", unreachable_url)
+    recorder = CommandRecorder(unreachable, spool=spool)
+    recorder.start()
+    for second in range(3):
+        recorder.record(CommandRecord("ping", None, NOW + timedelta(seconds=second)))
+    recorder.stop(timeout=0.5)
+    unreachable.dispose()
+    assert "the database did not take 3 more in time: kept in" in caplog.text
+    assert [record.ran_at for record in spool.read()] == [NOW + timedelta(seconds=s) for s in range(3)]
+    assert spool.path.stat().st_mode & 0o777 == 0o600
+    # The next start on that database (here the SQLite one stands in for it) writes them, once.
+    recorder = recover(bot_engine, spool)
+    wait_for(lambda: recorder.recovered == 3)
+    recorder.stop()
+    assert command_times(bot_engine) == [NOW + timedelta(seconds=s) for s in range(3)]
+    assert not spool.path.exists()
+    assert "3 command records kept at an earlier shutdown are in the database now (recovered)" in caplog.text
+
+
+def test_records_whose_commit_got_no_answer_are_not_written_twice(bot_engine, spool, caplog):
+    caplog.set_level(logging.INFO, logger="aurora.recorder")
+    insert_rows(bot_engine, transaction_rows=[command(NOW) for _ in range(3)])  # that commit went through
+    spool.keep(
+        [CommandRecord("ping", None, NOW, uncertain=True)] * 3  # found: not written again
+        + [CommandRecord("ping", None, LATER, uncertain=True)] * 2  # not found: written
+        + [CommandRecord("ping", None, NOW)]  # queued behind the commit: written
+    )
+    recorder = recover(bot_engine, spool)
+    wait_for(lambda: recorder.recovered == 6)
+    recorder.stop()
+    assert command_times(bot_engine) == [NOW] * 4 + [LATER] * 2
+    assert recorder.written == 3
+    assert "6 command records kept at an earlier shutdown are in the database now (recovered; 3 of them " \
+           "were there already)" in caplog.text
+
+
+def test_unreadable_lines_are_set_aside_and_the_rest_is_written(bot_engine, spool, caplog):
+    spool.keep([CommandRecord("ping", None, NOW), CommandRecord("stats", 7, LATER)])
+    lines = spool.path.read_text().splitlines()
+    spool.path.write_text("\n".join([lines[0], "{not json", '{"command_name": 1}', lines[1]]) + "\n")
+    caplog.set_level(logging.INFO)
+    recorder = recover(bot_engine, spool)
+    wait_for(lambda: recorder.recovered == 2)
+    recorder.stop()
+    assert command_times(bot_engine) == [NOW, LATER]
+    assert "2 lines are not command records and are not written" in caplog.text
+    assert "{not json" in spool.path.with_suffix(".unreadable").read_text()
+
+
+def test_a_recorder_that_never_started_leaves_the_spool_alone(bot_engine, spool):
+    spool.keep([CommandRecord("ping", None, NOW)])
+    CommandRecorder(bot_engine, spool=spool).stop()
+    assert len(spool.read()) == 1
