@@ -104,7 +104,7 @@ def test_an_hour_opens_by_click_keyboard_and_address_and_the_chart_reads_as_text
     assert row == [f"{TARGET:%H:%M}", "9", "1", "1.0", "0.0"]
     # Each row's hour is a button: the one before the target opens its own panel.
     table.locator("tbody tr").nth(20).locator("button").click()
-    page.wait_for_function(f"location.hash === '#hour={TARGET - timedelta(hours=1):%Y-%m-%dT%H:00Z}'")
+    wait_in_page(page, lambda: page.evaluate("location.hash") == f"#hour={TARGET - timedelta(hours=1):%Y-%m-%dT%H:00Z}")
     page.wait_for_selector(f"#{ids.HOUR_PANEL_TITLE}:has-text('{TARGET - timedelta(hours=1):%H:%M}')")
     assert page.console_errors == []
 

@@ -97,7 +97,7 @@ def activity_figure(
         font={"color": TEXT_COLOUR, "family": "Inter, system-ui, sans-serif"},
         # Above the plot, outside it: Plotly makes room for it, so it never covers a bar; on a narrow
         # page it wraps onto more lines, still above.
-        legend={"orientation": "h", "x": 0, "y": 1, "yanchor": "bottom"},
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"},
         # Each point's hover names its own time: a unified hover's title would show the axis value,
         # the UTC hour the bar stands on.
         hovermode="closest",

@@ -151,7 +151,7 @@ def build_layout(refresh_seconds: int, stats: Stats | None = None) -> html.Div:
                                     dcc.Graph(
                                         id=ids.ACTIVITY_CHART,
                                         config={"displayModeBar": False, "responsive": True},
-                                        style={"height": "340px"},
+                                        style={"height": "320px"},
                                     ),
                                     *below_chart(),
                                 ],
