@@ -88,6 +88,13 @@ def test_the_demo_shows_its_bot_in_the_simulated_discord(page, make_app, live_se
     assert page.locator(f"#{ids.SIMULATED_BADGE}").inner_text() == "Simulated Discord"
     assert kpi_text(page, ids.KPI_SERVERS) == "6"
     assert kpi_text(page, ids.KPI_PING).endswith(" ms")
+    # On a phone (no hover) each badge says what it means in visible text, and nothing scrolls sideways.
+    assert page.locator(f"#{ids.DEMO_BADGE} .badge-note").is_hidden()
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.locator(f"#{ids.DEMO_BADGE} .badge-note").inner_text() == "Generated data, not a live bot's records"
+    assert page.locator(f"#{ids.SIMULATED_BADGE} .badge-note").is_visible()
+    # (the chart follows the narrower window after Plotly's own resize pause)
+    wait_in_page(page, lambda: page.evaluate("document.documentElement.scrollWidth") <= 390, timeout=5)
     assert page.console_errors == []
 
 

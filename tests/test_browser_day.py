@@ -17,6 +17,7 @@ HOUR = NOW.replace(minute=0, second=0, microsecond=0)
 TARGET = HOUR - timedelta(hours=2)
 HASH = f"#hour={TARGET:%Y-%m-%dT%H:00Z}"
 PANEL = f"#{ids.HOUR_PANEL}"
+BAR = f"#{ids.ACTIVITY_CHART} .trace.bars path[data-hour]"
 
 
 @pytest.fixture
@@ -67,18 +68,19 @@ def test_an_hour_opens_by_click_keyboard_and_address_and_the_chart_reads_as_text
     text = body.inner_text()
     assert "Commands: 9" in page.locator(f"#{ids.HOUR_PANEL_BODY} h3").first.inner_text()
     assert "/ping\n7" in text and "/balance\n2" in text
-    assert "SHOP_BUY\n1 · 900 coins" in text and "ban\n1" in text
+    assert "Shop buy\n1 · 900 coins" in text and "Ban\n1" in text
     assert "mean 1.0 · min 1 · max 1" in text
     assert page.evaluate("location.hash") == HASH
-    page.wait_for_selector(f"#{ids.hour_button(21)}[aria-pressed='true']")
+    page.wait_for_selector(f"{BAR}[data-index='21'][aria-pressed='true']")
 
     # The same hour again closes it; Escape closes it too.
     click_bar(page, 21)
     panel.wait_for(state="hidden")
     assert page.evaluate("location.hash") in ("", "#")
-    target_button = page.locator(f"#{ids.hour_button(21)}")
-    assert target_button.inner_text() == f"{TARGET:%H:%M}"
-    target_button.focus()
+    # The bar is a button for the keyboard too: focused, it says its hour; Enter opens it.
+    target_bar = page.locator(f"{BAR}[data-index='21']")
+    assert target_bar.get_attribute("aria-label") == f"Details of {TARGET:%H:%M} UTC"
+    target_bar.focus()
     page.keyboard.press("Enter")
     panel.wait_for(state="visible")
     page.keyboard.press("Escape")
@@ -99,7 +101,11 @@ def test_an_hour_opens_by_click_keyboard_and_address_and_the_chart_reads_as_text
     table.wait_for(state="visible")
     assert page.locator(f"#{ids.TABLE_TOGGLE}").get_attribute("aria-pressed") == "true"
     row = table.locator("tbody tr").nth(21).inner_text().split("\t")
-    assert row[1:] == ["9", "1", "1.0", "0.0"]
+    assert row == [f"{TARGET:%H:%M}", "9", "1", "1.0", "0.0"]
+    # Each row's hour is a button: the one before the target opens its own panel.
+    table.locator("tbody tr").nth(20).locator("button").click()
+    wait_in_page(page, lambda: page.evaluate("location.hash") == f"#hour={TARGET - timedelta(hours=1):%Y-%m-%dT%H:00Z}")
+    page.wait_for_selector(f"#{ids.HOUR_PANEL_TITLE}:has-text('{TARGET - timedelta(hours=1):%H:%M}')")
     assert page.console_errors == []
 
 

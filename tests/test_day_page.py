@@ -1,5 +1,5 @@
 """The interactive day's plain functions, without a browser: zones, the figure, the hour panel and
-its address, the hour buttons, the table and the glance."""
+its address, the table (its hours as buttons), the readable kinds and the glance."""
 
 from __future__ import annotations
 
@@ -20,17 +20,16 @@ from aurora.layouts.day_callbacks import (
     OUT_OF_RANGE,
     already_shown,
     day_values,
-    hour_buttons_values,
     hour_panel_values,
     next_hash,
-    pressed_values,
     table_content,
     table_values,
     toggled_choice,
     zone_toggle_values,
 )
-from aurora.layouts.figures import COMMAND_COLOUR, TRANSACTION_COLOUR, activity_figure
+from aurora.layouts.figures import COMMAND_COLOUR, SO_FAR, TRANSACTION_COLOUR, activity_figure
 from aurora.layouts.formatting import clock_time
+from aurora.layouts.labels import kind_label
 from aurora.layouts.zones import LOCAL_CHOICE, UTC_CHOICE, UTC_VIEW, view_zone
 from aurora.models import ActivityPoint, DatabaseStats, DayAtAGlance, KindTotals, SameHourTotals
 from aurora.scaleout import codec
@@ -115,7 +114,7 @@ def test_the_hour_the_clocks_go_back_keeps_its_own_bar_label_and_abbreviation():
         assert len(set(trace.x)) == 24  # no two points share a place on the axis
     assert [figure.data[0].hovertext[index] for index in twice] == ["02:00 CEST", "02:00 CET"]
     assert [figure.data[2].hovertext[index] for index in twice] == ["02:00 CEST", "02:00 CET"]
-    assert figure.data[0].hovertext[0] == "16:00 CEST" and figure.data[0].hovertext[-1] == "14:00 CET"
+    assert figure.data[0].hovertext[0] == "16:00 CEST" and figure.data[0].hovertext[-1] == "14:00 CET" + SO_FAR
     assert "%{hovertext}" in figure.data[0].hovertemplate and "%{hovertext}" in figure.data[2].hovertemplate
     assert list(figure.layout.xaxis.ticktext) == ["16:00", "19:00", "22:00", "01:00", "03:00", "06:00", "09:00", "12:00"]
     labels = [label for label, _ in hour_button_labels(points, berlin)]
@@ -133,15 +132,14 @@ def test_a_click_a_button_the_same_hour_and_close_move_the_address():
     target = f"{HOUR - timedelta(hours=2):%Y-%m-%dT%H}:00:00Z"
     fragment = f"#hour={HOUR - timedelta(hours=2):%Y-%m-%dT%H}:00Z"
     click = {"points": [{"customdata": target, "y": 3}]}
-    assert next_hash(ids.ACTIVITY_CHART, click, None, None) == fragment
-    assert next_hash(ids.ACTIVITY_CHART, click, fragment, None) == ""  # the same hour again closes
-    assert next_hash(ids.HOUR_PANEL_CLOSE, 1, fragment, None) == ""
-    hours = [f"{point.hour:%Y-%m-%dT%H}:00:00Z" for point in ACTIVITY]
-    assert next_hash(ids.hour_button(21), 1, None, hours) == fragment
-    assert next_hash(ids.hour_button(21), 0, None, hours) is no_update  # a button appearing
+    assert next_hash(ids.ACTIVITY_CHART, click, None) == fragment
+    assert next_hash(ids.ACTIVITY_CHART, click, fragment) == ""  # the same hour again closes
+    assert next_hash(ids.HOUR_PANEL_CLOSE, 1, fragment) == ""
+    assert next_hash(ids.HOUR_PANEL_CLOSE, None, fragment) is no_update  # the button appearing
+    # A table row's hour or Enter on a bar hands the chart only the hour (assets/chart_keys.js).
+    assert next_hash(ids.ACTIVITY_CHART, {"points": [{"customdata": target}]}, None) == fragment
     for junk in ({"points": []}, {"points": [{"customdata": "<script>"}]}, None, {"points": ["x"]}):
-        assert next_hash(ids.ACTIVITY_CHART, junk, None, None) is no_update
-    assert next_hash(ids.hour_button(3), 1, None, ["nonsense"]) is no_update
+        assert next_hash(ids.ACTIVITY_CHART, junk, None) is no_update
 
 
 def test_the_hour_panel_follows_the_address(engine, clock):
@@ -170,16 +168,30 @@ def test_a_database_that_does_not_answer_is_said_in_the_panel(tmp_path, clock):
     gone.dispose()
 
 
-def test_the_hour_buttons_are_labelled_in_the_zone_and_stand_for_utc_hours():
-    values = hour_buttons_values(stats_with(CONNECTED), KOLKATA)
-    labels, titles, hours = values[:24], values[24:48], values[48]
-    assert labels[0] == f"{ACTIVITY[0].hour + timedelta(hours=5, minutes=30):%H:%M}"
-    assert titles[0].startswith("Details of ")
-    assert hours[-1] == f"{HOUR:%Y-%m-%dT%H}:00:00Z" and len(hours) == 24
-    assert hour_buttons_values(None, KOLKATA) == [no_update] * 49
-    pressed = pressed_values(f"#hour={ACTIVITY[21].hour:%Y-%m-%dT%H}:00Z", hours)
-    assert pressed[21] == "true" and pressed.count("true") == 1
-    assert pressed_values(None, hours) == ["false"] * 24 == pressed_values("#hour=x", None)
+def test_each_table_row_s_hour_is_a_button_for_its_utc_hour():
+    rows = activity_table(ACTIVITY, SAME_HOUR, KOLKATA).children[2].children
+    button = rows[0].children[0].children
+    assert button.children == f"{ACTIVITY[0].hour + timedelta(hours=5, minutes=30):%H:%M}"
+    assert button.title.startswith("Details of ")
+    assert getattr(button, "data-hour") == f"{ACTIVITY[0].hour:%Y-%m-%dT%H}:00:00Z"
+    assert getattr(rows[-1].children[0].children, "data-hour") == f"{HOUR:%Y-%m-%dT%H}:00:00Z"
+
+
+def test_kinds_read_as_words_everywhere_they_are_shown():
+    assert kind_label("DAILY_REWARD") == "Daily reward" and kind_label("TRANSFER_IN") == "Transfer in"
+    assert kind_label("ban") == "Ban" and kind_label("") == ""
+    assert kind_label("SHOP__BUY\u202e") == "Shop buy"  # no empty words, no reordering controls
+    text = text_of(glance_items(GLANCE))
+    assert "Shop buy 3 · 900 coins" in text and "Daily reward" in text and "SHOP_BUY" not in text
+    assert "Ban 2" in text
+
+
+def test_nothing_in_24_hours_says_so_instead_of_minus_100_percent():
+    quiet = replace(GLANCE, cases=(KindTotals("ban", 0, 0, 15, 0),))
+    figures = {text_of(figure.children[0]): figure for card in glance_items(quiet) for figure in card.children[1].children}
+    assert text_of(figures["Ban"].children[1:]) == "0 none in 24 h"
+    assert figures["Ban"].children[2].className == "kpi-change muted"
+    assert "-100.0%" not in text_of(glance_items(quiet))
 
 
 def test_the_table_toggle_and_the_zone_switch():

@@ -136,7 +136,9 @@ def test_the_layout_carries_the_current_figures_for_the_first_render():
 def test_a_bot_in_the_simulated_discord_is_said_so_beside_the_demo_badge():
     stats = replace(stats_with(CONNECTED), demo=True, simulated=True)
     badge = find_component(build_layout(30, stats), ids.SIMULATED_BADGE)
-    assert (badge.hidden, badge.children) == (False, "Simulated Discord")
+    name, note = badge.children
+    assert (badge.hidden, name.children) == (False, "Simulated Discord")
+    assert note.children == badge.title  # the explanation, shown as text where there is no hover
     by_id = {(output.component_id, output.component_property): value for output, value in zip(OUTPUTS, page_values(stats), strict=True)}
     assert by_id[(ids.SIMULATED_BADGE, "hidden")] is False
     assert by_id[(ids.DEMO_BADGE, "hidden")] is False

@@ -1,4 +1,4 @@
-"""The interactive day's components: the hour buttons, the chart as a table, one hour's panel, and
+"""The interactive day's components: the chart as a table (each hour a button), one hour's panel, and
 the economy and moderation at a glance. Pure functions of plain values, tested without a browser."""
 
 from __future__ import annotations
@@ -8,11 +8,10 @@ from datetime import datetime, timedelta
 from dash import html
 
 from aurora.combine import daily_mean_change, kind_change
-from aurora.layouts import ids
 from aurora.layouts.formatting import change_vs_daily_mean, shown_text
+from aurora.layouts.labels import kind_label
 from aurora.layouts.zones import UTC_VIEW, ViewZone, calendar_date
 from aurora.models import (
-    ACTIVITY_HOURS,
     COIN_FLOWS,
     SAME_HOUR_DAYS,
     ActivityPoint,
@@ -20,9 +19,11 @@ from aurora.models import (
     HourBreakdown,
     SameHourTotals,
     Spread,
+    iso_utc,
 )
 
 COUNTING = "Counting the last 30 days…"
+NONE_IN_DAY = "none in 24 h"
 
 
 def hour_title(hour: datetime, zone: ViewZone) -> str:
@@ -39,27 +40,17 @@ def hour_title(hour: datetime, zone: ViewZone) -> str:
 
 
 def hour_button_labels(points: tuple[ActivityPoint, ...], zone: ViewZone = UTC_VIEW) -> list[tuple[str, str]]:
-    """(label, title) of each hour button: the hour in the viewer's zone (with its abbreviation where
-    the clocks going back make a time repeat)."""
+    """(label, title) of each hour's button in the table: the hour in the viewer's zone (with its
+    abbreviation where the clocks going back make a time repeat)."""
     labels = zone.hour_labels([point.hour for point in points])
     return [(label, f"Details of {hour_title(point.hour, zone)}") for label, point in zip(labels, points, strict=True)]
 
 
-def hour_buttons(points: tuple[ActivityPoint, ...], zone: ViewZone = UTC_VIEW) -> list[html.Button]:
-    """One focusable button per hour of the chart (Enter or a click opens its panel); labelled at once
-    when the figures are there, else by the first refresh."""
-    labels = hour_button_labels(points, zone) or [("", "")] * ACTIVITY_HOURS
-    return [
-        html.Button(
-            label,
-            id=ids.hour_button(index),
-            className="hour-button",
-            title=title,
-            n_clicks=0,
-            **{"aria-pressed": "false"},
-        )
-        for index, (label, title) in enumerate(labels)
-    ]
+def hour_cell(label: str, title: str, hour: datetime) -> html.Th:
+    """A table row's hour as a button that opens its panel, like a click on its bar (assets/chart_keys.js
+    hands the hour to the chart's click)."""
+    button = html.Button(label, className="hour-button", title=title, **{"data-hour": iso_utc(hour)})
+    return html.Th(button, scope="row")
 
 
 def _mean(totals: SameHourTotals | None, attribute: str) -> str:
@@ -71,19 +62,19 @@ def activity_table(
 ) -> html.Table:
     """The chart's numbers as text: one row per hour."""
     means = {totals.hour: totals for totals in same_hour}
-    labels = zone.hour_labels([point.hour for point in points])
+    labels = hour_button_labels(points, zone)
     head = ["Hour", "Commands", "Other transactions", "Commands, 7-day mean", "Transactions, 7-day mean"]
     rows = [
         html.Tr(
             [
-                html.Th(label, scope="row"),
+                hour_cell(label, title, point.hour),
                 html.Td(f"{point.commands:,}"),
                 html.Td(f"{point.transactions:,}"),
                 html.Td(_mean(means.get(point.hour), "commands_mean")),
                 html.Td(_mean(means.get(point.hour), "transactions_mean")),
             ]
         )
-        for label, point in zip(labels, points, strict=True)
+        for (label, title), point in zip(labels, points, strict=True)
     ]
     caption = f"Activity per hour, last 24 hours ({zone.abbreviations([point.hour for point in points])})"
     return html.Table(
@@ -121,8 +112,8 @@ def hour_panel(breakdown: HourBreakdown) -> list:
     unnamed = breakdown.commands_total - sum(item.count for item in breakdown.commands)
     if unnamed:
         commands.append(("(no name)", f"{unnamed:,}"))
-    kinds = [(item.kind, f"{item.count:,} · {item.coins:,} coins") for item in breakdown.transactions]
-    cases = [(item.kind, f"{item.count:,}") for item in breakdown.cases]
+    kinds = [(kind_label(item.kind), f"{item.count:,} · {item.coins:,} coins") for item in breakdown.transactions]
+    cases = [(kind_label(item.kind), f"{item.count:,}") for item in breakdown.cases]
     return [
         html.Div(
             className="panel-grid",
@@ -154,13 +145,14 @@ def hour_panel(breakdown: HourBreakdown) -> list:
     ]
 
 
-def _figure(title: str, value: str, percent: float | None, *, lower_is_better: bool = False) -> html.Div:
-    change, tone = change_vs_daily_mean(percent, lower_is_better=lower_is_better)
+def _figure(title: str, amount: int, percent: float | None, *, lower_is_better: bool = False) -> html.Div:
+    # Nothing in 24 h is said as such: "-100 %" (in a reassuring green, when lower is better) reads as news.
+    change, tone = (NONE_IN_DAY, "muted") if amount == 0 else change_vs_daily_mean(percent, lower_is_better=lower_is_better)
     return html.Div(
         className="glance-figure",
         children=[
             html.Div(_name(title), className="kpi-head"),
-            html.Div(value, className="glance-value"),
+            html.Div(f"{amount:,}", className="glance-value"),
             html.Div(change, className=f"kpi-change {tone}"),
         ],
     )
@@ -176,22 +168,24 @@ def glance_items(glance: DayAtAGlance | None) -> list:
     for flow, kind in COIN_FLOWS:
         totals = by_kind.get(kind)
         coins, baseline = (totals.coins, totals.baseline_coins) if totals else (0, 0)
-        economy.append(_figure(f"Coins {flow}", f"{coins:,}", daily_mean_change(coins, baseline)))
+        economy.append(_figure(f"Coins {flow}", coins, daily_mean_change(coins, baseline)))
     cases = glance.cases
     total = sum(totals.count for totals in cases)
     moderation = [
         _figure(
             "Moderation cases",
-            f"{total:,}",
+            total,
             daily_mean_change(total, sum(totals.baseline_count for totals in cases)),
             lower_is_better=True,
         ),
         *(
-            _figure(totals.kind, f"{totals.count:,}", kind_change(totals, coins=False), lower_is_better=True)
+            _figure(
+                kind_label(totals.kind), totals.count, kind_change(totals, coins=False), lower_is_better=True
+            )
             for totals in cases
         ),
     ]
-    kinds = [(totals.kind, f"{totals.count:,} · {totals.coins:,} coins") for totals in glance.transactions]
+    kinds = [(kind_label(totals.kind), f"{totals.count:,} · {totals.coins:,} coins") for totals in glance.transactions]
     return [
         html.Div(
             className="card glance-card",

@@ -1,8 +1,8 @@
 """The interactive day's callbacks: thin wrappers over the plain functions here.
 
-- A click on a bar, one of the 24 hour buttons (Enter works: they are buttons) or Close writes the selected hour
-  into the address (`#hour=2026-11-28T14:00Z`); the same hour again, Close or Escape (assets/day.js
-  clicks Close) clears it. The panel follows the address, so a reload or a shared link shows it.
+- A click on a bar, Enter on a focused bar or a click on a table row's hour (assets/chart_keys.js hands
+  those two to the chart's click) writes the selected hour into the address (`#hour=2026-11-28T14:00Z`);
+  the same hour again, Close or Escape (assets/day.js clicks Close) clears it. The panel follows the address, so a reload or a shared link shows it.
 - The panel's numbers come from the hour breakdowns of the app's context (`aurora.hour_service`).
 - Times follow the viewer's zone (`aurora.layouts.zones`): the browser's zone (assets/day.js, through
   `Intl`) unless UTC was chosen; the choice is kept in the browser's local storage.
@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 from dash import ClientsideFunction, Dash, Input, Output, State, ctx, html, no_update
-from dash.exceptions import PreventUpdate
 
 from aurora.context import context_of
 from aurora.hour_names import (
@@ -23,10 +22,10 @@ from aurora.hour_names import (
     parse_hour,
 )
 from aurora.layouts import ids
-from aurora.layouts.day import activity_table, glance_items, hour_button_labels, hour_panel, hour_title
+from aurora.layouts.day import activity_table, glance_items, hour_panel, hour_title
 from aurora.layouts.day_page import HIDE_TABLE, SHOW_TABLE
 from aurora.layouts.zones import LOCAL_CHOICE, UTC_CHOICE, ViewZone, view_zone
-from aurora.models import ACTIVITY_HOURS, Stats, iso_utc
+from aurora.models import Stats
 
 # Filled by the page's refresh callback (aurora.layouts.callbacks), after the chart. The chart's
 # table has its own callback: built only while it is shown, not carried by every refresh.
@@ -35,12 +34,6 @@ DAY_OUTPUTS = [
     Output(ids.ACTIVITY_ZONE, "children"),
     Output(ids.ZONE_NOTE, "children"),
     Output(ids.ZONE_NOTE, "hidden"),
-]
-BUTTON_IDS = [ids.hour_button(index) for index in range(ACTIVITY_HOURS)]
-BUTTON_OUTPUTS = [
-    *(Output(button, "children") for button in BUTTON_IDS),
-    *(Output(button, "title") for button in BUTTON_IDS),
-    Output(ids.HOUR_BUTTON_HOURS, "data"),
 ]
 ZONE_INPUTS = [Input(ids.ZONE_CHOICE, "data"), Input(ids.BROWSER_ZONE, "data")]
 OUT_OF_RANGE = "That hour is no longer among the last 24 hours."
@@ -69,17 +62,11 @@ def clicked_hour(click: dict | None) -> str | None:
     return hour if isinstance(hour, str) else None
 
 
-def next_hash(trigger: str | None, value, current: str | None, button_hours: list | None):
-    """The address fragment after a click on `trigger` (an id) whose new value is `value`;
-    `button_hours`: the UTC hours the hour buttons stand for."""
+def next_hash(trigger: str | None, value, current: str | None):
+    """The address fragment after a click on `trigger` (an id) whose new value is `value`."""
     if trigger == ids.HOUR_PANEL_CLOSE:
         return "" if value else no_update
-    text = None
-    if trigger == ids.ACTIVITY_CHART:
-        text = clicked_hour(value)
-    elif value and trigger in BUTTON_IDS and isinstance(button_hours, list):
-        index = BUTTON_IDS.index(trigger)
-        text = button_hours[index] if index < len(button_hours) else None
+    text = clicked_hour(value) if trigger == ids.ACTIVITY_CHART else None
     try:
         hour = parse_hour(text) if isinstance(text, str) else None
     except (MalformedHour, HourOutOfRange):
@@ -103,30 +90,6 @@ def hour_panel_values(fragment: str | None, zone: ViewZone, breakdowns) -> list:
     except BreakdownUnavailable:
         return [False, title, [html.P(NOT_ANSWERED, className="muted")]]
     return [False, title, hour_panel(breakdown)]
-
-
-def hour_buttons_values(stats: Stats | None, zone: ViewZone) -> list:
-    """Every hour button's label and title, then the hours they stand for (BUTTON_OUTPUTS' order).
-    The buttons stay in place (a focused one keeps the focus); only their text changes."""
-    if stats is None or not stats.activity:
-        return [no_update] * len(BUTTON_OUTPUTS)
-    labels = hour_button_labels(stats.activity, zone)
-    return [
-        *(label for label, _ in labels),
-        *(title for _, title in labels),
-        [iso_utc(p.hour) for p in stats.activity],
-    ]
-
-
-def pressed_values(fragment: str | None, button_hours: list | None) -> list[str]:
-    """Each hour button's aria-pressed: "true" for the selected hour's."""
-    hour = hour_of_hash(fragment)
-    selected = f"{hour:%Y-%m-%dT%H}:00:00Z" if hour is not None else None
-    hours = button_hours if isinstance(button_hours, list) else []
-    return [
-        "true" if index < len(hours) and hours[index] == selected else "false"
-        for index in range(len(BUTTON_IDS))
-    ]
 
 
 def already_shown(trigger: str | None, live_event_id: str | None, rendered: str | None) -> bool:
@@ -174,16 +137,13 @@ def register_day_callbacks(app: Dash) -> None:
     @app.callback(
         Output(ids.URL, "hash"),
         Input(ids.ACTIVITY_CHART, "clickData"),
-        *(Input(button, "n_clicks") for button in BUTTON_IDS),
         Input(ids.HOUR_PANEL_CLOSE, "n_clicks"),
         State(ids.URL, "hash"),
-        State(ids.HOUR_BUTTON_HOURS, "data"),
         prevent_initial_call=True,
     )
-    def select_hour(*values):
-        *_, current, button_hours = values
+    def select_hour(_click, _close, current):
         value = ctx.triggered[0]["value"] if ctx.triggered else None
-        return next_hash(ctx.triggered_id, value, current, button_hours)
+        return next_hash(ctx.triggered_id, value, current)
 
     @app.callback(
         Output(ids.HOUR_PANEL, "hidden"),
@@ -194,26 +154,6 @@ def register_day_callbacks(app: Dash) -> None:
     )
     def show_hour(fragment, choice, browser):
         return hour_panel_values(fragment, view_zone(choice, browser), context_of().hours)
-
-    @app.callback(
-        *BUTTON_OUTPUTS,
-        Input(ids.REFRESH_INTERVAL, "n_intervals"),
-        Input(ids.LIVE_STATS, "data"),
-        *ZONE_INPUTS,
-        State(ids.RENDERED_STATS, "data"),
-    )
-    def label_hours(_n_intervals, live_event_id, choice, browser, rendered):
-        if already_shown(ctx.triggered_id, live_event_id, rendered):
-            raise PreventUpdate
-        return hour_buttons_values(context_of().service.current_if_ready(), view_zone(choice, browser))
-
-    @app.callback(
-        *(Output(button, "aria-pressed") for button in BUTTON_IDS),
-        Input(ids.URL, "hash"),
-        Input(ids.HOUR_BUTTON_HOURS, "data"),
-    )
-    def mark_selected_hour(fragment, button_hours):
-        return pressed_values(fragment, button_hours)
 
     @app.callback(
         Output(ids.ACTIVITY_TABLE, "hidden"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dash import dcc, html
 
 from aurora.layouts import ids
-from aurora.layouts.day import glance_items, hour_buttons
+from aurora.layouts.day import glance_items
 from aurora.models import Stats
 
 SHOW_TABLE = "Show as table"
@@ -34,17 +34,11 @@ def table_toggle() -> html.Button:
     )
 
 
-def below_chart(stats: Stats | None) -> list:
-    """Under the chart: the zone note, one button per hour, the chart as a table (hidden until asked)."""
+def below_chart() -> list:
+    """Under the chart: the zone note and the chart as a table (hidden until asked; each row's hour
+    opens its panel, like a click or Enter on its bar)."""
     return [
         html.P(id=ids.ZONE_NOTE, className="zone-note muted", hidden=True),
-        html.Div(
-            id=ids.HOUR_BUTTONS,
-            className="hour-buttons",
-            role="group",
-            children=hour_buttons(stats.activity if stats else ()),
-            **{"aria-label": "Choose an hour for its details (the chart's bars do the same)"},
-        ),
         html.Div(id=ids.ACTIVITY_TABLE, className="table-wrap", hidden=True),
     ]
 
@@ -83,5 +77,4 @@ def day_stores() -> list:
         dcc.Location(id=ids.URL, refresh=False),
         dcc.Store(id=ids.ZONE_CHOICE, storage_type="local"),
         dcc.Store(id=ids.BROWSER_ZONE),
-        dcc.Store(id=ids.HOUR_BUTTON_HOURS),
     ]

@@ -10,13 +10,17 @@ from aurora.layouts.zones import UTC_VIEW, ViewZone
 from aurora.models import ActivityPoint, SameHourTotals, iso_utc
 
 # Okabe-Ito: told apart with any colour vision (blue and orange; the means sky blue and yellow, dotted).
+# These are the dark theme's; assets/theme.css gives the means darker colours on a light page, and
+# draws the current hour's bars (still filling) lighter: the theme lives in CSS, not in every update.
 COMMAND_COLOUR = "#0072B2"
 TRANSACTION_COLOUR = "#E69F00"
 COMMAND_MEAN_COLOUR = "#56B4E9"
 TRANSACTION_MEAN_COLOUR = "#F0E442"
 GRID_COLOUR = "rgba(148, 163, 184, 0.15)"
 TEXT_COLOUR = "#94a3b8"
-SERIES_NAMES = ("Commands", "Other transactions", "Commands, 7-day same-hour mean", "Transactions, 7-day same-hour mean")
+# Short enough for the legend to fit one line above a wide chart.
+SERIES_NAMES = ("Commands", "Other transactions", "Commands, 7-day mean", "Transactions, 7-day mean")
+SO_FAR = " · so far"
 
 
 TICK_EVERY_HOURS = 3
@@ -29,8 +33,10 @@ def chart_hours(points) -> list[datetime]:
 
 
 def hover_labels(points, zone: ViewZone) -> list[str]:
-    """Each point's time as its hover says it, with the abbreviation of its own offset."""
-    return [zone.clock_label(point.hour) for point in points]
+    """Each point's time as its hover says it, with the abbreviation of its own offset; the last one,
+    the current hour, is counted so far."""
+    labels = [zone.clock_label(point.hour) for point in points]
+    return [*labels[:-1], labels[-1] + SO_FAR] if labels else labels
 
 
 def activity_figure(
@@ -38,7 +44,8 @@ def activity_figure(
     same_hour: tuple[SameHourTotals, ...] = (),
     zone: ViewZone = UTC_VIEW,
 ) -> go.Figure:
-    """Bars per hour and, when known, the 7-day same-hour means as dotted lines. The bars stand on their
+    """Bars per hour (the last, the current hour, still filling) and, when known, the 7-day same-hour
+    means as dotted lines. The bars stand on their
     UTC hours, the axis and hovers read the viewer's time (each point its own, with its own
     abbreviation). Each point carries its UTC hour as customdata: a click on the chart selects that hour."""
     hours = chart_hours(points)
@@ -70,10 +77,9 @@ def activity_figure(
                     x=chart_hours(same_hour),
                     y=values,
                     customdata=[iso_utc(totals.hour) for totals in same_hour],
-                    hovertext=hover_labels(same_hour, zone),
+                    hovertext=[zone.clock_label(totals.hour) for totals in same_hour],
                     mode="lines",
-                    opacity=0.8,
-                    line={"color": colour, "width": 2, "dash": "dot", "shape": "hvh"},
+                    line={"color": colour, "width": 2.5, "dash": "dot", "shape": "hvh"},
                     hovertemplate=f"{when}<br>7-day mean %{{y:,.1f}}<extra></extra>",
                 )
             )
@@ -89,7 +95,9 @@ def activity_figure(
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
         font={"color": TEXT_COLOUR, "family": "Inter, system-ui, sans-serif"},
-        legend={"orientation": "h", "y": 1.12, "x": 0},
+        # Above the plot, outside it: Plotly makes room for it, so it never covers a bar; on a narrow
+        # page it wraps onto more lines, still above.
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"},
         # Each point's hover names its own time: a unified hover's title would show the axis value,
         # the UTC hour the bar stands on.
         hovermode="closest",

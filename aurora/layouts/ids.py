@@ -41,9 +41,6 @@ URL = "url"
 ACTIVITY_ZONE = "activity-zone"
 ACTIVITY_TABLE = "activity-table"
 TABLE_TOGGLE = "table-toggle"
-HOUR_BUTTONS = "hour-buttons"
-# The UTC hours the hour buttons stand for, oldest first (button i is hour i).
-HOUR_BUTTON_HOURS = "hour-button-hours"
 HOUR_PANEL = "hour-panel"
 HOUR_PANEL_CLOSE = "hour-panel-close"
 HOUR_PANEL_TITLE = "hour-panel-title"
@@ -54,8 +51,3 @@ ZONE_CHOICE = "zone-choice"
 ZONE_TOGGLE = "zone-toggle"
 BROWSER_ZONE = "browser-zone"
 ZONE_NOTE = "zone-note"
-
-
-def hour_button(index: int) -> str:
-    """One of the 24 hour buttons (plain ids: the page guard knows no pattern-matching callbacks)."""
-    return f"hour-button-{index}"

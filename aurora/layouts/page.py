@@ -58,8 +58,12 @@ def kpi_card(card_id: str, title: str, icon: str, view: KpiView | None) -> html.
 
 
 def flag_badge(text: str, component_id: str, kind: str, title: str, *, shown: bool) -> html.Span:
-    """A badge that says what the figures are not (live data, a real Discord), hidden otherwise."""
-    return html.Span(text, id=component_id, className=f"badge {kind}", title=title, hidden=not shown)
+    """A badge that says what the figures are not (live data, a real Discord), hidden otherwise. Its
+    explanation is a hover on a wide screen and visible text under it on a phone (no hover there)."""
+    return html.Span(
+        [html.Span(text, className="badge-name"), html.Span(title, className="badge-note")],
+        id=component_id, className=f"badge {kind}", title=title, hidden=not shown,
+    )
 
 
 def header(stats: Stats | None) -> html.Header:
@@ -73,10 +77,10 @@ def header(stats: Stats | None) -> html.Header:
             html.Div(
                 className="topbar-meta",
                 children=[
-                    flag_badge("Demo data", ids.DEMO_BADGE, "demo", "Generated demo data, not a live bot's records",
+                    flag_badge("Demo data", ids.DEMO_BADGE, "demo", "Generated data, not a live bot's records",
                                shown=bool(stats and stats.demo)),
                     flag_badge("Simulated Discord", ids.SIMULATED_BADGE, "simulated",
-                               "The bot is logged in to a Discord simulated on this machine, not to Discord",
+                               "The bot is logged in to a Discord simulated on this machine",
                                shown=bool(stats and stats.simulated)),
                     html.Span(
                         bot_status_text(stats) if stats else LOADING,
@@ -120,7 +124,9 @@ def build_layout(refresh_seconds: int, stats: Stats | None = None) -> html.Div:
                     html.Section(
                         className="grid-2",
                         children=[
-                            html.Div(
+                            # The selected hour's panel right under its chart, where the eye is; then
+                            # the day at a glance, beside the events rather than below everything.
+                            html.Div(className="stack", children=[html.Div(
                                 className="card chart-card",
                                 children=[
                                     html.Div(
@@ -145,11 +151,11 @@ def build_layout(refresh_seconds: int, stats: Stats | None = None) -> html.Div:
                                     dcc.Graph(
                                         id=ids.ACTIVITY_CHART,
                                         config={"displayModeBar": False, "responsive": True},
-                                        style={"height": "340px"},
+                                        style={"height": "320px"},
                                     ),
-                                    *below_chart(stats),
+                                    *below_chart(),
                                 ],
-                            ),
+                            ), hour_panel_section(), glance_section(stats)]),
                             html.Div(
                                 className="side",
                                 children=[
@@ -176,8 +182,6 @@ def build_layout(refresh_seconds: int, stats: Stats | None = None) -> html.Div:
                             ),
                         ],
                     ),
-                    hour_panel_section(),
-                    glance_section(stats),
                 ],
             ),
             *day_stores(),
