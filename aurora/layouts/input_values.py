@@ -60,7 +60,6 @@ BY_COMPONENT = {
     (ids.RENDERED_STATS, "data"): TEXT,
     (ids.ZONE_CHOICE, "data"): TEXT,  # "utc" or "local"; anything else reads as local
     (ids.BROWSER_ZONE, "data"): OBJECT,  # {"zone": an IANA name} (assets/day.js)
-    (ids.HOUR_BUTTON_HOURS, "data"): TEXTS,
 }
 
 

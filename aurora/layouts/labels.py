@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from aurora.layouts.formatting import without_bidi_controls
+from aurora.layouts.formatting import shown_text
 
 
 def kind_label(kind: str) -> str:
     """A stored kind as words: underscores become spaces, only the first letter stays capital."""
-    words = " ".join(without_bidi_controls(kind).replace("_", " ").split())
+    words = " ".join(shown_text(kind).title.replace("_", " ").split())
     return words[:1].upper() + words[1:].lower() if words else kind
