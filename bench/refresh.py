@@ -30,7 +30,14 @@ from aurora.queries.aggregates import IncrementalStats
 from aurora.queries.glance import DayGlance
 from aurora.queries.reference import compute_database_stats
 from bench.common import Result, format_table
-from bench.generate import COMMAND_NAMES, ROWS_PER_DAY, Dataset, ensure_dataset, remove_appended_rows
+from bench.generate import (
+    COMMAND_NAMES,
+    POSTGRES_URL,
+    ROWS_PER_DAY,
+    Dataset,
+    ensure_dataset,
+    remove_appended_rows,
+)
 from bench.pg_cost import PhaseMeter, steady_and_reconcile
 
 STEP = timedelta(seconds=30)
@@ -162,9 +169,11 @@ def results(large: RefreshTimes, small: RefreshTimes | None) -> list[Result]:
     return rows
 
 
-def run(size: str, small_size: str | None, *, refreshes: int = 19, plain_runs: int = 5) -> list[Result]:
-    large = measure(ensure_dataset(size), refreshes=refreshes, plain_runs=plain_runs)
-    small = measure(ensure_dataset(small_size), refreshes=refreshes, plain_runs=plain_runs) if small_size else None
+def run(size: str, small_size: str | None, *, refreshes: int = 19, plain_runs: int = 5,
+        base_url: str = POSTGRES_URL) -> list[Result]:
+    large = measure(ensure_dataset(size, base_url=base_url), refreshes=refreshes, plain_runs=plain_runs)
+    small = (measure(ensure_dataset(small_size, base_url=base_url), refreshes=refreshes, plain_runs=plain_runs)
+             if small_size else None)
     return results(large, small)
 
 
@@ -172,8 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.refresh", description="targets 1 and 2")
     parser.add_argument("--size", default="10m")
     parser.add_argument("--small", default="1m", help="the size the growth is measured against ('' for none)")
+    parser.add_argument("--postgres-url", default=POSTGRES_URL, help="server and database for the data sets")
     args = parser.parse_args(argv)
-    print(format_table(run(args.size, args.small or None)))
+    print(format_table(run(args.size, args.small or None, base_url=args.postgres_url)))
     return 0
 
 
