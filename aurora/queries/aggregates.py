@@ -48,7 +48,7 @@ from aurora.queries.ledger import (
     names_between,
     needed_hours,
 )
-from aurora.queries.pieces import count_between, new_rows_per_hour
+from aurora.queries.pieces import counts_between, new_rows_per_hour
 from aurora.queries.scope import (
     COMMAND_ROWS,
     TOP_COMMANDS_LIMIT,
@@ -102,11 +102,9 @@ def _rank(conn: Connection, runs: Counter) -> tuple[CommandCount, ...]:
 
 def _not_yet_happened(conn: Connection, now: datetime) -> tuple[datetime, int, int]:
     """What the kept open hour holds after `now`, to take off it: (hour, -commands, -other rows).
-    Two index range counts, of rows that in a sane table do not exist."""
-    start, end = now + MICROSECOND, current_hour(now) + HOUR
-    commands = count_between(conn, COMMAND_ROWS, start, end)
-    others = count_between(conn, TRANSACTION_ROWS, start, end) - commands
-    return current_hour(now), -commands, -others
+    One statement of two index range counts, of rows that in a sane table do not exist."""
+    commands, rows = counts_between(conn, (COMMAND_ROWS, TRANSACTION_ROWS), now + MICROSECOND, current_hour(now) + HOUR)
+    return current_hour(now), -commands, -(rows - commands)
 
 
 class _Budget:
