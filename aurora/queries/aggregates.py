@@ -48,11 +48,9 @@ from aurora.queries.ledger import (
     names_between,
     needed_hours,
 )
-from aurora.queries.pieces import counts_between, new_rows_per_hour
+from aurora.queries.pieces import commands_and_rows_between, new_rows_per_hour
 from aurora.queries.scope import (
-    COMMAND_ROWS,
     TOP_COMMANDS_LIMIT,
-    TRANSACTION_ROWS,
     activity_points,
     baseline_window,
     current_hour,
@@ -103,7 +101,7 @@ def _rank(conn: Connection, runs: Counter) -> tuple[CommandCount, ...]:
 def _not_yet_happened(conn: Connection, now: datetime) -> tuple[datetime, int, int]:
     """What the kept open hour holds after `now`, to take off it: (hour, -commands, -other rows).
     One statement of two index range counts, of rows that in a sane table do not exist."""
-    commands, rows = counts_between(conn, (COMMAND_ROWS, TRANSACTION_ROWS), now + MICROSECOND, current_hour(now) + HOUR)
+    commands, rows = commands_and_rows_between(conn, now + MICROSECOND, current_hour(now) + HOUR)
     return current_hour(now), -commands, -(rows - commands)
 
 

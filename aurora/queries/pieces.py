@@ -20,13 +20,14 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 
-from sqlalchemy import ColumnElement, Connection, case, func, literal, select
+from sqlalchemy import ColumnElement, Connection, bindparam, case, func, literal, select
 
 from aurora.db import COMMAND_RUN, transactions, users
 from aurora.queries import MICROSECOND
 from aurora.queries.events import LAST_MOMENT
-from aurora.queries.scope import COMMAND_ROWS, HOUR, Rows, hour_bucket
+from aurora.queries.scope import COMMAND_ROWS, HOUR, TRANSACTION_ROWS, Rows, hour_bucket
 
 # Index entries one statement may read: an index-only scan reads one to several million a second,
 # so even on a loaded machine a statement stays far below the 5 s statement timeout.
@@ -95,14 +96,21 @@ def count_between(conn: Connection, rows: Rows, low: datetime, high: datetime) -
     return sum(count for _, _, count in counted_pieces(conn, rows, low, high, INDEX_ENTRIES_PER_STATEMENT))
 
 
-def counts_between(conn: Connection, kinds: tuple[Rows, ...], low: datetime, high: datetime) -> tuple[int, ...]:
-    """`count_between` for each of `kinds`, in one statement while each holds at most its share of
-    the statement's entries (a range of a few rows, or none, costs one round trip)."""
-    share = INDEX_ENTRIES_PER_STATEMENT // len(kinds)
-    found = conn.execute(select(*(_capped(rows, low, high, share).scalar_subquery() for rows in kinds))).one()
-    return tuple(
-        count if count <= share else count_between(conn, rows, low, high) for rows, count in zip(kinds, found, strict=True)
-    )
+@cache
+def _commands_and_rows_statement(cap: int):
+    """Built once: the command runs and the rows in [:low, :high), each capped at `cap`."""
+    low, high = bindparam("low"), bindparam("high")
+    return select(*(_capped(rows, low, high, cap).scalar_subquery() for rows in (COMMAND_ROWS, TRANSACTION_ROWS)))
+
+
+def commands_and_rows_between(conn: Connection, low: datetime, high: datetime) -> tuple[int, int]:
+    """The command runs and the rows with low <= moment < high: one prepared statement of two index
+    range counts while each holds at most half a statement's entries, in pieces otherwise."""
+    share = INDEX_ENTRIES_PER_STATEMENT // 2
+    commands, rows = conn.execute(_commands_and_rows_statement(share), {"low": low, "high": high}).one()
+    if max(commands, rows) > share:
+        return count_between(conn, COMMAND_ROWS, low, high), count_between(conn, TRANSACTION_ROWS, low, high)
+    return commands, rows
 
 
 def count_per_hour(
