@@ -70,7 +70,7 @@ class HourBreakdowns:
         """Count `hour` for everyone waiting on `count`, and keep the result."""
         try:
             with self._engine.connect() as conn:
-                breakdown = hour_breakdown(conn, hour)
+                breakdown = hour_breakdown(conn, hour, now)
         except Exception as error:  # handed to the waiting callers, raised there
             if isinstance(error, SQLAlchemyError):
                 log.warning("hour breakdown failed: %s", error.__class__.__name__)

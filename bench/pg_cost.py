@@ -71,10 +71,13 @@ class PhaseMeter:
     """Wall and CPU seconds per phase of `IncrementalStats` calls, summed since the last `take`."""
 
     cpu: BackendCpu | None = None  # None: wall time only
+    # Also this process's own CPU (the app's side: SQLAlchemy, pandas), added to the backends'.
+    with_app_cpu: bool = False
     _marks: list[tuple[str, float, float]] = field(default_factory=list)
 
     def __call__(self, phase: str) -> None:
-        self._marks.append((phase, time.perf_counter(), self.cpu.seconds() if self.cpu else 0.0))
+        cpu = (self.cpu.seconds() if self.cpu else 0.0) + (time.process_time() if self.with_app_cpu else 0.0)
+        self._marks.append((phase, time.perf_counter(), cpu))
 
     def take(self) -> dict[str, tuple[float, float]]:
         spent: dict[str, tuple[float, float]] = {}

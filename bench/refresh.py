@@ -8,7 +8,8 @@ would. The first figures (the ledger built in pieces, over as many calls as it t
 on their own (and those of the day at a glance, `aurora.queries.glance`, which the app adds to each
 refresh: its per-refresh cost is its own row). Each refresh after them is split (`IncrementalStats(observe=...)`) into the steady
 work, whose median is the figure, and its share of the spread reconcile, averaged over the run
-(19 refreshes: about one reconcile period). The plain definitions (`compute_database_stats`) are
+(19 refreshes by default: about one reconcile period). The steady work's CPU, this process's and
+PostgreSQL's backends' together, averaged over the run, is the figure to compare on a busy machine. The plain definitions (`compute_database_stats`) are
 timed on the same database at the same moment, and the last incremental result is checked equal
 to them.
 """
@@ -30,16 +31,25 @@ from aurora.queries.aggregates import IncrementalStats
 from aurora.queries.glance import DayGlance
 from aurora.queries.reference import compute_database_stats
 from bench.common import Result, format_table
-from bench.generate import COMMAND_NAMES, ROWS_PER_DAY, Dataset, ensure_dataset, remove_appended_rows
-from bench.pg_cost import PhaseMeter, steady_and_reconcile
+from bench.generate import (
+    COMMAND_NAMES,
+    POSTGRES_URL,
+    ROWS_PER_DAY,
+    Dataset,
+    ensure_dataset,
+    remove_appended_rows,
+)
+from bench.pg_cost import BackendCpu, PhaseMeter, steady_and_reconcile
 
 STEP = timedelta(seconds=30)
+REFRESHES = 19  # about one reconcile period
 
 
 @dataclass(frozen=True)
 class RefreshTimes:
     dataset: Dataset
     steady_ms: float
+    steady_cpu_ms: float  # CPU of the steady work per refresh, this process's and PostgreSQL's, averaged
     reconcile_ms: float  # the reconcile's share of each refresh, averaged
     build_ms: float
     build_calls: int
@@ -109,7 +119,7 @@ def first_glance(glance: DayGlance, engine, now) -> tuple[float, int]:
 def measure(dataset: Dataset, *, refreshes: int, plain_runs: int) -> RefreshTimes:
     engine = create_db_engine(dataset.url)
     rng = np.random.default_rng(7)
-    meter = PhaseMeter()
+    meter = PhaseMeter(BackendCpu(engine), with_app_cpu=True)
     try:
         remove_appended_rows(engine, dataset)
         incremental = IncrementalStats(observe=meter)
@@ -119,20 +129,23 @@ def measure(dataset: Dataset, *, refreshes: int, plain_runs: int) -> RefreshTime
         meter.take()
         glance = DayGlance()
         glance_build_ms, glance_build_calls = first_glance(glance, engine, now)
-        steady, reconcile, glance_steady = [], [], []
+        steady, steady_cpu, reconcile, glance_steady = [], [], [], []
         for step_number in range(refreshes):
             append_rows(engine, rng, now, step_number)
             now += STEP
             result = incremental(engine, now)
-            (steady_wall, _), (reconcile_wall, _) = steady_and_reconcile(meter.take())
+            (steady_wall, steady_seconds), (reconcile_wall, _) = steady_and_reconcile(meter.take())
             steady.append(steady_wall * 1000)
+            steady_cpu.append(steady_seconds * 1000)
             reconcile.append(reconcile_wall * 1000)
             glance_steady.append(_timed(glance, engine, now)[0])
         plain = []
         for _ in range(plain_runs):
             elapsed, expected = _timed(compute_database_stats, engine, now)
             plain.append(elapsed)
-        return RefreshTimes(dataset, statistics.median(steady), statistics.fmean(reconcile), build_ms, build_calls,
+        # CPU is averaged, not a median: PostgreSQL's share comes in clock ticks (10 ms), summed over the run.
+        return RefreshTimes(dataset, statistics.median(steady), statistics.fmean(steady_cpu),
+                            statistics.fmean(reconcile), build_ms, build_calls,
                             statistics.median(plain), exact=result == expected,
                             glance_ms=statistics.median(glance_steady), glance_build_ms=glance_build_ms,
                             glance_build_calls=glance_build_calls)
@@ -146,6 +159,8 @@ def results(large: RefreshTimes, small: RefreshTimes | None) -> list[Result]:
     rows = [
         Result(f"1. steady refresh vs plain SQL, {label} (ms)", large.steady_ms, large.plain_ms, "ms",
                "<= 0.05", limit=0.05),
+        Result(f"   steady refresh CPU, app + PostgreSQL, averaged, {label} (ms)", large.steady_cpu_ms,
+               large.plain_ms, "ms", ""),
         Result(f"   reconcile share per refresh, averaged, {label} (ms)", large.reconcile_ms, large.plain_ms, "ms",
                ""),
         Result(f"   first figures, {large.build_calls} calls, {label} (ms)", large.build_ms, large.plain_ms, "ms",
@@ -162,9 +177,11 @@ def results(large: RefreshTimes, small: RefreshTimes | None) -> list[Result]:
     return rows
 
 
-def run(size: str, small_size: str | None, *, refreshes: int = 19, plain_runs: int = 5) -> list[Result]:
-    large = measure(ensure_dataset(size), refreshes=refreshes, plain_runs=plain_runs)
-    small = measure(ensure_dataset(small_size), refreshes=refreshes, plain_runs=plain_runs) if small_size else None
+def run(size: str, small_size: str | None, *, refreshes: int = REFRESHES, plain_runs: int = 5,
+        base_url: str = POSTGRES_URL) -> list[Result]:
+    large = measure(ensure_dataset(size, base_url=base_url), refreshes=refreshes, plain_runs=plain_runs)
+    small = (measure(ensure_dataset(small_size, base_url=base_url), refreshes=refreshes, plain_runs=plain_runs)
+             if small_size else None)
     return results(large, small)
 
 
@@ -172,8 +189,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.refresh", description="targets 1 and 2")
     parser.add_argument("--size", default="10m")
     parser.add_argument("--small", default="1m", help="the size the growth is measured against ('' for none)")
+    parser.add_argument("--postgres-url", default=POSTGRES_URL, help="server and database for the data sets")
+    parser.add_argument("--refreshes", type=int, default=REFRESHES, help="steady refreshes measured")
     args = parser.parse_args(argv)
-    print(format_table(run(args.size, args.small or None)))
+    print(format_table(run(args.size, args.small or None, refreshes=args.refreshes, base_url=args.postgres_url)))
     return 0
 
 

@@ -253,11 +253,11 @@ def test_a_call_given_up_on_does_not_hold_up_the_next(engine, monkeypatch):
     stuck, release = threading.Event(), threading.Event()
     events = aggregates.recent_events
 
-    def hang_once(conn):
+    def hang_once(conn, now):
         if not stuck.is_set():
             stuck.set()
             release.wait(10)
-        return events(conn)
+        return events(conn, now)
 
     monkeypatch.setattr(aggregates, "recent_events", hang_once)
     late = threading.Thread(target=incremental, args=(engine, NOW + timedelta(seconds=30)))

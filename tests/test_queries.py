@@ -102,19 +102,23 @@ def activity_overview_for(engine):
         return activity_overview(conn, NOW)
 
 
-def test_the_hourly_grid_sums_each_hour_and_zero_fills_the_24_of_the_window():
-    """The one gridding both the reference and the incremental stats go through."""
+def test_the_hourly_grid_resamples_into_hours_and_zero_fills_the_24_of_the_window():
+    """The one gridding both the reference and the incremental stats go through: a pandas resample."""
     first_hour = HOUR - timedelta(hours=23)
     counts = [
         (HOUR, 2, 0),
         (HOUR, 0, 3),  # the same hour again (commands and other rows counted apart): summed
+        (HOUR + timedelta(minutes=59, seconds=59), 4, 1),  # within the hour: resampled into it
+        (HOUR + timedelta(minutes=30), -4, -1),  # taken off the hour (rows dated after now)
         (f"{first_hour:%Y-%m-%d %H:%M:%S}", 1, 4),  # an hour as SQLite's text of it
-        (first_hour - timedelta(hours=1), 5, 5),  # before the window
+        (first_hour + timedelta(hours=5, minutes=1), 6, 0),
+        (first_hour - US, 5, 5),  # before the window
         (HOUR + timedelta(hours=1), 7, 7),  # after it
     ]
     points = activity_points(to_hourly_grid(counts, NOW))
     assert [point.hour for point in points] == [first_hour + timedelta(hours=i) for i in range(24)]
-    assert [(point.commands, point.transactions) for point in points] == [(1, 4), *[(0, 0)] * 22, (2, 3)]
+    assert [(point.commands, point.transactions) for point in points] == [
+        (1, 4), *[(0, 0)] * 4, (6, 0), *[(0, 0)] * 17, (2, 3)]
     assert [(point.commands, point.transactions) for point in activity_points(to_hourly_grid([], NOW))] == [(0, 0)] * 24
 
 
@@ -129,7 +133,7 @@ def test_recent_events_are_the_ten_newest_across_both_tables(engine):
     ]
     insert_rows(engine, transaction_rows=rows, case_rows=cases)
     with engine.connect() as conn:
-        events = recent_events(conn)
+        events = recent_events(conn, NOW)
     assert len(events) == 10
     assert [event.timestamp for event in events] == sorted((event.timestamp for event in events), reverse=True)
     assert events[0].kind == "error"
@@ -159,7 +163,7 @@ def test_recent_events_are_the_ten_newest_across_both_tables(engine):
 def test_transaction_wording_never_includes_free_text(engine, kind, amount, description, expected):
     insert_rows(engine, transaction_rows=[transaction(NOW, kind=kind, amount=amount, description=description)])
     with engine.connect() as conn:
-        (event,) = recent_events(conn)
+        (event,) = recent_events(conn, NOW)
     assert (event.kind, event.message) == expected
     assert event.timestamp == NOW
 
@@ -185,7 +189,7 @@ def test_timestamps_are_utc_whatever_the_session_time_zone(engine):
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SET TIME ZONE 'America/New_York'"))
-        (event,) = recent_events(conn)
+        (event,) = recent_events(conn, NOW)
     assert event.timestamp == NOW - timedelta(minutes=1)
     assert event.timestamp.utcoffset() == timedelta(0)
 

@@ -31,6 +31,12 @@ def nullable(schema: dict) -> dict:
 TIMESTAMP = {"type": "string", "format": "date-time", "pattern": ISO_UTC_PATTERN}
 COUNT = {"type": "integer", "minimum": 0}
 NAMED_COUNT = object_schema({"name": {"type": "string"}, "count": COUNT})
+# Sums of BIGINT amounts: exact whatever their size, so they can pass 2^53 (and 64 bits).
+COINS = {
+    **COUNT,
+    "description": "sum of absolute amounts, always exact: it may exceed 2^53 - 1 (and 64 bits), where a "
+    "JSON parser reading numbers as doubles rounds it; read it as a big integer to keep every digit",
+}
 
 
 def stats_schema() -> dict:
@@ -128,14 +134,14 @@ HOUR_TIMESTAMP = {**TIMESTAMP, "pattern": r"^\d{4}-\d\d-\d\dT\d\d:00:00Z$"}
 
 def glance_schemas() -> dict:
     """`economy` and `moderation` of Stats: the activity chart's 24 hours by kind; null while counted."""
-    flow = object_schema({"coins": COUNT, "changePercentFromDailyMean": PERCENT_FROM_DAILY_MEAN})
+    flow = object_schema({"coins": COINS, "changePercentFromDailyMean": PERCENT_FROM_DAILY_MEAN})
     economy = object_schema(
         {
             **{name: flow for name, _ in COIN_FLOWS},
             "byKind": {
                 "type": "array",
                 "items": object_schema(
-                    {"kind": {"type": "string"}, "count": COUNT, "coins": COUNT,
+                    {"kind": {"type": "string"}, "count": COUNT, "coins": COINS,
                      "changePercentFromDailyMean": PERCENT_FROM_DAILY_MEAN}
                 ),
             },
@@ -164,10 +170,10 @@ def hour_breakdown_schema() -> dict:
             "transactions": object_schema(
                 {
                     "total": COUNT,
-                    "coins": COUNT,
+                    "coins": COINS,
                     "byKind": {
                         "type": "array",
-                        "items": object_schema({"kind": {"type": "string"}, "count": COUNT, "coins": COUNT}),
+                        "items": object_schema({"kind": {"type": "string"}, "count": COUNT, "coins": COINS}),
                     },
                 }
             ),

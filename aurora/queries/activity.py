@@ -13,17 +13,19 @@ from sqlalchemy import Connection, case, func, select
 
 from aurora.db import COMMAND_RUN, transactions
 from aurora.models import ActivityPoint
+from aurora.queries import MICROSECOND
 from aurora.queries.scope import activity_points, activity_window, hour_bucket, to_hourly_grid
 
 
 def hourly_counts(conn: Connection, now: datetime) -> list[tuple[datetime | str, int, int]]:
-    """(hour, commands, other rows) in the window, one or two per hour, as the database groups them."""
-    low, high = activity_window(now)
+    """(hour, commands, other rows) in the window up to `now`, one or two per hour, as the database
+    groups them (rows dated after `now` have not happened yet)."""
+    low, _ = activity_window(now)
     hour = hour_bucket(conn.dialect.name).label("hour")
     is_command = case((transactions.c.type == COMMAND_RUN, 1), else_=0).label("is_command")
     query = (
         select(hour, is_command, func.count().label("rows"))
-        .where(transactions.c.created_at >= low, transactions.c.created_at < high)
+        .where(transactions.c.created_at >= low, transactions.c.created_at < now + MICROSECOND)
         .group_by(hour, is_command)
     )
     return [(hour, rows, 0) if is_command else (hour, 0, rows) for hour, is_command, rows in conn.execute(query)]

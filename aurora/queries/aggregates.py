@@ -38,6 +38,7 @@ from sqlalchemy import Connection, Engine, Integer, Text, cast, func, literal, s
 
 from aurora.db import transactions
 from aurora.models import CommandCount, DatabaseStats, FiguresPreparing
+from aurora.queries import MICROSECOND
 from aurora.queries.events import recent_events
 from aurora.queries.ledger import (
     HOUR,
@@ -47,11 +48,12 @@ from aurora.queries.ledger import (
     names_between,
     needed_hours,
 )
-from aurora.queries.pieces import new_rows_per_hour
+from aurora.queries.pieces import commands_and_rows_between, new_rows_per_hour
 from aurora.queries.scope import (
     TOP_COMMANDS_LIMIT,
     activity_points,
     baseline_window,
+    current_hour,
     last_day_window,
     to_hourly_grid,
 )
@@ -94,6 +96,13 @@ def _rank(conn: Connection, runs: Counter) -> tuple[CommandCount, ...]:
             .limit(TOP_COMMANDS_LIMIT)
         ).all()
     return tuple(CommandCount(name=name, count=count) for name, count in named[:TOP_COMMANDS_LIMIT])
+
+
+def _not_yet_happened(conn: Connection, now: datetime) -> tuple[datetime, int, int]:
+    """What the kept open hour holds after `now`, to take off it: (hour, -commands, -other rows).
+    One statement of two index range counts, of rows that in a sane table do not exist."""
+    commands, rows = commands_and_rows_between(conn, now + MICROSECOND, current_hour(now) + HOUR)
+    return current_hour(now), -commands, -(rows - commands)
 
 
 class _Budget:
@@ -186,6 +195,7 @@ class IncrementalStats:
         per_hour = [
             (hour, tally.commands, tally.total - tally.commands) for hour, tally in ledger.hours.items() if tally.detailed
         ]
+        per_hour.append(_not_yet_happened(conn, now))
         base = ledger.users.base
         return DatabaseStats(
             computed_at=now,
@@ -193,7 +203,7 @@ class IncrementalStats:
             active_users_month_ago=active_users_month_ago(conn, base, now),
             commands_24h=sum(day_runs.values()),
             commands_previous_30_days=commands_between(conn, ledger, *baseline_window(now)),
-            recent_events=tuple(recent_events(conn)),
+            recent_events=tuple(recent_events(conn, now)),
             activity=tuple(activity_points(to_hourly_grid(per_hour, now))),
             top_commands=_rank(conn, day_runs),
         )

@@ -6,16 +6,20 @@ identifies a person: no user ids, usernames, moderators, reasons or free-text de
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, literal, select
 
 from aurora.db import COMMAND_RUN, moderation_cases, transactions
 from aurora.models import RecentEvent
+from aurora.queries import MICROSECOND
 
 RECENT_EVENTS_LIMIT = 10
 FIRST_MOMENT = datetime.min.replace(tzinfo=UTC)
 LAST_MOMENT = datetime.max.replace(tzinfo=UTC)
+# The first moment shown: a day after Python's first, so that it stays a datetime in any viewer's
+# zone (UTC offsets stay well within a day).
+FIRST_SHOWN = FIRST_MOMENT + timedelta(days=1)
 # The text SQLAlchemy and other writers store in SQLite begins with a four-digit year.
 SQLITE_MOMENT_PATTERN = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*"
 
@@ -45,15 +49,19 @@ def moderation_message(case_number: str, kind: str) -> str:
     return f"Moderation case {case_number}: {kind}"
 
 
-def readable_moment(column, dialect_name: str):
-    """Rows whose moment Python can hold (years 1 to 9999). PostgreSQL stores years up to 294276
-    and SQLite any text; such a row is left out of the events instead of failing every refresh."""
+def shown_moment(column, dialect_name: str, now: datetime):
+    """Rows that have happened by `now` and whose moment every zone can show. A row dated in the
+    future (a wrong clock, 2100, 9999-12-31) would otherwise sit at the top for good; PostgreSQL
+    stores years up to 294276 and SQLite any text, which no Python datetime holds. Both bounds
+    are a range on the created_at index, so the newest rows are still read from its end."""
+    in_range = (column >= FIRST_SHOWN, column < now + MICROSECOND)
     if dialect_name == "sqlite":
-        return column.op("GLOB")(literal(SQLITE_MOMENT_PATTERN))
-    return column.between(FIRST_MOMENT, LAST_MOMENT)
+        return (column.op("GLOB")(literal(SQLITE_MOMENT_PATTERN)), *in_range)
+    return in_range
 
 
-def recent_events(conn: Connection, limit: int = RECENT_EVENTS_LIMIT) -> list[RecentEvent]:
+def recent_events(conn: Connection, now: datetime, limit: int = RECENT_EVENTS_LIMIT) -> list[RecentEvent]:
+    """The newest `limit` events dated up to `now`, newest first."""
     dialect = conn.dialect.name
     newest_transactions = conn.execute(
         select(
@@ -62,13 +70,13 @@ def recent_events(conn: Connection, limit: int = RECENT_EVENTS_LIMIT) -> list[Re
             transactions.c.description,
             transactions.c.created_at,
         )
-        .where(readable_moment(transactions.c.created_at, dialect))
+        .where(*shown_moment(transactions.c.created_at, dialect, now))
         .order_by(transactions.c.created_at.desc(), transactions.c.id.desc())
         .limit(limit)
     )
     newest_cases = conn.execute(
         select(moderation_cases.c.case_id, moderation_cases.c.type, moderation_cases.c.created_at)
-        .where(readable_moment(moderation_cases.c.created_at, dialect))
+        .where(*shown_moment(moderation_cases.c.created_at, dialect, now))
         .order_by(moderation_cases.c.created_at.desc(), moderation_cases.c.id.desc())
         .limit(limit)
     )

@@ -39,6 +39,7 @@ from aurora.models import (
     KindTotals,
     SameHourTotals,
 )
+from aurora.queries import MICROSECOND
 from aurora.queries.hour_kinds import CASE_ROWS, HourKinds, KindsCounting
 from aurora.queries.hours import window_hours
 from aurora.queries.pieces import INDEX_ENTRIES_PER_ROW, ROWS_PER_STATEMENT, count_per_hour
@@ -172,7 +173,7 @@ class DayGlance:
         stale: set[datetime] = set()
         read = 0
         with engine.connect() as conn:
-            read += self._count(conn, settling, partial, counted, read)
+            read += self._count(conn, settling, partial, counted, read, now)
             # The reconcile: index-only counts of its share, the kinds counted again only where they changed.
             while check and read < self.rows_per_call:
                 batch, expected = [], 0
@@ -185,7 +186,7 @@ class DayGlance:
                 unchanged.extend(hour for hour in batch if hour not in changed)
             # Missing and stale hours, newest first.
             recount = list(reversed(runs_of(sorted(set(recount) | stale))))
-            read += self._count(conn, recount, partial, counted, read)
+            read += self._count(conn, recount, partial, counted, read, now)
         # Changed in one go, after every statement succeeded.
         wanted = set(needed)
         kept = {hour: value for hour, value in self._kept.items() if hour in wanted}
@@ -205,15 +206,18 @@ class DayGlance:
     def _entries_left(self, read: int) -> int:
         return max(0, self.rows_per_call - read) * INDEX_ENTRIES_PER_ROW
 
-    def _count(self, conn: Connection, ranges: list, partial: dict, counted: dict, read: int) -> int:
+    def _count(self, conn: Connection, ranges: list, partial: dict, counted: dict, read: int, now: datetime) -> int:
         """Count `ranges` in order (going on with those counted in part) until the budget is spent;
-        the rows read. The first range always moves on by a piece at least."""
+        the rows read. The first range always moves on by a piece at least. Rows dated after `now`
+        are left out (the open hour is counted again until it has settled)."""
         spent = 0
         for low, high in ranges:
             left = self.rows_per_call - read - spent
             if left <= 0 and (read or spent):
                 break
-            counting = partial.pop((low, high), None) or KindsCounting(low, high, self.rows_per_statement)
+            counting = partial.pop((low, high), None) or KindsCounting(
+                low, high, self.rows_per_statement, until=now + MICROSECOND
+            )
             whole, rows = counting.advance(conn, max(left, 1))
             spent += rows
             counted.update(whole)

@@ -13,13 +13,25 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, func, select, true
+from sqlalchemy import Connection, func, literal, select, true
 
 from aurora.db import COMMAND_RUN, moderation_cases, transactions
+from aurora.queries import MICROSECOND
 from aurora.queries.pieces import ROWS_PER_STATEMENT, as_hour, next_piece
 from aurora.queries.scope import HOUR, TRANSACTION_ROWS, Rows, hour_bucket
 
 CASE_ROWS = Rows(moderation_cases, moderation_cases.c.created_at, true())
+# Coins are summed as |amount| = high * COIN_PART + low, both parts summed apart: abs() of BIGINT's
+# lowest value and a sum past 64 bits overflow in PostgreSQL and SQLite alike, while each part stays
+# below 2^32 and a piece's sum of them far inside 64 bits. Python adds the parts up exactly.
+COIN_PART = 2**32
+
+
+def coin_parts(amount) -> tuple:
+    """|amount| // COIN_PART and |amount| % COIN_PART as SQL. SQLAlchemy renders `//` on integers
+    as the databases' integer division, which (like `%`) truncates towards zero in both: both
+    parts share the amount's sign, so their abs() add up to |amount|."""
+    return func.abs(amount // literal(COIN_PART)), func.abs(amount % literal(COIN_PART))
 
 
 @dataclass
@@ -70,7 +82,11 @@ class KindsCounting:
     many calls as a budget of rows asks: each call reads whole pieces (at most ROWS_PER_STATEMENT rows
     each) until its budget is spent, and hands out the hours both tables have been counted past."""
 
-    def __init__(self, low: datetime, high: datetime, rows_per_statement: int = ROWS_PER_STATEMENT) -> None:
+    def __init__(
+        self, low: datetime, high: datetime, rows_per_statement: int = ROWS_PER_STATEMENT, *, until: datetime
+    ) -> None:
+        """`until` (the clock's now + 1 µs): rows dated from then on have not happened yet and are
+        not counted, so a row dated 2100 or a bot's clock running ahead counts in no hour."""
         self.high = high
         self.rows_per_statement = rows_per_statement
         self.hours: dict[datetime, HourKinds] = {}
@@ -79,7 +95,8 @@ class KindsCounting:
             self.hours[moment] = HourKinds()
             moment += HOUR
         # Per table (transactions, cases): the ranges not counted yet, oldest last.
-        self._pending: tuple[list, list] = ([(low, high)], [(low, high)])
+        counted = (low, max(low, min(high, until)))
+        self._pending: tuple[list, list] = ([counted], [counted])
 
     @property
     def remaining(self) -> tuple[datetime, datetime] | None:
@@ -114,15 +131,16 @@ class KindsCounting:
 
     def _add(self, conn: Connection, table: int, start: datetime, end: datetime) -> None:
         if table == 0:
-            for hour, kind, count, coins in _grouped(conn, TRANSACTION_ROWS, start, end, func.abs(transactions.c.amount)):
+            high_parts, low_parts = coin_parts(transactions.c.amount)
+            for hour, kind, count, high, low in _grouped(conn, TRANSACTION_ROWS, start, end, high_parts, low_parts):
                 tally = self.hours.setdefault(hour, HourKinds())
                 tally.rows[kind] += count
-                tally.coins[kind] += coins
+                tally.coins[kind] += high * COIN_PART + low
         else:
             for hour, kind, count in _grouped(conn, CASE_ROWS, start, end):
                 self.hours.setdefault(hour, HourKinds()).cases[kind] += count
 
 
-def kinds_per_hour(conn: Connection, low: datetime, high: datetime) -> dict[datetime, HourKinds]:
-    """Every whole hour in [low, high) (hours without rows included), with its rows per kind."""
-    return KindsCounting(low, high).advance(conn)[0]
+def kinds_per_hour(conn: Connection, low: datetime, high: datetime, now: datetime) -> dict[datetime, HourKinds]:
+    """Every whole hour in [low, high) (hours without rows included), with its rows per kind up to `now`."""
+    return KindsCounting(low, high, until=now + MICROSECOND).advance(conn)[0]

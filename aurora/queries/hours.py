@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 from aurora.db import COMMAND_RUN
 from aurora.hour_names import HourOutOfRange
 from aurora.models import SAME_HOUR_DAYS, CommandCount, HourBreakdown, KindCount, SameHourSpread, Spread
+from aurora.queries import MICROSECOND
 from aurora.queries.hour_kinds import kinds_per_hour
 from aurora.queries.pieces import command_names_between, count_per_hour
 from aurora.queries.scope import COMMAND_ROWS, DAY, HOUR, TRANSACTION_ROWS, activity_window
@@ -37,9 +38,10 @@ def previous_days(hour: datetime) -> list[datetime]:
     return [hour - days * DAY for days in range(SAME_HOUR_DAYS, 0, -1)]
 
 
-def hour_breakdown(conn: Connection, hour: datetime) -> HourBreakdown:
-    kinds = kinds_per_hour(conn, hour, hour + HOUR)[hour]
-    runs = command_names_between(conn, hour, hour + HOUR)
+def hour_breakdown(conn: Connection, hour: datetime, now: datetime) -> HourBreakdown:
+    """`hour`'s rows dated up to `now` (the open hour so far, none from the future)."""
+    kinds = kinds_per_hour(conn, hour, hour + HOUR, now)[hour]
+    runs = command_names_between(conn, hour, min(hour + HOUR, now + MICROSECOND))
     named = sorted(
         ((name, count) for name, count in runs.items() if name is not None),
         key=lambda item: (-item[1], item[0]),

@@ -20,13 +20,14 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 
-from sqlalchemy import ColumnElement, Connection, case, func, literal, select
+from sqlalchemy import ColumnElement, Connection, bindparam, case, func, literal, select
 
 from aurora.db import COMMAND_RUN, transactions, users
 from aurora.queries import MICROSECOND
 from aurora.queries.events import LAST_MOMENT
-from aurora.queries.scope import COMMAND_ROWS, HOUR, Rows, hour_bucket
+from aurora.queries.scope import COMMAND_ROWS, HOUR, TRANSACTION_ROWS, Rows, hour_bucket
 
 # Index entries one statement may read: an index-only scan reads one to several million a second,
 # so even on a loaded machine a statement stays far below the 5 s statement timeout.
@@ -93,6 +94,23 @@ def counted_pieces(
 def count_between(conn: Connection, rows: Rows, low: datetime, high: datetime) -> int:
     """The rows with low <= moment < high."""
     return sum(count for _, _, count in counted_pieces(conn, rows, low, high, INDEX_ENTRIES_PER_STATEMENT))
+
+
+@cache
+def _commands_and_rows_statement(cap: int):
+    """Built once: the command runs and the rows in [:low, :high), each capped at `cap`."""
+    low, high = bindparam("low"), bindparam("high")
+    return select(*(_capped(rows, low, high, cap).scalar_subquery() for rows in (COMMAND_ROWS, TRANSACTION_ROWS)))
+
+
+def commands_and_rows_between(conn: Connection, low: datetime, high: datetime) -> tuple[int, int]:
+    """The command runs and the rows with low <= moment < high: one prepared statement of two index
+    range counts while each holds at most half a statement's entries, in pieces otherwise."""
+    share = INDEX_ENTRIES_PER_STATEMENT // 2
+    commands, rows = conn.execute(_commands_and_rows_statement(share), {"low": low, "high": high}).one()
+    if max(commands, rows) > share:
+        return count_between(conn, COMMAND_ROWS, low, high), count_between(conn, TRANSACTION_ROWS, low, high)
+    return commands, rows
 
 
 def count_per_hour(

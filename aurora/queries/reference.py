@@ -29,7 +29,7 @@ def compute_database_stats(engine: Engine, now: datetime) -> DatabaseStats:
             active_users_month_ago=count_active_users_month_ago(conn, now),
             commands_24h=count_commands_between(conn, *last_day_window(now)),
             commands_previous_30_days=count_commands_between(conn, *baseline_window(now)),
-            recent_events=tuple(recent_events(conn)),
+            recent_events=tuple(recent_events(conn, now)),
             activity=tuple(activity_overview(conn, now)),
             top_commands=tuple(top_commands(conn, now)),
         )

@@ -3,8 +3,8 @@
 The app computes the stats incrementally (`aurora.queries.aggregates`); the reference definitions
 (`aurora.queries.counts`, `aurora.queries.activity`) compute them plainly, and the tests and the
 bench check the one against the other. Both count the rows defined here, over the windows defined
-here, and both turn their per-hour counts into the activity series with `to_hourly_grid`: only the
-way they count differs.
+here, and both turn their time-indexed counts into the activity series with `to_hourly_grid` (a
+pandas resample onto the 24-hour grid): only the way they count differs.
 """
 
 from __future__ import annotations
@@ -77,21 +77,21 @@ def hour_bucket(dialect_name: str, moment=transactions.c.created_at):
     return func.strftime("%Y-%m-%d %H:00:00", moment)
 
 
-def to_hourly_grid(per_hour_counts: Iterable[tuple[datetime | str, int, int]], now: datetime) -> pd.DataFrame:
+def to_hourly_grid(counts: Iterable[tuple[datetime | str, int, int]], now: datetime) -> pd.DataFrame:
     """The activity series for `now`: one row per hour of the 24-hour UTC grid, oldest first, with
     columns `commands` and `transactions` (rows that are not command runs).
 
-    `per_hour_counts` holds (hour, commands, transactions) for hours that had rows, in any order;
-    an hour is its first moment, a datetime or (from SQLite) the text of one, and may come more
-    than once (summed). Hours outside the window are dropped, hours without counts are zero."""
-    low, _ = activity_window(now)
+    `counts` holds (moment, commands, transactions) in any order, a moment being a datetime or
+    (from SQLite) the text of one; pandas resamples them into hours, so a moment may be any time
+    within its hour and may come more than once (summed, negative counts included: what is taken
+    off an hour). Moments outside the window are dropped, hours without counts are zero."""
+    low, high = activity_window(now)
     grid = pd.date_range(start=low, periods=HOURS, freq="h", tz="UTC", name="hour")
-    rows = list(per_hour_counts)
-    hours = pd.to_datetime([hour for hour, _, _ in rows], utc=True)
-    counts = pd.DataFrame([counted for _, *counted in rows], columns=GRID_COLUMNS, index=hours, dtype="int64")
-    if not counts.index.is_unique:  # the reference statement counts commands and other rows apart
-        counts = counts.groupby(level=0).sum()
-    return counts.reindex(grid, fill_value=0)
+    rows = list(counts)
+    moments = pd.DatetimeIndex(pd.to_datetime([moment for moment, _, _ in rows], utc=True), name="hour")
+    counted = pd.DataFrame([counted for _, *counted in rows], columns=GRID_COLUMNS, index=moments, dtype="int64")
+    inside = counted[(moments >= low) & (moments < high)]
+    return inside.resample("h").sum().reindex(grid, fill_value=0)
 
 
 def activity_points(grid: pd.DataFrame) -> list[ActivityPoint]:
