@@ -43,6 +43,7 @@ def below_chart(stats: Stats | None) -> list:
             className="hour-buttons",
             role="group",
             children=hour_buttons(stats.activity if stats else ()),
+            hidden=stats is None,  # shown with the first figures (blank buttons say nothing)
             **{"aria-label": "Choose an hour for its details (the chart's bars do the same)"},
         ),
         html.Div(id=ids.ACTIVITY_TABLE, className="table-wrap", hidden=True),
