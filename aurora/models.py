@@ -78,8 +78,9 @@ class BotSnapshot:
 
     @property
     def running(self) -> bool:
-        """Connected or on its way there: guilds, ping and uptime mean something."""
-        return self.status not in ("disabled", "disconnected")
+        """Connected or on its way there: guilds, ping and uptime mean something. Not while failed
+        logins are retried (`offline`): no connection is on its way then, only the next attempt."""
+        return self.status not in ("disabled", "disconnected") and self.offline is None
 
 
 def disabled_snapshot(now: datetime) -> BotSnapshot:
