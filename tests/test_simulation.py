@@ -223,13 +223,14 @@ def test_after_ten_minutes_the_demos_current_hour_sits_among_its_seven_earlier_d
     app = create_app(demo_settings, clock=clock, bot_options=FAST_BOT_OPTIONS, simulation_options=SIMULATION_OPTIONS)
     context = context_of(app)
     try:
-        wait_for(lambda: context.bot.recorder is not None and set(context.simulation.discord.synced_commands)
-                 == BOT_COMMANDS, timeout=15)
+        # Commands reach only a bot that is connected (its commands are synced before that).
+        wait_for(lambda: context.snapshots.latest()[1].status == "connected", timeout=15)
+        assert set(context.simulation.discord.synced_commands) == BOT_COMMANDS
         sent = 0
         for _ in range(10):
             clock.advance(minutes=1)
             sent += context.simulation.director.tick()
-        wait_for(lambda: context.bot.recorder.written == sent)
+        wait_for(lambda: context.bot.recorder.written == sent, timeout=10)
         hour = context.hours.breakdown(clock().replace(minute=0))
     finally:
         context.shutdown()
