@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from dash import no_update
+from dash import Output, no_update
 
 from aurora.combine import combine
 from aurora.context import context_of
@@ -89,6 +89,9 @@ def test_stale_stats_raise_the_delay_banner():
     values = dict(zip([(o.component_id, o.component_property) for o in OUTPUTS], page_values(stats), strict=True))
     assert values[(ids.STATUS_BANNER, "hidden")] is False
     assert values[(ids.STATUS_BANNER, "children")].startswith(f"Data delayed since {NOW - timedelta(minutes=5):%Y-%m-%d %H:%M} UTC")
+    problem = "table transactions is missing; run `python app.py init-db`"
+    with_cause = page_values(stats, problem=problem)[OUTPUTS.index(Output(ids.STATUS_BANNER, "children"))]
+    assert with_cause.endswith(f"showing the last good numbers. Refreshes fail: {problem}.")
 
 
 def test_before_the_first_answer_the_banner_says_it_is_awaited():

@@ -73,15 +73,17 @@ def kpi_outputs(view: KpiView) -> list:
     return [view.value, "kpi-value", view.change, f"kpi-change {view.tone}"]
 
 
-def page_values(stats: Stats, zone: ViewZone = UTC_VIEW, rendered: str | None = None) -> list:
+def page_values(stats: Stats, zone: ViewZone = UTC_VIEW, rendered: str | None = None, problem: str | None = None) -> list:
     """Every output of the refresh callback, in OUTPUTS order, from one Stats, times in `zone`;
-    `rendered`: the stream event id of these stats."""
+    `rendered`: the stream event id of these stats; `problem`: why refreshes fail, if they do."""
     values: list = []
     for *_, view_of in KPI_CARDS:
         values.extend(kpi_outputs(view_of(stats)))
     banner = ""
     if stats.stale and stats.stale_since is not None:
         banner = f"Data delayed since {clock_time(stats.stale_since, zone)}: showing the last good numbers."
+        if problem:
+            banner += f" Refreshes fail: {problem}."
     same_hour = stats.glance.same_hour if stats.glance else ()
     values.extend(
         [
@@ -148,7 +150,8 @@ def refresh_values(zone: ViewZone = UTC_VIEW) -> list:
     service = stats_service()
     try:
         stats, body = service.current_with_json()
-        return page_values(stats, zone, event_id(body))
+        failure = service.failure
+        return page_values(stats, zone, event_id(body), failure[0] if failure else None)
     except StatsUnavailable as unavailable:
         if unavailable.failing_since is not None:
             return failure_values(unavailable, service.bot_snapshot(), zone)
