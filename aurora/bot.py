@@ -64,10 +64,12 @@ class AuroraBot(commands.Bot):
         tick_seconds: float = TICK_SECONDS,
         identify_delay_seconds: float = IDENTIFY_DELAY_SECONDS,
         sync_commands: bool = True,
+        state: BotState | None = None,
         **options,
     ) -> None:
         super().__init__(command_prefix=commands.when_mentioned, intents=bot_intents(), help_command=None, **options)
-        self.state = BotState()
+        # Handed in by the runner, so what the bot knows about itself outlives a failed login's client.
+        self.state = state or BotState()
         self.clock = clock
         self.recorder = recorder
         self.services = services

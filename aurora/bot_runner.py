@@ -14,16 +14,24 @@ import logging
 import threading
 import time
 
+import aiohttp
 import discord
 
 from aurora.bot import IDENTIFY_DELAY_SECONDS, AuroraBot, create_bot
 from aurora.bot_commands import CommandServices
+from aurora.bot_state import BotState
 from aurora.cogs.presence import TICK_SECONDS
 from aurora.config import Settings, SettingsError
+from aurora.models import OfflineCause
 from aurora.recorder import CommandRecorder
 from aurora.seams import Clock, SnapshotSink
 
 log = logging.getLogger(__name__)
+
+# After a failed login the next waits this long, doubling with each further failure up to the cap.
+RETRY_SECONDS = 2.0
+RETRY_CAP_SECONDS = 120.0
+STOP_CHECK_SECONDS = 0.25
 
 
 class BotAlreadyRunning(SettingsError):
@@ -58,11 +66,18 @@ class BotRunner:
         identify_delay_seconds: float = IDENTIFY_DELAY_SECONDS,
         sync_commands: bool = True,
         client_options: dict | None = None,
+        retry_seconds: float = RETRY_SECONDS,
+        retry_cap_seconds: float = RETRY_CAP_SECONDS,
     ) -> None:
         if not settings.discord_token:
             raise ValueError("BotRunner needs DISCORD_TOKEN")
         self._settings = settings
         self._recorder = recorder
+        self._clock = clock
+        self._retry_seconds = retry_seconds
+        self._retry_cap_seconds = retry_cap_seconds
+        # One state across the clients of successive logins: the offline spell, samples, history.
+        self._state = BotState()
         self._bot_parts = dict(
             snapshots=snapshots, recorder=recorder, services=services, clock=clock, tick_seconds=tick_seconds,
             identify_delay_seconds=identify_delay_seconds, sync_commands=sync_commands,
@@ -137,32 +152,81 @@ class BotRunner:
             loop.close()
 
     async def _run_bot(self) -> None:
-        bot = create_bot(self._settings, **self._bot_parts)
-        self._bot = bot
-        bot.publish_snapshot()
-        self._loop_ready.set()
-        if self._stopping.is_set():
-            return
+        """Log in and stay connected; after a failure, log in again with a new client, waiting
+        `retry_seconds` (doubling up to `retry_cap_seconds`), for as long as the process runs. Only a
+        token Discord rejects ends it: no retry can make that token work."""
+        attempts = 0  # failed attempts since the bot was last connected
+        while True:
+            bot = create_bot(self._settings, state=self._state, **self._bot_parts)
+            self._bot = bot
+            bot.publish_snapshot()
+            self._loop_ready.set()
+            if self._stopping.is_set():
+                return
+            offline_before = self._state.offline
+            cause = await self._run_once(bot)
+            if cause is None or cause == "rejected_token" or self._stopping.is_set():
+                return
+            # The same offline spell (no connection since the last failure) waits longer each time.
+            attempts = attempts + 1 if offline_before is not None and self._state.offline is offline_before else 1
+            delay = min(self._retry_cap_seconds, self._retry_seconds * 2 ** min(attempts - 1, 16))
+            if await self._stopped_within(delay):
+                self._state.mark_disconnected()
+                bot.publish_snapshot()
+                return
+
+    async def _stopped_within(self, seconds: float) -> bool:
+        # Looks at the stop flag a few times a second: on the loop, so a process that exits during a
+        # long wait has no thread of it to wait for.
+        deadline = time.monotonic() + seconds
+        while not self._stopping.is_set() and (remaining := deadline - time.monotonic()) > 0:
+            await asyncio.sleep(min(STOP_CHECK_SECONDS, remaining))
+        return self._stopping.is_set()
+
+    async def _run_once(self, bot: AuroraBot) -> OfflineCause | None:
+        """One client's life: log in, stay connected until closed; why it ended, None for a stop."""
         try:
             async with bot:
                 await bot.start(self._settings.discord_token)
-        except discord.LoginFailure:
-            log.error("Discord rejected DISCORD_TOKEN (401 Unauthorized): the bot is offline, the dashboard keeps running")
-        except discord.PrivilegedIntentsRequired:
-            log.error(
-                "Discord refused the members intent: enable 'Server Members Intent' for this bot in the "
-                "developer portal; the bot is offline"
-            )
-        except discord.ConnectionClosed as error:
-            log.error("Discord closed the gateway connection (code %s): the bot is offline", error.code)
-        except (discord.DiscordException, OSError) as error:
-            log.error("the bot stopped: %s: %s", error.__class__.__name__, error)
-        except Exception:
-            # Stopped while it was still logging in: closing the bot closes its HTTP session and
-            # connector under the login's requests ("Session is closed", "Connector is closed").
-            # That is the stop asked for, not a failure.
-            if not self._stopping.is_set():
-                raise
+            return None
+        except Exception as error:
+            if self._stopping.is_set():
+                # Stopped while it was still logging in: closing the bot closes its HTTP session and
+                # connector under the login's requests ("Session is closed"). That is the stop asked for.
+                return None
+            cause = offline_cause(error)
+            retrying = cause != "rejected_token"
+            if self._state.mark_offline(cause, self._clock(), retrying=retrying):
+                log_offline(cause, error, self._retry_cap_seconds)
+            return cause
         finally:
-            bot.state.mark_disconnected()
+            if self._stopping.is_set() or self._state.offline is None or self._state.offline.cause == "rejected_token":
+                self._state.mark_disconnected()
             bot.publish_snapshot()
+
+
+def offline_cause(error: Exception) -> OfflineCause:
+    if isinstance(error, discord.LoginFailure) or (isinstance(error, discord.ConnectionClosed) and error.code == 4004):
+        return "rejected_token"
+    if isinstance(error, discord.PrivilegedIntentsRequired):
+        return "intent_refused"
+    unreachable = (OSError, aiohttp.ClientError, asyncio.TimeoutError, discord.GatewayNotFound, discord.DiscordServerError)
+    if isinstance(error, unreachable):
+        return "discord_unreachable"
+    return "discord_error"
+
+
+def log_offline(cause: OfflineCause, error: Exception, cap_seconds: float) -> None:
+    """One line per new cause (not per attempt): what happened and what happens next."""
+    retry = f"retrying with backoff (at most every {cap_seconds:g} s); the dashboard keeps running"
+    if cause == "rejected_token":
+        log.error("Discord rejected DISCORD_TOKEN (401 Unauthorized): the bot stays offline until the token is "
+                  "replaced and the process restarted; the dashboard keeps running")
+    elif cause == "intent_refused":
+        log.error("Discord refused the members intent: enable 'Server Members Intent' for this bot in the "
+                  "developer portal; %s", retry)
+    elif cause == "discord_unreachable":
+        log.error("Discord unreachable (%s: %s): %s", error.__class__.__name__, error, retry)
+    else:
+        log.error("the bot could not log in or stay connected (%s: %s): %s", error.__class__.__name__, error, retry,
+                  exc_info=not isinstance(error, discord.DiscordException))

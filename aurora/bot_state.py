@@ -6,12 +6,15 @@ Plain Python, no discord.py: the bot runner feeds it on the bot's loop and asks 
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from aurora.models import MONTH, BotSnapshot, BotStatus, CommandCount, ShardSnapshot
+from aurora.models import MONTH, BotOffline, BotSnapshot, BotStatus, CommandCount, OfflineCause, ShardSnapshot
+
+log = logging.getLogger(__name__)
 
 PING_WINDOW = timedelta(hours=1)
 PING_HISTORY = timedelta(hours=2)
@@ -46,11 +49,16 @@ class BotState:
         self._ping_samples: deque[tuple[datetime, float]] = deque()
         self._guild_history: deque[tuple[datetime, int]] = deque()
         self._failures: Counter[str] = Counter()
+        self.offline: BotOffline | None = None
 
     # --- events -------------------------------------------------------------------------------
     def mark_connected(self, now: datetime, shard_id: int | None = None) -> None:
         if self.started_at is None:
             self.started_at = now
+        if self.offline is not None:
+            log.info("the bot is connected to Discord again (offline since %s: %s)",
+                     self.offline.since.isoformat(timespec="seconds"), self.offline.cause)
+            self.offline = None
         if shard_id is not None:
             self._shard_status[shard_id] = "connected"
         if shard_id is None or all(status == "connected" for status in self._shard_status.values()):
@@ -66,6 +74,15 @@ class BotState:
         self.status = "disconnected"
         for shard_id in self._shard_status:
             self._shard_status[shard_id] = "disconnected"
+
+    def mark_offline(self, cause: OfflineCause, now: datetime, *, retrying: bool) -> bool:
+        """A failed login or a lost connection; True when the cause is new (worth one log line).
+        `since` stays the first failure of the spell while the cause stays the same."""
+        self.status = "reconnecting" if retrying else "disconnected"
+        if self.offline is not None and self.offline.cause == cause:
+            return False
+        self.offline = BotOffline(cause, now)
+        return True
 
     def command_completed(self, now: datetime) -> None:
         self.last_command_at = now
@@ -130,4 +147,5 @@ class BotState:
             ping_previous_hour_avg_ms=ping_before,
             guild_count_month_ago=self.guild_count_month_ago(now),
             command_failures=tuple(CommandCount(name, count) for name, count in self._failures.most_common()),
+            offline=self.offline,
         )

@@ -36,6 +36,9 @@ def stats_to_dict(stats: Stats) -> dict:
             "lastCommandAt": _iso_or_none(bot.last_command_at),
             "uptimeSeconds": stats.uptime_seconds,
             "commandFailures": [{"name": item.name, "count": item.count} for item in bot.command_failures],
+            "offline": (
+                {"cause": bot.offline.cause, "since": iso_utc(bot.offline.since)} if bot.offline is not None else None
+            ),
             "shards": [
                 {
                     "id": shard.shard_id,

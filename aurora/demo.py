@@ -8,7 +8,6 @@ database that already holds rows without the marker is real data and is never to
 from __future__ import annotations
 
 import logging
-import math
 import random
 from datetime import datetime, timedelta
 
@@ -27,6 +26,7 @@ from sqlalchemy import (
 )
 
 from aurora.db import COMMAND_RUN, UTCDateTime, moderation_cases, transactions, users
+from aurora.demo_rhythm import commands_per_hour
 
 log = logging.getLogger(__name__)
 
@@ -56,18 +56,9 @@ def _weighted(rng: random.Random, choices: tuple[tuple[str, int], ...]) -> str:
     return rng.choices(names, weights=weights)[0]
 
 
-def hourly_rate(hour: datetime, now: datetime) -> float:
-    """Mean commands per hour: an evening peak, busier weekends, slow growth over the history."""
-    daily = 0.55 + 0.45 * math.sin((hour.hour - 13) / 24 * 2 * math.pi)
-    weekend = 1.25 if hour.weekday() >= 5 else 1.0
-    days_ago = (now - hour).days
-    growth = 1.0 - 0.004 * max(0, days_ago)
-    return 70 * daily * weekend * growth
-
-
 def _rows_for_hour(hour: datetime, now: datetime, next_case: int) -> tuple[list[dict], list[dict]]:
     rng = random.Random(int(hour.timestamp()))
-    rate = hourly_rate(hour, now)
+    rate = commands_per_hour(hour, now)
     rows = []
     for _ in range(rng.randint(int(rate * 0.8), int(rate * 1.2) + 1)):
         rows.append({"kind": COMMAND_RUN, "description": _weighted(rng, COMMANDS), "amount": 0})

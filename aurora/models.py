@@ -13,10 +13,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal, get_args
 
 BotStatus = Literal["connected", "connecting", "reconnecting", "disconnected", "disabled"]
+# Why the bot is not on Discord: a rejected token is final (a new token needs a restart); the others
+# are retried with backoff for as long as the process runs.
+OfflineCause = Literal["rejected_token", "intent_refused", "discord_unreachable", "discord_error"]
 EventKind = Literal["success", "error", "info"]
 AlertCondition = Literal["bot_offline", "data_stale", "ping_high", "command_failures", "shard_down"]
 # The same values as tuples, for what lists them (the /metrics status gauge, the OpenAPI enums).
 BOT_STATUSES: tuple[BotStatus, ...] = get_args(BotStatus)
+OFFLINE_CAUSES: tuple[OfflineCause, ...] = get_args(OfflineCause)
 EVENT_KINDS: tuple[EventKind, ...] = get_args(EventKind)
 ALERT_CONDITIONS: tuple[AlertCondition, ...] = get_args(AlertCondition)
 
@@ -45,6 +49,14 @@ class ShardSnapshot:
 
 
 @dataclass(frozen=True)
+class BotOffline:
+    """Why the bot could not log in or stay connected, since its first failed attempt."""
+
+    cause: OfflineCause
+    since: datetime
+
+
+@dataclass(frozen=True)
 class BotSnapshot:
     """What the bot thread publishes: plain data, taken on the bot's own loop."""
 
@@ -62,11 +74,13 @@ class BotSnapshot:
     ping_previous_hour_avg_ms: float | None = None
     guild_count_month_ago: int | None = None
     command_failures: tuple[CommandCount, ...] = ()
+    offline: BotOffline | None = None  # None while connected, connecting for the first time, or disabled
 
     @property
     def running(self) -> bool:
-        """Connected or on its way there: guilds, ping and uptime mean something."""
-        return self.status not in ("disabled", "disconnected")
+        """Connected or on its way there: guilds, ping and uptime mean something. Not while failed
+        logins are retried (`offline`): no connection is on its way then, only the next attempt."""
+        return self.status not in ("disabled", "disconnected") and self.offline is None
 
 
 def disabled_snapshot(now: datetime) -> BotSnapshot:

@@ -34,7 +34,8 @@ from sqlalchemy import Engine
 
 from aurora.combine import combine
 from aurora.contract import stats_to_json
-from aurora.models import DatabaseStats, FiguresPreparing, Stats
+from aurora.db_problems import database_problem
+from aurora.models import BotSnapshot, DatabaseStats, FiguresPreparing, Stats
 from aurora.queries.reference import compute_database_stats
 from aurora.seams import AlertSource, Clock, SnapshotSource, StatsCompute
 
@@ -52,16 +53,20 @@ class StatsUnavailable(RuntimeError):
     """No good stats exist yet: the database was down since startup (`progress` None), or the
     first figures are being prepared (`progress`: the share done, 0..1)."""
 
-    def __init__(self, message: str, progress: float | None = None) -> None:
+    def __init__(self, message: str, progress: float | None = None, failing_since: datetime | None = None) -> None:
         super().__init__(message)
         self.progress = progress
+        # When the refreshes began to fail (the message then says why and what to do); None while
+        # nothing failed yet.
+        self.failing_since = failing_since
 
 
 @dataclass
 class _RefreshState:
     result: DatabaseStats | None = None
-    last_error: str | None = None
+    last_error: str | None = None  # the last attempt's failure: what went wrong and the fix
     failures: int = 0  # consecutive failed attempts (a hung one included)
+    failing_since: datetime | None = None  # when the first of those attempts started
     preparing: float | None = None  # the last attempt's progress when it made no figures yet
     refreshing: bool = False
     refresh_count: int = 0
@@ -118,6 +123,14 @@ class StatsService:
         return state.preparing if state.result is None else None
 
     @property
+    def failure(self) -> tuple[str, datetime] | None:
+        """While refreshes fail: what went wrong (with the fix) and since when; else None."""
+        state = self._state
+        if state.last_error is None or state.failing_since is None:
+            return None
+        return state.last_error, state.failing_since
+
+    @property
     def refresh_grace(self) -> timedelta:
         """How long new figures may be awaited before the old ones count as stale; on schedule
         that is when they are 2 intervals + 5 s old."""
@@ -127,6 +140,14 @@ class StatsService:
         """Call `observer` after every refresh attempt (a given-up one too). It runs with the
         service's lock held, so it must only signal, never block (the alert monitor's wake-up)."""
         self._observers.append(observer)
+
+    @staticmethod
+    def _log_change(before: str | None, after: str | None) -> None:
+        # One line per change of state, not per attempt: a database down for hours is one line.
+        if after is not None and after != before:
+            log.warning("stats refresh failed: %s (retrying with backoff)", after)
+        elif after is None and before is not None:
+            log.info("stats refresh succeeded again")
 
     def _refreshed(self) -> None:
         for observer in self._observers:
@@ -194,11 +215,12 @@ class StatsService:
         except FiguresPreparing as preparing:
             result, error, progress = None, None, preparing.progress
         except Exception as exc:  # any database failure must leave the last good stats serving
-            log.warning("stats refresh failed: %s", exc.__class__.__name__, exc_info=log.isEnabledFor(logging.DEBUG))
-            result, error = None, f"{exc.__class__.__name__}"
+            result, error = None, str(database_problem(exc, getattr(self._engine, "url", None)))
+            log.debug("stats refresh failed", exc_info=True)
         with self._changed:
             state = self._state
             state.refresh_count += 1
+            self._log_change(state.last_error, error if generation == state.generation else state.last_error)
             newer = result is not None and (state.result is None or result.computed_at > state.result.computed_at)
             if state.result is None and (newer or (progress is not None and state.preparing is None)):
                 log.info("first database figures %s", "ready" if newer else "being prepared (counted in pieces)")
@@ -210,9 +232,14 @@ class StatsService:
                 state.refreshing = False
                 state.failures = state.failures + 1 if error else 0
                 state.last_error = error
+                if error is None:
+                    state.failing_since = None
+                elif state.failing_since is None:
+                    state.failing_since = now
                 state.preparing = progress
             elif newer:
                 state.failures = 0  # a given-up refresh came back after all
+                state.failing_since = None
             self._changed.notify_all()
             self._refreshed()
 
@@ -232,6 +259,7 @@ class StatsService:
             state.refreshing = False
             state.failures += 1
             state.last_error = "the refresh timed out"
+            state.failing_since = state.failing_since or state.last_attempt_at
             self._refreshed()
         if self._closed or state.refreshing or now < self._next_attempt_at():
             return
@@ -265,13 +293,18 @@ class StatsService:
             if state.result is None:
                 if state.preparing is not None:
                     raise StatsUnavailable("the first figures are being prepared", progress=state.preparing)
-                raise StatsUnavailable(state.last_error or "the first refresh is still running")
+                raise StatsUnavailable(state.last_error or "the first refresh is still running",
+                                       failing_since=state.failing_since if state.last_error else None)
             return state.result
 
     def wait_idle(self, timeout: float = 5.0) -> None:
         """Let a refresh under way finish (at most `timeout`), e.g. before closing the engine."""
         with self._changed:
             self._changed.wait_for(lambda: not self._state.refreshing, timeout=timeout)
+
+    def bot_snapshot(self) -> BotSnapshot:
+        """The bot's newest snapshot, for a page that has no database figures to show beside it."""
+        return self._snapshots.latest()[1]
 
     def current(self) -> Stats:
         return self.current_with_json()[0]

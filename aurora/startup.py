@@ -9,12 +9,13 @@ import atexit
 import logging
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from aurora.bot_commands import CommandServices
 from aurora.bot_runner import BotRunner
 from aurora.config import Settings
 from aurora.db import init_db, missing_tables
+from aurora.db_problems import database_problem
 from aurora.demo import is_demo_database, seed_demo
 from aurora.init_db.indexes import log_missing_indexes
 from aurora.queries.aggregates import IncrementalStats
@@ -54,9 +55,9 @@ def prepare_database(engine: Engine, settings: Settings, clock: Clock) -> bool:
         if settings.demo:
             return seed_demo(engine, clock())
         return is_demo_database(engine)
-    except OperationalError as error:
-        # The dashboard still starts: it answers 503 until the database is reachable.
-        log.error("database unreachable at startup (%s); retrying on demand", error.orig.__class__.__name__)
+    except DBAPIError as error:
+        # The dashboard still starts: it answers 503, saying why, until the database is usable.
+        log.error("database unavailable at startup: %s (retrying in the background)", database_problem(error, engine.url))
         return False
 
 

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
+import aiohttp
+import discord
 import pytest
 
-from aurora.bot_runner import BotAlreadyRunning, bot_thread_name
+from aurora.bot_runner import BotAlreadyRunning, bot_thread_name, offline_cause
+from aurora.models import BotOffline
+from aurora.simulation.payloads import API
 from aurora.simulation.server import SimulatedDiscord
 from tests.fakes.snapshot_sink import RecordingSink, wait_for
+from tests.fakes.tcp_proxy import TcpProxy
+from tests.support import NOW
 
 pytestmark = pytest.mark.clock
 
@@ -77,3 +84,74 @@ def test_stop_is_harmless_before_start_and_when_repeated(make_runner, fake, cloc
     runner.stop()
     runner.stop()
     assert not runner.running and sink.statuses[-1] == "disconnected"
+
+
+RETRY_FAST = {"retry_seconds": 0.02, "retry_cap_seconds": 0.1}
+
+
+class Endpoints:
+    """A fake Discord's token and endpoints, reached through a proxy in front of it."""
+
+    def __init__(self, fake: SimulatedDiscord, proxy: TcpProxy) -> None:
+        self.token = fake.token
+        self.api_base = fake.api_base.replace(f":{fake.port}/", f":{proxy.port}/")
+        self.gateway_url = fake.gateway_url.replace(f":{fake.port}/", f":{proxy.port}/")
+
+
+def test_a_bot_that_cannot_reach_discord_at_startup_keeps_trying_and_connects_once_it_can(
+    make_runner, fake, clock, caplog
+):
+    proxy = TcpProxy("127.0.0.1", fake.port)
+    proxy.cut()  # every connection closed at once, as by a network that is down
+    sink = RecordingSink(clock)
+    try:
+        with caplog.at_level(logging.INFO, logger="aurora"):
+            make_runner(Endpoints(fake, proxy), sink, **RETRY_FAST)
+            wait_for(lambda: proxy.accepted >= 4)  # attempt after attempt, with backoff
+            offline = sink.latest()[1]
+            assert offline.status == "reconnecting" and offline.offline == BotOffline("discord_unreachable", clock())
+            clock.advance(minutes=3)
+            proxy.restore()
+            wait_for(lambda: connected(sink))
+    finally:
+        proxy.close()
+    assert sink.latest()[1].offline is None and fake.identify_count == 1
+    lines = [record.getMessage() for record in caplog.records]
+    assert len([line for line in lines if line.startswith("Discord unreachable")]) == 1  # once, not per attempt
+    assert lines.count(f"the bot is connected to Discord again (offline since {NOW.isoformat(timespec='seconds')}: "
+                       "discord_unreachable)") == 1
+    assert not any("Traceback" in line for line in lines)
+
+
+def test_a_stop_during_the_wait_between_attempts_ends_the_bot(make_runner, fake, clock):
+    proxy = TcpProxy("127.0.0.1", fake.port)
+    proxy.cut()
+    sink = RecordingSink(clock)
+    try:
+        runner = make_runner(Endpoints(fake, proxy), sink, retry_seconds=60, retry_cap_seconds=60)
+        wait_for(lambda: sink.statuses[-1:] == ["reconnecting"])
+        runner.stop()
+    finally:
+        proxy.close()
+    assert not runner.running and sink.statuses[-1] == "disconnected" and proxy.accepted >= 1
+
+
+def test_a_rejected_token_is_final_and_said_so(make_runner, fake, clock, caplog):
+    sink = RecordingSink(clock)
+    with caplog.at_level(logging.INFO, logger="aurora"):
+        runner = make_runner(fake, sink, token="a-token-discord-rejects", **RETRY_FAST)
+        wait_for(lambda: sink.statuses[-1:] == ["disconnected"])
+        runner._thread.join(2)  # it ends by itself: nothing left to try
+    assert not runner.running and sink.latest()[1].offline == BotOffline("rejected_token", clock())
+    assert [path for _, path in fake.requests if path.endswith("/users/@me")] == [f"{API}/users/@me"]
+    assert len([r for r in caplog.records if r.getMessage().startswith("Discord rejected DISCORD_TOKEN")]) == 1
+
+
+def test_what_ends_a_login_is_told_apart():
+    assert offline_cause(discord.LoginFailure("bad")) == "rejected_token"
+    assert offline_cause(aiohttp.ClientConnectorError(None, ConnectionRefusedError(111, "refused"))) == (
+        "discord_unreachable"
+    )
+    assert offline_cause(aiohttp.ServerDisconnectedError()) == offline_cause(TimeoutError()) == "discord_unreachable"
+    assert offline_cause(discord.PrivilegedIntentsRequired(None)) == "intent_refused"
+    assert offline_cause(discord.DiscordException("something else")) == "discord_error"

@@ -8,6 +8,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from aurora import create_app
 from aurora.api.stream import event_id
@@ -16,6 +17,7 @@ from aurora.context import context_of
 from aurora.layouts import ids
 from aurora.simulation.director import Rhythm
 from aurora.simulation.server import SimulatedDiscord
+from tests.conftest import POSTGRES_ADMIN_URL
 from tests.support import (
     FAST_BOT_OPTIONS,
     NOW,
@@ -131,14 +133,25 @@ def test_database_text_is_rendered_as_text_not_html(page, make_app, live_server,
     assert page.console_errors == []
 
 
-def test_unreachable_database_shows_an_error_state(page, tmp_path, live_server):
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'gone' / 'x.db'}", database_is_default=False, demo=False)
+@pytest.mark.postgres
+def test_a_missing_database_is_said_on_the_page_with_no_loading_and_no_empty_chart(page, live_server):
+    name = "aurora_browser_missing_db"
+    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    settings = Settings(database_url=url, database_is_default=False, demo=False, simulated_discord=False)
     server = live_server(create_app(settings))
     page.goto(server.url + "/")
     banner = page.locator(f"#{ids.STATUS_BANNER}")
     banner.wait_for(state="visible", timeout=15_000)
-    assert "database is unreachable" in banner.inner_text()
-    assert kpi_text(page, ids.KPI_USERS) == "Loading…"
+    page.wait_for_function("() => !document.body.innerText.includes('Loading')", timeout=15_000)
+    assert f'database "{name}" does not exist on 127.0.0.1:5432; create it (`createdb {name}`)' in banner.inner_text()
+    assert banner.inner_text().startswith("Database unavailable since ")
+    assert "error" in banner.get_attribute("class")
+    assert kpi_text(page, ids.KPI_USERS) == "—"
+    assert page.locator(f"#{ids.kpi_change(ids.KPI_USERS)}").inner_text() == "database unavailable"
+    chart = page.locator(f"#{ids.ACTIVITY_CHART}")
+    chart.locator(".annotation-text").wait_for(timeout=10_000)
+    assert chart.locator(".annotation-text").text_content().startswith("No figures: the database is unavailable since")
+    assert chart.locator(".trace").count() == 0 and chart.locator(".xtick, .ytick").count() == 0
     assert page.console_errors == []
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aurora.models import BotSnapshot, DatabaseStats
+from aurora.models import BotOffline, BotSnapshot, DatabaseStats
 from aurora.queries.reference import compute_database_stats
 from aurora.scaleout.codec import CodecError, dumps, loads
 from tests.support import NOW, connected_snapshot
@@ -15,6 +15,8 @@ pytestmark = pytest.mark.clock
 def test_snapshots_and_stats_survive_the_trip_through_json(engine, clock):
     snapshot = connected_snapshot(last_command_at=NOW)
     assert loads(BotSnapshot, dumps(snapshot)) == snapshot
+    offline = BotSnapshot(status="reconnecting", taken_at=NOW, offline=BotOffline("discord_unreachable", NOW))
+    assert loads(BotSnapshot, dumps(offline)) == offline
     stats = compute_database_stats(engine, clock())
     assert loads(DatabaseStats, dumps(stats)) == stats
 

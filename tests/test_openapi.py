@@ -16,7 +16,7 @@ from sqlalchemy import text
 from aurora.api.openapi import build_openapi_document
 from aurora.cache import SnapshotCache
 from aurora.context import context_of
-from aurora.models import BotSnapshot, CommandCount, ShardSnapshot
+from aurora.models import BotOffline, BotSnapshot, CommandCount, ShardSnapshot, iso_utc
 from tests.openapi_check import assert_conforms, document, stats_validator
 from tests.support import NOW, case, command, insert_rows, transaction, user
 
@@ -133,6 +133,18 @@ def test_a_stale_answer_and_a_disabled_bot_validate(make_app, engine, clock):
     body = client.get("/api/stats").get_json()
     assert body["stale"] is True and body["staleSince"] is not None and body["bot"]["status"] == "disabled"
     stats_validator().validate(body)
+
+
+def test_an_offline_bots_reason_validates(make_app, engine):
+    seed_everything(engine)
+    since = NOW - timedelta(minutes=4)
+    offline = BotSnapshot(status="reconnecting", taken_at=NOW, offline=BotOffline("discord_unreachable", since))
+    body = make_app(snapshots=SnapshotCache(lambda: NOW, offline)).server.test_client().get("/api/stats").get_json()
+    assert body["bot"]["offline"] == {"cause": "discord_unreachable", "since": iso_utc(since)}
+    validator = stats_validator()
+    validator.validate(body)
+    body["bot"]["offline"]["cause"] = "asleep"
+    assert not validator.is_valid(body)
 
 
 @pytest.mark.parametrize(

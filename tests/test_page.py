@@ -6,16 +6,17 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from dash import no_update
+from dash import Output, no_update
 
 from aurora.combine import combine
 from aurora.context import context_of
 from aurora.layouts import ids
-from aurora.layouts.callbacks import OUTPUTS, page_values, unavailable_values
+from aurora.layouts.callbacks import OUTPUTS, failure_values, page_values, unavailable_values
 from aurora.layouts.figures import activity_figure
-from aurora.layouts.formatting import commands_view, ping_view, servers_view, users_view
-from aurora.layouts.page import build_layout
-from aurora.models import ActivityPoint, BotSnapshot, DatabaseStats, RecentEvent
+from aurora.layouts.formatting import bot_status_text, commands_view, ping_view, servers_view, users_view
+from aurora.layouts.page import KPI_CARDS, build_layout
+from aurora.models import ActivityPoint, BotOffline, BotSnapshot, DatabaseStats, RecentEvent
+from aurora.service import StatsUnavailable
 from tests.support import NOW, insert_rows, user
 
 pytestmark = pytest.mark.clock
@@ -88,13 +89,45 @@ def test_stale_stats_raise_the_delay_banner():
     values = dict(zip([(o.component_id, o.component_property) for o in OUTPUTS], page_values(stats), strict=True))
     assert values[(ids.STATUS_BANNER, "hidden")] is False
     assert values[(ids.STATUS_BANNER, "children")].startswith(f"Data delayed since {NOW - timedelta(minutes=5):%Y-%m-%d %H:%M} UTC")
+    problem = "table transactions is missing; run `python app.py init-db`"
+    with_cause = page_values(stats, problem=problem)[OUTPUTS.index(Output(ids.STATUS_BANNER, "children"))]
+    assert with_cause.endswith(f"showing the last good numbers. Refreshes fail: {problem}.")
 
 
-def test_unavailable_keeps_the_last_numbers_and_shows_the_error():
+def test_before_the_first_answer_the_banner_says_it_is_awaited():
     values = unavailable_values()
     assert len(values) == len(OUTPUTS)
     assert values[: len(OUTPUTS) - 3] == [no_update] * (len(OUTPUTS) - 3)
-    assert values[-1] is False and "unreachable" in values[-3]
+    assert values[-3:] == ["Waiting for the database's first answer…", "banner", False]
+
+
+def test_a_failing_database_is_said_everywhere_instead_of_loading_with_no_empty_chart():
+    problem = 'database "aurora" does not exist on 127.0.0.1:5432; create it (`createdb aurora`) or correct it'
+    since = NOW - timedelta(minutes=3)
+    bot = BotSnapshot(status="reconnecting", taken_at=NOW, offline=BotOffline("discord_unreachable", since))
+    values = failure_values(StatsUnavailable(problem, failing_since=since), bot)
+    by_id = dict(zip([(o.component_id, o.component_property) for o in OUTPUTS], values, strict=True))
+    shown = [value for value in values if value is not no_update]
+    assert not any("Loading" in str(value) for value in shown)
+    assert {by_id[(ids.kpi_value(card), "children")] for card, *_ in KPI_CARDS} == {"—"}
+    figure = by_id[(ids.ACTIVITY_CHART, "figure")]
+    assert figure.data == () and not figure.layout.xaxis.visible and not figure.layout.yaxis.visible
+    assert figure.layout.annotations[0].text == f"No figures: the database is unavailable since {since:%Y-%m-%d %H:%M} UTC"
+    assert by_id[(ids.GLANCE, "children")] == []
+    assert by_id[(ids.STATUS_BANNER, "children")] == (
+        f"Database unavailable since {since:%Y-%m-%d %H:%M} UTC: {problem}. Retrying automatically."
+    )
+    assert by_id[(ids.STATUS_BANNER, "className")] == "banner error" and by_id[(ids.STATUS_BANNER, "hidden")] is False
+    assert by_id[(ids.BOT_STATUS, "children")] == (
+        f"Bot reconnecting… · Discord unreachable since {since:%Y-%m-%d %H:%M} UTC"
+    )
+
+
+def test_the_bot_badge_and_cards_say_why_the_bot_is_offline():
+    rejected = BotSnapshot(status="disconnected", taken_at=NOW, offline=BotOffline("rejected_token", NOW))
+    stats = stats_with(rejected)
+    assert bot_status_text(stats) == "Bot offline · rejected token"
+    assert servers_view(stats).change == ping_view(stats).change == "Bot offline: rejected token"
 
 
 def test_while_preparing_the_banner_says_so_with_the_share_done():

@@ -76,11 +76,12 @@ def _unavailable() -> Response:
             {"Retry-After": str(PREPARING_RETRY_SECONDS)},
         )
     retry = context_of().settings.refresh_seconds
-    return json_error(
-        503,
-        "statistics are not available yet: the database has not answered",
-        {"Retry-After": str(min(retry, 30))},
-    )
+    failure = stats_service().failure
+    message = "statistics are not available yet: the database has not answered"
+    if failure is not None:
+        problem, since = failure
+        message = f"statistics are not available: {problem} (failing since {iso_utc(since)})"
+    return json_error(503, message, {"Retry-After": str(min(retry, 30))})
 
 
 def create_api_blueprint() -> Blueprint:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aurora.alerts.state import RESOLVED_SHOWN
-from aurora.models import ALERT_CONDITIONS, BOT_STATUSES, COIN_FLOWS, EVENT_KINDS
+from aurora.models import ALERT_CONDITIONS, BOT_STATUSES, COIN_FLOWS, EVENT_KINDS, OFFLINE_CAUSES
 from aurora.queries.events import RECENT_EVENTS_LIMIT
 from aurora.queries.scope import HOURS, TOP_COMMANDS_LIMIT
 
@@ -59,6 +59,11 @@ def stats_schema() -> dict:
             "lastCommandAt": nullable(TIMESTAMP),
             "uptimeSeconds": nullable(COUNT),
             "commandFailures": {"type": "array", "items": NAMED_COUNT},
+            "offline": {
+                **nullable(object_schema({"cause": {"type": "string", "enum": list(OFFLINE_CAUSES)}, "since": TIMESTAMP})),
+                "description": "why the bot is not on Discord and since when: rejected_token is final (status "
+                "disconnected); the others are retried with backoff (status reconnecting); null otherwise",
+            },
             "shards": {"type": "array", "items": shard},
         }
     )

@@ -7,7 +7,7 @@ builds many apps per process (tests, several instances).
 
 from __future__ import annotations
 
-from dash import Dash, Input, Output, State, ctx, no_update
+from dash import Dash, Input, Output, State, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 from flask import has_request_context, request
 
@@ -24,11 +24,11 @@ from aurora.layouts.day_callbacks import (
     day_values,
     register_day_callbacks,
 )
-from aurora.layouts.figures import activity_figure
-from aurora.layouts.formatting import KpiView, bot_status_text, clock_time
+from aurora.layouts.figures import activity_figure, message_figure
+from aurora.layouts.formatting import NO_VALUE, KpiView, bot_snapshot_text, bot_status_text, clock_time
 from aurora.layouts.page import KPI_CARDS, build_layout
 from aurora.layouts.zones import UTC_VIEW, ViewZone, view_zone
-from aurora.models import Stats
+from aurora.models import BotSnapshot, Stats
 from aurora.service import StatsUnavailable
 
 OUTPUTS = [
@@ -60,10 +60,8 @@ OUTPUTS = [
     Output(ids.STATUS_BANNER, "hidden"),
 ]
 
-UNAVAILABLE_MESSAGE = (
-    "The database is unreachable: statistics cannot be computed right now. "
-    "Retrying automatically."
-)
+WAITING_MESSAGE = "Waiting for the database's first answer…"
+NO_DATABASE = "database unavailable"
 
 
 def preparing_message(progress: float) -> str:
@@ -74,15 +72,17 @@ def kpi_outputs(view: KpiView) -> list:
     return [view.value, "kpi-value", view.change, f"kpi-change {view.tone}"]
 
 
-def page_values(stats: Stats, zone: ViewZone = UTC_VIEW, rendered: str | None = None) -> list:
+def page_values(stats: Stats, zone: ViewZone = UTC_VIEW, rendered: str | None = None, problem: str | None = None) -> list:
     """Every output of the refresh callback, in OUTPUTS order, from one Stats, times in `zone`;
-    `rendered`: the stream event id of these stats."""
+    `rendered`: the stream event id of these stats; `problem`: why refreshes fail, if they do."""
     values: list = []
     for *_, view_of in KPI_CARDS:
         values.extend(kpi_outputs(view_of(stats)))
     banner = ""
     if stats.stale and stats.stale_since is not None:
         banner = f"Data delayed since {clock_time(stats.stale_since, zone)}: showing the last good numbers."
+        if problem:
+            banner += f" Refreshes fail: {problem}."
     same_hour = stats.glance.same_hour if stats.glance else ()
     values.extend(
         [
@@ -91,7 +91,7 @@ def page_values(stats: Stats, zone: ViewZone = UTC_VIEW, rendered: str | None = 
             event_items(stats.recent_events, zone),
             top_command_items(stats.top_commands, stats.bot.command_failures),
             shard_items(stats.bot.shards),
-            bot_status_text(stats),
+            bot_status_text(stats, zone),
             f"badge bot {stats.bot.status}",
             not stats.demo,
             not stats.simulated,
@@ -108,19 +108,50 @@ def page_values(stats: Stats, zone: ViewZone = UTC_VIEW, rendered: str | None = 
 
 def unavailable_values(progress: float | None = None) -> list:
     """Keep whatever the page shows and raise the banner: the first figures are being prepared
-    (with the share done), or the database is unreachable."""
+    (with the share done), or the database has not answered yet."""
     if progress is not None:
         banner = [preparing_message(progress), "banner", False]
     else:
-        banner = [UNAVAILABLE_MESSAGE, "banner error", False]
+        banner = [WAITING_MESSAGE, "banner", False]
     return [no_update] * (len(OUTPUTS) - 3) + banner
 
 
+def failure_values(unavailable: StatsUnavailable, bot: BotSnapshot, zone: ViewZone = UTC_VIEW) -> list:
+    """No figures because the database fails: each part of the page says so (nothing left on
+    "Loading…", no empty chart), the banner says what failed, since when and the fix."""
+    since = clock_time(unavailable.failing_since, zone)
+    values: list = []
+    for _ in KPI_CARDS:
+        values.extend(kpi_outputs(KpiView(NO_VALUE, NO_DATABASE, "muted")))
+    values.extend(
+        [
+            message_figure(f"No figures: the database is unavailable since {since}"),
+            [],  # the day at a glance
+            *[no_update] * (len(DAY_OUTPUTS) - 1),
+            [html.Li(f"No events: {NO_DATABASE}", className="event muted")],
+            [],
+            no_update,
+            bot_snapshot_text(bot, zone),
+            f"badge bot {bot.status}",
+            *[no_update] * 5,  # the badges, the update time, the alerts
+            None,
+            f"Database unavailable since {since}: {unavailable}. Retrying automatically.",
+            "banner error",
+            False,
+        ]
+    )
+    return values
+
+
 def refresh_values(zone: ViewZone = UTC_VIEW) -> list:
+    service = stats_service()
     try:
-        stats, body = stats_service().current_with_json()
-        return page_values(stats, zone, event_id(body))
+        stats, body = service.current_with_json()
+        failure = service.failure
+        return page_values(stats, zone, event_id(body), failure[0] if failure else None)
     except StatsUnavailable as unavailable:
+        if unavailable.failing_since is not None:
+            return failure_values(unavailable, service.bot_snapshot(), zone)
         return unavailable_values(unavailable.progress)
 
 

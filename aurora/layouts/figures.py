@@ -115,3 +115,19 @@ def activity_figure(
     )
     figure.update_yaxes(gridcolor=GRID_COLOUR, rangemode="tozero", tickformat=",d")
     return figure
+
+
+def message_figure(text: str) -> go.Figure:
+    """No chart, only `text` where it would stand: an empty chart's bare axes would read as "no activity"."""
+    figure = go.Figure()
+    figure.update_layout(
+        template=go.layout.Template(),
+        height=320,
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+        annotations=[{"text": text, "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5,
+                      "font": {"color": TEXT_COLOUR, "size": 14}}],
+    )
+    return figure

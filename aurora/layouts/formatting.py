@@ -40,10 +40,20 @@ def _signed(value: float | int, suffix: str = "") -> str:
     return (text[1:] if value == 0 else text) + suffix
 
 
+OFFLINE_CAUSE_TEXT = {
+    "rejected_token": "rejected token",
+    "intent_refused": "members intent refused",
+    "discord_unreachable": "Discord unreachable",
+    "discord_error": "Discord login failing",
+}
+
+
 def bot_unavailable_text(bot: BotSnapshot) -> str | None:
     """Why Discord figures are missing, or None when the bot is running."""
     if bot.status == "disabled":
         return "Bot disabled"
+    if bot.offline is not None:
+        return "Bot offline: " + OFFLINE_CAUSE_TEXT[bot.offline.cause]
     if bot.status == "disconnected":
         return "Bot offline"
     return None
@@ -106,10 +116,20 @@ def format_duration(seconds: int) -> str:
     return f"{minutes}m"
 
 
-def bot_status_text(stats: Stats) -> str:
-    label = BOT_STATUS_LABELS[stats.bot.status]
-    if stats.uptime_seconds is not None and stats.bot.status == "connected":
-        label += f" · up {format_duration(stats.uptime_seconds)}"
+def bot_status_text(stats: Stats, zone: ViewZone = UTC_VIEW) -> str:
+    return bot_snapshot_text(stats.bot, zone, stats.uptime_seconds)
+
+
+def bot_snapshot_text(bot: BotSnapshot, zone: ViewZone = UTC_VIEW, uptime_seconds: int | None = None) -> str:
+    """The header's bot badge: its status, and why it is offline (since when, unless final)."""
+    label = BOT_STATUS_LABELS[bot.status]
+    if bot.offline is not None:
+        reason = OFFLINE_CAUSE_TEXT[bot.offline.cause]
+        if bot.offline.cause != "rejected_token":
+            reason += f" since {clock_time(bot.offline.since, zone)}"
+        return f"{label} · {reason}"
+    if uptime_seconds is not None and bot.status == "connected":
+        label += f" · up {format_duration(uptime_seconds)}"
     return label
 
 

@@ -17,6 +17,7 @@ from aurora.layouts.day_page import (
     table_toggle,
     zone_toggle,
 )
+from aurora.layouts.figures import message_figure
 from aurora.layouts.formatting import (
     KpiView,
     bot_status_text,
@@ -150,6 +151,8 @@ def build_layout(refresh_seconds: int, stats: Stats | None = None) -> html.Div:
                                     ),
                                     dcc.Graph(
                                         id=ids.ACTIVITY_CHART,
+                                        # Never an empty chart's bare axes while the first figures are awaited.
+                                        figure=message_figure(LOADING),
                                         config={"displayModeBar": False, "responsive": True},
                                         style={"height": "320px"},
                                     ),

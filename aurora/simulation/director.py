@@ -10,13 +10,13 @@ Commands are only those the bot registered itself (its command sync), picked by 
 from __future__ import annotations
 
 import logging
-import math
 import random
 import threading
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from aurora.demo_rhythm import commands_per_hour
 from aurora.seams import Clock
 from aurora.simulation.server import SimulatedDiscord
 
@@ -30,22 +30,18 @@ MAX_CATCH_UP = 50
 
 @dataclass(frozen=True)
 class Rhythm:
-    """How busy the simulation is. Command rates are per minute, for the whole bot."""
+    """How busy the simulation is; its commands follow the demo's daily rhythm, for the whole bot."""
 
     guilds: int = 36
     members: tuple[int, int] = (6, 90)
     heartbeat_interval_ms: int = 41_250  # Discord's own
     latency_ms: tuple[float, float, float] = (40.0, 120.0, 58.0)  # low, high, most likely
-    quiet_per_minute: float = 1.5  # around 07:00 UTC
-    evening_per_minute: float = 8.0  # around 19:00 UTC
     reconnect_minutes: tuple[float, float] = (10.0, 20.0)
     guild_change_minutes: tuple[float, float] = (15.0, 45.0)
 
     def commands_per_minute(self, moment: datetime) -> float:
-        """The daily rhythm: lowest in the early morning (UTC), highest in the evening."""
-        hour = moment.hour + moment.minute / 60
-        evening = 0.5 + 0.5 * math.sin((hour - 13) / 24 * 2 * math.pi)
-        return self.quiet_per_minute + (self.evening_per_minute - self.quiet_per_minute) * evening
+        """The seeded history's rhythm (`aurora.demo_rhythm`), live: the same hour, the same rate."""
+        return commands_per_hour(moment, moment) / 60
 
 
 class Director:
@@ -142,8 +138,10 @@ class Director:
         self.guild_changes += 1
 
     def _command_gap(self, moment: datetime) -> timedelta:
-        per_second = self.rhythm.commands_per_minute(moment) / 60
-        return timedelta(seconds=self._random.expovariate(per_second))
+        # Even gaps, ±20 %: an hour then holds its rate give or take a few commands, as each seeded
+        # hour does (aurora.demo), so a few minutes of it already read like a full hour.
+        mean_seconds = 60 / self.rhythm.commands_per_minute(moment)
+        return timedelta(seconds=mean_seconds * self._random.uniform(0.8, 1.2))
 
     def _minutes(self, bounds: tuple[float, float]) -> timedelta:
         return timedelta(minutes=self._random.uniform(*bounds))
