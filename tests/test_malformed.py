@@ -21,9 +21,9 @@ import pytest
 from aurora import create_app
 from aurora.config import Settings
 from aurora.context import context_of
+from bench.nginx import nginx_proxy
 from tests.conftest import LiveServer
 from tests.fakes.gunicorn_server import gunicorn_server
-from tests.fakes.nginx_proxy import nginx_proxy
 from tests.openapi_check import json_error_validator
 
 UNLIMITED = "100000/minute"

@@ -21,8 +21,8 @@ from aurora.api.stream import STREAM_HEADER, StreamSlots
 from aurora.context import context_of
 from aurora.serving import capacity
 from aurora.simulation.server import SimulatedDiscord
+from bench.nginx import client_tls, free_port, nginx_proxy
 from tests.fakes.gunicorn_server import gunicorn_server
-from tests.fakes.nginx_proxy import client_tls, free_port, nginx_proxy
 from tests.support import Stream, command, insert_rows
 
 wait_for = SimulatedDiscord.wait_for

@@ -1,4 +1,5 @@
-"""Debian's nginx in front of a test's app server, with the shipped deploy/nginx.conf.
+"""Debian's nginx in front of an app server on loopback, with the shipped deploy/nginx.conf (for the
+benchmarks and the tests that serve through it, as production does).
 
 Run from a temporary prefix (its pid file, logs and temp folders there): the shipped site file is
 included as written, except for the ports (free ones), the upstream (the test's server) and the
@@ -7,6 +8,7 @@ certificate (a self-signed one made here). Clients talk TLS to it, as in product
 
 from __future__ import annotations
 
+import http.client
 import shutil
 import socket
 import ssl
@@ -15,13 +17,14 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 # The deadlines as shipped; a test may shorten them (`timeouts=`) rather than wait for them.
 SHIPPED_TIMEOUTS = {"client_header_timeout": "10s", "client_body_timeout": "30s", "send_timeout": "30s"}
 SITE = ROOT / "deploy" / "nginx.conf"
 # nginx's main context (what deploy/nginx.conf leaves to the host's /etc/nginx/nginx.conf).
 MAIN = """\
 worker_processes 1;
+worker_rlimit_nofile {files};
 pid {prefix}/nginx.pid;
 error_log {prefix}/error.log info;
 events {{ worker_connections {connections}; }}
@@ -71,6 +74,11 @@ class NginxProxy:
         self.port = https_port
         self.url = f"https://127.0.0.1:{https_port}"
 
+    def http(self, source: str = "127.0.0.1", timeout: float = 10) -> http.client.HTTPSConnection:
+        """An HTTPS client connection from `source` (see `connect`)."""
+        return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout, context=client_tls(),
+                                           source_address=(source, 0))
+
     def connect(self, source: str = "127.0.0.1", timeout: float = 10) -> ssl.SSLSocket:
         """A TLS connection from `source` (any 127.x.y.z address: another client as nginx sees it)."""
         raw = socket.create_connection(("127.0.0.1", self.port), timeout=timeout, source_address=(source, 0))
@@ -110,7 +118,7 @@ def nginx_proxy(prefix: Path, upstream_port: int, *, connections: int = 1024, ti
     http_port, https_port = free_port(), free_port()
     (prefix / "aurora.conf").write_text(site_config(upstream_port, http_port, https_port, certificate, key, timeouts or {}))
     config = prefix / "nginx.conf"
-    config.write_text(MAIN.format(prefix=prefix, connections=connections))
+    config.write_text(MAIN.format(prefix=prefix, connections=connections, files=2 * connections + 64))
     command = [binary, "-p", str(prefix), "-c", str(config), "-e", str(prefix / "error.log")]
     subprocess.run([*command, "-t"], check=True, capture_output=True, timeout=30)
     subprocess.run([*command, "-g", "daemon on;"], check=True, capture_output=True, timeout=30)
