@@ -89,11 +89,11 @@ CASES = {
     "raw invalid UTF-8 in query (server)": (request(b"/api/stats?\xff\xfe=1"), 400),
     "PROPFIND": (request(b"/api/stats", method=b"PROPFIND"), 405),
     "TRACE": (request(b"/api/activity.csv", method=b"TRACE"), 405),
-    "CONNECT": (request(b"127.0.0.1:443", method=b"CONNECT"), 405),
+    "CONNECT (server)": (request(b"127.0.0.1:443", method=b"CONNECT"), 405),
     "CONNECT to an API path": (request(b"/api/stats/realtime", method=b"CONNECT"), 405),
-    "lowercase get": (request(b"/api/stats", method=b"get"), 405),
-    "mixed-case Head": (request(b"/api/openapi.json", method=b"Head"), 405),
-    "3000-byte method": (request(b"/api/stats", method=b"X" * 3000), 405),
+    "lowercase get (server)": (request(b"/api/stats", method=b"get"), 405),
+    "mixed-case Head (server)": (request(b"/api/openapi.json", method=b"Head"), 405),
+    "3000-byte method (server)": (request(b"/api/stats", method=b"X" * 3000), 405),
     "Accept: application/xml": (request(b"/api/stats", headers=b"Accept: application/xml\r\n"), 406),
     "Accept: garbage": (request(b"/api/stats", headers=b"Accept: ;;;q=abc,*/*;q=-1,\xff\r\n"), 406),
     "Accept refuses JSON": (request(b"/api/stats", headers=b"Accept: application/json;q=0\r\n"), 406),
@@ -118,9 +118,9 @@ CASES = {
 THROUGH_NGINX = {
     "invalid percent-encoding in path": 400,
     "NUL in path": 400,
-    "CONNECT": 400,
-    "lowercase get": 400,
-    "mixed-case Head": 400,
+    "CONNECT (server)": 400,
+    "lowercase get (server)": 400,
+    "mixed-case Head (server)": 400,
     "500 headers (server)": 200,
     "HTTP/1.2 (server)": 400,
     "HTTP/2 preface (server)": 400,
@@ -203,8 +203,8 @@ def test_parameter_errors_name_the_parameters_briefly(app_py):
     assert repeated["error"]["message"] == "this endpoint takes no query parameters (got: a)"
     many = json.loads(exchange(app_py, CASES["300 parameters"][0]).body)
     assert many["error"]["message"].endswith("(got: p000, p001, p002, p003, p004 and 295 more)")
-    method = json.loads(exchange(app_py, CASES["lowercase get"][0]).body)
-    assert method["error"]["message"] == "method get is not allowed here"
+    method = json.loads(exchange(app_py, CASES["PROPFIND"][0]).body)
+    assert method["error"]["message"] == "method PROPFIND is not allowed here"
 
 
 def test_the_servers_still_answer_after_the_garbage(app_py, production):
