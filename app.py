@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import NoReturn
 
 from aurora import create_app
@@ -24,13 +25,17 @@ from aurora.context import context_of
 from aurora.init_db.command import InitDbError, init_database
 from aurora.scaleout.roles import runs_bot_process
 from aurora.serving.asgi import asgi_app
-from aurora.serving.worker import listen, serve
+from aurora.serving.capacity import raise_open_files_limit
+from aurora.serving.worker import listen, server_for
 from aurora.startup import StartupError
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 GUNICORN_BOOT_ERROR = 3  # tells gunicorn's master to stop instead of respawning the worker
+# gunicorn.conf.py sets it in gunicorn's master (its workers inherit it): `app:server` is then served
+# by a worker that can run it.
+GUNICORN_CONFIG_MARK = "AURORA_GUNICORN_CONFIG"
 
 
 def _fail(message: str, exit_code: int = 2) -> NoReturn:
@@ -40,6 +45,11 @@ def _fail(message: str, exit_code: int = 2) -> NoReturn:
 
 @functools.cache
 def _server():
+    if "gunicorn" in sys.modules and not os.environ.get(GUNICORN_CONFIG_MARK):
+        # Without the project's config gunicorn runs its `sync` worker, which cannot serve an ASGI app.
+        config = Path(__file__).resolve().with_name("gunicorn.conf.py")
+        _fail(f"gunicorn started without Aurora's gunicorn.conf.py (gunicorn reads it from the folder it starts in, "
+              f"not from --chdir): add --config {config}", GUNICORN_BOOT_ERROR)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     try:
         app = create_app(load_settings())
@@ -85,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         if runs_bot_process(settings):
             return run_bot_role(settings)
         sock = _listen(settings)
+        raise_open_files_limit()  # before create_app sizes the live streams by it
         app = create_app(settings)
     except (SettingsError, StartupError) as error:
         _fail(str(error))
@@ -100,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Aurora Dashboard on http://{settings.host}:{settings.port}/", flush=True)
     try:
         # uvicorn stops gracefully on SIGINT/SIGTERM and then raises the signal again: hence the except.
-        serve(served, sock)
+        server_for(served).run(sockets=[sock])
     except KeyboardInterrupt:
         pass
     finally:

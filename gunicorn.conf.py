@@ -5,10 +5,11 @@ exist: more would each open their own gateway connection (one worker serves many
 With AURORA_ROLE=web the bot runs elsewhere and any number of workers may serve (`--workers 4`);
 AURORA_ROLE=bot runs no web server at all (`python app.py`).
 
-Workers are uvicorn's (asyncio) with Aurora's options (`aurora.serving.worker.AuroraWorker`): the event
-loop waits on every client, live streams included, and the Flask/Dash app runs in a pool of
-AURORA_THREADS threads per worker only for complete requests. The worker's `timeout` is a
-heartbeat of the worker, not a limit on a request, so long streams live.
+Workers are uvicorn's (asyncio) with Aurora's options (`aurora.serving.worker.AuroraWorker`): live
+streams cost a connection each, not a thread, and the Flask/Dash app runs in a pool of
+AURORA_THREADS threads per worker. The worker's `timeout` is a heartbeat of the worker, not a limit
+on a request, so long streams live. Slow clients are nginx's to cut off (deploy/nginx.conf): bind
+to loopback and serve the internet only through it.
 """
 
 import gc
@@ -46,12 +47,17 @@ _own_metrics_folder = _prepare_metrics_folder()
 
 from aurora.config import SettingsError, load_settings  # noqa: E402  (after the folder, see above)
 from aurora.scaleout.roles import web_refusal  # noqa: E402
+from aurora.serving.capacity import raise_open_files_limit  # noqa: E402
+
+# Tells `app:server` it is served with this file's worker (app.py refuses to boot without it).
+os.environ["AURORA_GUNICORN_CONFIG"] = str(Path(__file__).resolve())
 
 AURORA_WORKER = "aurora.serving.worker.AuroraWorker"
 worker_class = AURORA_WORKER
 workers = 1
 timeout = 30
 graceful_timeout = 10
+keepalive = 5  # seconds an idle kept-alive connection stays open (nginx keeps its own to us)
 bind = "127.0.0.1:8050"
 accesslog = "-"
 control_socket_disable = True
@@ -63,6 +69,7 @@ def on_starting(server) -> None:
     except SystemExit:
         on_exit(server)  # gunicorn skips on_exit when on_starting refuses
         raise
+    raise_open_files_limit()  # every worker forked from here holds that many connections
 
 
 def _check_settings(server) -> None:

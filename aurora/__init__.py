@@ -41,7 +41,7 @@ def create_app(
     from aurora.hour_service import HourBreakdowns
     from aurora.scaleout.roles import connect_shared, snapshot_source, web_refusal
     from aurora.service import utc_now
-    from aurora.serving.capacity import current_capacity, stream_cap
+    from aurora.serving.capacity import open_files_limit, stream_cap
     from aurora.simulation.demo_bot import runs_simulated_discord, start_simulation
     from aurora.startup import StartupError, hold_bot_lease, prepare_database, start_bot, stats_service
 
@@ -87,7 +87,7 @@ def create_app(
             bot = start_bot(simulation.bot_settings(settings), engine, snapshots, service, clock,
                             **simulation.bot_options(bot_options))
             undo.callback(bot.stop)
-        total_streams = stream_cap(settings.stream_max_total, current_capacity())
+        total_streams = stream_cap(settings.stream_max_total, open_files_limit())
         streams = StreamSlots(settings.stream_max_per_client, total_streams)
         alerts = start_alert_monitor(settings, service, snapshots, board, shared, clock)
         if alerts is not None:
@@ -108,6 +108,7 @@ def create_app(
 
 def install_app(app: Dash, parts: AuroraContext) -> None:
     """The context, the guards and headers, the API and the page, on `app`."""
+    from aurora.api.health import install_health
     from aurora.api.rate_limit import install_rate_limits
     from aurora.api.routes import create_api_blueprint, register_error_handlers
     from aurora.context import install_context
@@ -123,6 +124,8 @@ def install_app(app: Dash, parts: AuroraContext) -> None:
 
     server, settings = app.server, parts.settings
     install_context(server, parts)
+    # Bodies past the limit are refused (413, JSON) once the app reads them; nginx refuses them first.
+    server.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     install_proxy_fix(app, settings)
     install_access_control(app, settings)
     install_security_headers(app)
@@ -132,6 +135,7 @@ def install_app(app: Dash, parts: AuroraContext) -> None:
     # After access control: a request without the token is refused before it is counted.
     install_rate_limits(app, api, settings)
     server.register_blueprint(api)
+    install_health(server)
     register_error_handlers(server)
     install_page(app, settings.refresh_seconds)
     install_page_guard(app)

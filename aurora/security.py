@@ -14,6 +14,7 @@ from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from aurora.api.health import HEALTH_ENDPOINT
 from aurora.config import Settings
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,8 @@ def install_access_control(app: Dash, settings: Settings) -> None:
 
     @app.server.before_request
     def require_token() -> None:
+        if request.endpoint == HEALTH_ENDPOINT:
+            return  # probes carry no token, and the answer holds nothing to protect
         if not token_accepted(request.headers.get("Authorization"), expected):
             raise Unauthorized(
                 "an access token is required (HTTP Basic password or 'Authorization: Bearer <token>')",

@@ -1,16 +1,18 @@
-"""Viewers scale: the production command holding the default stream cap while slow clients push.
+"""Viewers scale: the production setup holding the stream cap while slow clients push.
 
     python -m bench.viewers [--seconds 30] [--streams 100] [--slow 30] [--no-browser]
 
-The README's production command (gunicorn with gunicorn.conf.py, one worker, default settings) over
-a fresh SQLite database with demo data. On loopback only, for `--seconds`:
+The README's production setup (nginx with deploy/nginx.conf in front of gunicorn with
+gunicorn.conf.py, one worker, default settings but AURORA_TRUSTED_PROXY_HOPS=1 and
+AURORA_STREAMS_TOTAL=`--streams`) over a fresh SQLite database with demo data. Every client talks
+TLS to nginx. On loopback only, for `--seconds`:
 
 - `--streams` live streams, three per source address (the default per-client cap), each read as a
   browser would; every one must get its first stats event. One more, from a fresh address, must get
-  429 (the default total cap is 100);
+  429 (the total cap is `--streams`);
 - `--slow` slow clients, each from its own address, in three kinds: a request head trickled a line a
   second, a body sent a byte a second, and keep-alive connections left idle; each reconnects
-  whenever the server cuts it off;
+  whenever nginx cuts it off (nginx holds them: the app server never sees them);
 - API clients polling `/api/stats` and `/` (the page) once a second from their own addresses, within
   the default rate limit, and the open dashboards' refresh callbacks (100 pages every 30 s);
 - with Chromium (unless `--no-browser`), page visits timed to the moment the KPI numbers show.
@@ -25,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import select
 import shutil
 import socket
 import subprocess
@@ -36,6 +37,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from http.client import HTTPConnection, HTTPException
+from pathlib import Path
 
 from bench.common import (
     ROOT,
@@ -48,6 +50,7 @@ from bench.common import (
     refresh_callback_body,
     wait_for_http,
 )
+from bench.nginx import NginxProxy, nginx_proxy
 
 PER_ADDRESS = 3  # AURORA_STREAMS_PER_CLIENT's default
 POLLERS = 10
@@ -57,7 +60,7 @@ DRIP_SECONDS = 1.0
 PAGE_VISITS = 3
 STREAM_READ_SECONDS = 40  # longer than the 15 s between heartbeats
 # Settings that would change what is served, set empty (an empty variable counts as unset).
-CLEARED = ("DISCORD_TOKEN", "AURORA_ACCESS_TOKEN", "AURORA_ROLE", "REDIS_URL", "AURORA_TRUSTED_PROXY_HOPS",
+CLEARED = ("DISCORD_TOKEN", "AURORA_ACCESS_TOKEN", "AURORA_ROLE", "REDIS_URL",
            "AURORA_RATE_LIMIT", "AURORA_STREAMS_TOTAL", "AURORA_STREAMS_PER_CLIENT", "AURORA_THREADS",
            "AURORA_MAX_BODY_KB")
 APP_THREADS = 8  # AURORA_THREADS' default
@@ -91,8 +94,8 @@ class ViewersRun:
     page_ms: list[float] = field(default_factory=list)
 
 
-def hold_stream(port: int, source: str, stop: threading.Event, client: StreamClient) -> None:
-    client.connection = HTTPConnection("127.0.0.1", port, timeout=STREAM_READ_SECONDS, source_address=(source, 0))
+def hold_stream(proxy: NginxProxy, source: str, stop: threading.Event, client: StreamClient) -> None:
+    client.connection = proxy.http(source, timeout=STREAM_READ_SECONDS)
     started = time.perf_counter()
     try:
         client.connection.request("GET", "/api/stats/realtime", headers={"Accept": "text/event-stream"})
@@ -111,7 +114,7 @@ def hold_stream(port: int, source: str, stop: threading.Event, client: StreamCli
             client.error = f"stream from {source}: {error!r}"
 
 
-def slow_client(port: int, source: str, kind: str, stop: threading.Event, cut_off: Counter) -> None:
+def slow_client(proxy: NginxProxy, source: str, kind: str, stop: threading.Event, cut_off: Counter) -> None:
     heads = {
         "head": (b"GET /api/stats HTTP/1.1\r\nHost: aurora\r\n", b"X-Slow: 1\r\n"),
         "body": (b"POST /_dash-update-component HTTP/1.1\r\nHost: aurora\r\nContent-Type: application/json\r\n"
@@ -121,14 +124,19 @@ def slow_client(port: int, source: str, kind: str, stop: threading.Event, cut_of
     start, drip = heads[kind]
     while not stop.is_set():
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0)) as sock:
+            with proxy.connect(source, timeout=5) as sock:
                 sock.sendall(start)
+                # A read that waits at most DRIP_SECONDS; TLS's own records (session tickets) are not data.
+                sock.settimeout(DRIP_SECONDS)
                 while not stop.is_set():
                     if drip:
                         sock.sendall(drip)
-                    readable, _, _ = select.select([sock], [], [], DRIP_SECONDS)
+                    try:
+                        data = sock.recv(65536)
+                    except TimeoutError:
+                        continue
                     # The idle kind's answer arrives first; after it, and for the others, a read means the end.
-                    if readable and (kind != "idle" or not sock.recv(65536)):
+                    if kind != "idle" or not data:
                         cut_off[kind] += 1
                         break
         except OSError:
@@ -147,13 +155,13 @@ def timed_get(connection: HTTPConnection, path: str, body: bytes | None = None) 
     return response.status, time.perf_counter() - started
 
 
-def poll(port: int, source: str, requests: list[tuple[str, bytes | None]], pause: float,
+def poll(proxy: NginxProxy, source: str, requests: list[tuple[str, bytes | None]], pause: float,
          stop: threading.Event, answers: dict, errors: list[str]) -> None:
     connection = None
     while not stop.is_set():
         started = time.monotonic()
         for path, body in requests:
-            connection = connection or HTTPConnection("127.0.0.1", port, timeout=10, source_address=(source, 0))
+            connection = connection or proxy.http(source)
             try:
                 answers.setdefault(path, []).append(timed_get(connection, path, body))
             except (OSError, HTTPException) as error:
@@ -165,32 +173,32 @@ def poll(port: int, source: str, requests: list[tuple[str, bytes | None]], pause
         connection.close()
 
 
-def fetch_closed(port: int, path: str) -> float:
+def fetch_closed(proxy: NginxProxy, path: str) -> float:
     """One request on a fresh connection closed right after (leaves no idle keep-alive behind)."""
-    connection = HTTPConnection("127.0.0.1", port, timeout=30)
+    connection = proxy.http(timeout=30)
     try:
         return timed_get(connection, path)[1]
     finally:
         connection.close()
 
 
-def warm_up(port: int) -> dict[str, list[float]]:
+def warm_up(proxy: NginxProxy) -> dict[str, list[float]]:
     """Every thread the steady state has (the app's pool, the stream fan-out's) started; idle timings."""
     for _ in range(3):
-        workers = [threading.Thread(target=fetch_closed, args=(port, "/")) for _ in range(APP_THREADS * 2)]
+        workers = [threading.Thread(target=fetch_closed, args=(proxy, "/")) for _ in range(APP_THREADS * 2)]
         for worker in workers:
             worker.start()
         for worker in workers:
             worker.join()
     stop, client = threading.Event(), StreamClient()
-    reader = threading.Thread(target=hold_stream, args=(port, "127.0.0.1", stop, client))
+    reader = threading.Thread(target=hold_stream, args=(proxy, "127.0.0.1", stop, client))
     reader.start()
     while client.events == 0 and reader.is_alive():
         time.sleep(0.05)
     stop.set()
     client.connection.sock.shutdown(socket.SHUT_RDWR)
     reader.join()
-    return {path: [fetch_closed(port, path) for _ in range(20)] for path in ("/api/stats", "/")}
+    return {path: [fetch_closed(proxy, path) for _ in range(20)] for path in ("/api/stats", "/")}
 
 
 def wait_for_answers(clients: list[StreamClient], seconds: float) -> None:
@@ -233,33 +241,33 @@ def visit_pages(url: str, stop: threading.Event, page_ms: list[float]) -> None:
             browser.close()
 
 
-def load(url: str, port: int, worker: int, *, seconds: float, streams: int, slow: int, browser: bool) -> ViewersRun:
-    idle = warm_up(port)
+def load(url: str, proxy: NginxProxy, worker: int, *, seconds: float, streams: int, slow: int, browser: bool) -> ViewersRun:
+    idle = warm_up(proxy)
     time.sleep(0.5)
     before = process_figures(worker)
     stop, errors, answers, cut_off = threading.Event(), [], {}, Counter()
     clients = [StreamClient() for _ in range(streams)]
-    threads = [threading.Thread(target=hold_stream, args=(port, address(10, i // PER_ADDRESS), stop, client))
+    threads = [threading.Thread(target=hold_stream, args=(proxy, address(10, i // PER_ADDRESS), stop, client))
                for i, client in enumerate(clients)]
     for thread in threads:
         thread.start()
     wait_for_answers(clients, 30)
     extra = StreamClient()
-    threads.append(threading.Thread(target=hold_stream, args=(port, address(20, 0), stop, extra)))
+    threads.append(threading.Thread(target=hold_stream, args=(proxy, address(20, 0), stop, extra)))
     threads[-1].start()
     wait_for_answers([extra], 10)
     callback = [("/_dash-update-component", refresh_callback_body(url))]
     others = [
-        *(threading.Thread(target=slow_client, args=(port, address(30, i), ("head", "body", "idle")[i % 3], stop, cut_off))
+        *(threading.Thread(target=slow_client, args=(proxy, address(30, i), ("head", "body", "idle")[i % 3], stop, cut_off))
           for i in range(slow)),
-        *(threading.Thread(target=poll, args=(port, address(40, i), [("/api/stats", None), ("/", None)],
+        *(threading.Thread(target=poll, args=(proxy, address(40, i), [("/api/stats", None), ("/", None)],
                                               POLL_SECONDS, stop, answers, errors)) for i in range(POLLERS)),
-        threading.Thread(target=poll, args=(port, address(50, 0), callback, 1 / DASHBOARD_REFRESHES_PER_SECOND,
+        threading.Thread(target=poll, args=(proxy, address(50, 0), callback, 1 / DASHBOARD_REFRESHES_PER_SECOND,
                                             stop, answers, errors)),
     ]
     page_ms: list[float] = []
     if browser:
-        others.append(threading.Thread(target=visit_pages, args=(url, stop, page_ms)))
+        others.append(threading.Thread(target=visit_pages, args=(proxy.url, stop, page_ms)))
     for thread in others:
         thread.start()
     time.sleep(seconds / 2)
@@ -279,13 +287,15 @@ def load(url: str, port: int, worker: int, *, seconds: float, streams: int, slow
 def run_viewers(*, seconds: float, streams: int, slow: int, browser: bool, database_url: str | None = None) -> ViewersRun:
     with tempfile.TemporaryDirectory(prefix="aurora-viewers-") as folder:
         env = {**dict.fromkeys(CLEARED, ""), "DATABASE_URL": database_url or prepare_database(folder),
-               "AURORA_DEMO": "false" if database_url else "true",
+               "AURORA_DEMO": "false" if database_url else "true", "AURORA_TRUSTED_PROXY_HOPS": "1",
+               "AURORA_STREAMS_TOTAL": str(streams),
                "AURORA_SIMULATED_DISCORD": "false"}  # the web side under load, as in earlier runs
         with gunicorn("app:server", env, workers=1, threads=APP_THREADS) as url:
             wait_for_http(f"{url}/", timeout=60)
             (worker,) = child_pids(url.pid)
-            return load(url, int(url.rsplit(":", 1)[1]), worker, seconds=seconds, streams=streams, slow=slow,
-                        browser=browser)
+            connections = 2 * (streams + slow + POLLERS) + 512  # each client's and its upstream's
+            with nginx_proxy(Path(folder) / "nginx", int(url.rsplit(":", 1)[1]), connections=connections) as proxy:
+                return load(url, proxy, worker, seconds=seconds, streams=streams, slow=slow, browser=browser)
 
 
 def percentile(values: list[float], fraction: float) -> float:

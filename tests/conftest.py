@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import threading
 import time
 import uuid
@@ -28,7 +27,7 @@ from aurora.db import create_db_engine, init_db
 from aurora.recorder import CommandRecorder
 from aurora.scaleout.redis_link import connect
 from aurora.serving.asgi import asgi_app
-from aurora.serving.worker import server_for
+from aurora.serving.worker import listen, server_for
 from tests.fakes.snapshot_sink import no_balance, no_stats
 from tests.support import FAST_BOT_OPTIONS, FrozenClock
 
@@ -135,13 +134,13 @@ def client(make_app):
 
 
 class LiveServer:
-    """The app served as in production (aurora.serving.asgi under uvicorn, Aurora's options) on a free
-    loopback port, from a thread of the test process."""
+    """The app served as `python app.py` serves it (aurora.serving.asgi under uvicorn, Aurora's options,
+    its listening socket) on a free loopback port, from a thread of the test process."""
 
     def __init__(self, app) -> None:
         self.app = app
         self.asgi = asgi_app(app)
-        self._socket = socket.create_server(("127.0.0.1", 0))
+        self._socket = listen("127.0.0.1", 0)
         self.port = self._socket.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.uvicorn = server_for(self.asgi)

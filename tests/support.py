@@ -129,9 +129,12 @@ def with_fake_discord(fake, **bot_options) -> dict:
 class Stream:
     """A raw SSE client: reads events line by line with a timeout."""
 
-    def __init__(self, base_url: str, headers: dict | None = None, timeout: float = 5.0) -> None:
+    def __init__(self, base_url: str, headers: dict | None = None, timeout: float = 5.0, tls=None) -> None:
         parts = urlsplit(base_url)
-        self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+        if parts.scheme == "https":  # `tls`: the client's ssl.SSLContext
+            self.connection = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout, context=tls)
+        else:
+            self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
         self.connection.request("GET", "/api/stats/realtime", headers=headers or {})
         self.response = self.connection.getresponse()
 

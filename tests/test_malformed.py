@@ -1,16 +1,19 @@
 """Malformed and hostile requests, sent byte for byte over a raw socket (a test client or an HTTP
-library would normalise most of them away), to the server as `python app.py` runs it (in this
-process) and as production runs it (gunicorn with gunicorn.conf.py).
+library would normalise most of them away), as production serves them (nginx with deploy/nginx.conf
+in front of gunicorn with gunicorn.conf.py), and those the app itself judges also to the app server
+alone (`python app.py`'s, in this process).
 
 Every answer is a 4xx, or a 505 for an HTTP version other than 1.x (never a 5xx from the app,
 never a traceback), and always the API's JSON error: from the app where it sees the request, from
-the HTTP protocol (aurora.serving.http_protocol) where the request is refused before it reaches the app.
+nginx (its error pages) where the request is refused before it reaches the app. The app server
+alone answers what HTTP itself cannot parse in uvicorn's plain text: it never faces clients alone.
 """
 
 from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -18,6 +21,7 @@ import pytest
 from aurora import create_app
 from aurora.config import Settings
 from aurora.context import context_of
+from bench.nginx import nginx_proxy
 from tests.conftest import LiveServer
 from tests.fakes.gunicorn_server import gunicorn_server
 from tests.openapi_check import json_error_validator
@@ -33,9 +37,19 @@ class Answer:
     status_line: bool
 
 
-def exchange(port: int, raw: bytes) -> Answer:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
-        connection.sendall(raw)
+Connect = Callable[[], socket.socket]
+
+
+def direct(port: int) -> Connect:
+    return lambda: socket.create_connection(("127.0.0.1", port), timeout=10)
+
+
+def exchange(connect: Connect, raw: bytes) -> Answer:
+    with connect() as connection:
+        try:
+            connection.sendall(raw)
+        except OSError:
+            pass  # refused while still sending (a head over the limit): the answer is there to read
         data = b""
         while chunk := connection.recv(65536):
             data += chunk
@@ -75,11 +89,11 @@ CASES = {
     "raw invalid UTF-8 in query (server)": (request(b"/api/stats?\xff\xfe=1"), 400),
     "PROPFIND": (request(b"/api/stats", method=b"PROPFIND"), 405),
     "TRACE": (request(b"/api/activity.csv", method=b"TRACE"), 405),
-    "CONNECT": (request(b"127.0.0.1:443", method=b"CONNECT"), 405),
+    "CONNECT (server)": (request(b"127.0.0.1:443", method=b"CONNECT"), 405),
     "CONNECT to an API path": (request(b"/api/stats/realtime", method=b"CONNECT"), 405),
-    "lowercase get": (request(b"/api/stats", method=b"get"), 405),
-    "mixed-case Head": (request(b"/api/openapi.json", method=b"Head"), 405),
-    "3000-byte method": (request(b"/api/stats", method=b"X" * 3000), 405),
+    "lowercase get (server)": (request(b"/api/stats", method=b"get"), 405),
+    "mixed-case Head (server)": (request(b"/api/openapi.json", method=b"Head"), 405),
+    "3000-byte method (server)": (request(b"/api/stats", method=b"X" * 3000), 405),
     "Accept: application/xml": (request(b"/api/stats", headers=b"Accept: application/xml\r\n"), 406),
     "Accept: garbage": (request(b"/api/stats", headers=b"Accept: ;;;q=abc,*/*;q=-1,\xff\r\n"), 406),
     "Accept refuses JSON": (request(b"/api/stats", headers=b"Accept: application/json;q=0\r\n"), 406),
@@ -99,6 +113,18 @@ CASES = {
     "HTTP/2 preface (server)": (b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505),
     "HTTP/9.9 (server)": (request(b"/api/stats", version=b"HTTP/9.9"), 505),
 }
+# nginx answers some before the app sees them (all 4xx JSON); it lets 500 small headers and HTTP/1.2
+# (read as 1.1) through to the app.
+THROUGH_NGINX = {
+    "invalid percent-encoding in path": 400,
+    "NUL in path": 400,
+    "CONNECT (server)": 400,
+    "lowercase get (server)": 400,
+    "mixed-case Head (server)": 400,
+    "500 headers (server)": 200,
+    "HTTP/1.2 (server)": 400,
+    "HTTP/2 preface (server)": 400,
+}
 # Not malformed: the guards must let ordinary clients through.
 ORDINARY = {
     "browser Accept": (request(b"/api/stats", headers=BROWSER_ACCEPT), 200),
@@ -111,7 +137,7 @@ ORDINARY = {
 
 
 @pytest.fixture(scope="module")
-def app_py_port(tmp_path_factory):
+def app_py(tmp_path_factory) -> Connect:
     """The stack `python app.py` serves (aurora.serving.worker's uvicorn options), in this process."""
     folder = tmp_path_factory.mktemp("malformed")
     # The web stack only: no bot logged in to a simulated Discord beside it.
@@ -120,16 +146,18 @@ def app_py_port(tmp_path_factory):
     app = create_app(settings)
     assert context_of(app).simulation is None and context_of(app).bot is None
     server = LiveServer(app).__enter__()
-    yield server.port
+    yield direct(server.port)
     server.__exit__(None, None, None)
     context_of(server.app).shutdown()
 
 
 @pytest.fixture(scope="module")
-def gunicorn_port(tmp_path_factory):
+def production(tmp_path_factory) -> Connect:
+    """nginx (deploy/nginx.conf) in front of gunicorn (gunicorn.conf.py)."""
     folder = tmp_path_factory.mktemp("malformed-gunicorn")
-    with gunicorn_server(folder, AURORA_RATE_LIMIT=UNLIMITED, AURORA_DEMO="false") as server:
-        yield server.port
+    with gunicorn_server(folder, AURORA_RATE_LIMIT=UNLIMITED, AURORA_DEMO="false", AURORA_TRUSTED_PROXY_HOPS="1") as server:
+        with nginx_proxy(folder / "nginx", server.port) as proxy:
+            yield proxy.connect
         log = server.log.read_text()
     assert "Traceback" not in log, log[-3000:]
 
@@ -155,28 +183,31 @@ def all_cases():
     return {**CASES, **ORDINARY}
 
 
-@pytest.mark.parametrize("name", list(all_cases()))
-def test_python_app_py_answers_4xx_json(app_py_port, name):
+APP_CASES = [name for name in all_cases() if "(server)" not in name]
+
+
+@pytest.mark.parametrize("name", APP_CASES)
+def test_the_app_server_alone_answers_4xx_json(app_py, name):
     raw, expected = all_cases()[name]
-    check_answer(name, raw, exchange(app_py_port, raw), expected)
+    check_answer(name, raw, exchange(app_py, raw), expected)
 
 
 @pytest.mark.parametrize("name", list(all_cases()))
-def test_gunicorn_answers_4xx_json(gunicorn_port, name):
+def test_production_answers_4xx_json(production, name):
     raw, expected = all_cases()[name]
-    check_answer(name, raw, exchange(gunicorn_port, raw), expected)
+    check_answer(name, raw, exchange(production, raw), THROUGH_NGINX.get(name, expected))
 
 
-def test_parameter_errors_name_the_parameters_briefly(app_py_port):
-    repeated = json.loads(exchange(app_py_port, CASES["repeated parameter"][0]).body)
+def test_parameter_errors_name_the_parameters_briefly(app_py):
+    repeated = json.loads(exchange(app_py, CASES["repeated parameter"][0]).body)
     assert repeated["error"]["message"] == "this endpoint takes no query parameters (got: a)"
-    many = json.loads(exchange(app_py_port, CASES["300 parameters"][0]).body)
+    many = json.loads(exchange(app_py, CASES["300 parameters"][0]).body)
     assert many["error"]["message"].endswith("(got: p000, p001, p002, p003, p004 and 295 more)")
-    method = json.loads(exchange(app_py_port, CASES["lowercase get"][0]).body)
-    assert method["error"]["message"] == "method get is not allowed here"
+    method = json.loads(exchange(app_py, CASES["PROPFIND"][0]).body)
+    assert method["error"]["message"] == "method PROPFIND is not allowed here"
 
 
-def test_the_servers_still_answer_after_the_garbage(app_py_port, gunicorn_port):
-    for port in (app_py_port, gunicorn_port):
-        answer = exchange(port, request(b"/api/stats"))
+def test_the_servers_still_answer_after_the_garbage(app_py, production):
+    for connect in (app_py, production):
+        answer = exchange(connect, request(b"/api/stats"))
         assert answer.status == 200 and json.loads(answer.body)["activityOverview"]

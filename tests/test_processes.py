@@ -130,6 +130,23 @@ def test_gunicorn_refuses_options_that_cannot_serve_the_app(tmp_path, option, me
     assert "Traceback" not in result.stderr
 
 
+def test_gunicorn_without_the_project_config_refuses_in_one_line_before_booting(tmp_path):
+    # `--chdir` does not make gunicorn read the project's gunicorn.conf.py: its sync worker would
+    # boot the whole app and then answer every request with a 500.
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "DATABASE_URL": f"sqlite:///{tmp_path / 'aurora.db'}"}
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    result = subprocess.run(
+        [str(gunicorn), "--chdir", str(ROOT), "--no-control-socket", "--bind", f"127.0.0.1:{free_port()}", "app:server"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 3  # gunicorn's "worker failed to boot": the master stops, no respawning
+    refusals = [line for line in result.stderr.splitlines() if line.startswith("aurora: ")]
+    assert refusals == [f"aurora: gunicorn started without Aurora's gunicorn.conf.py (gunicorn reads it from the folder "
+                        f"it starts in, not from --chdir): add --config {ROOT / 'gunicorn.conf.py'}"]
+    assert "Traceback" not in result.stderr and "ready" not in result.stderr
+    assert not (tmp_path / "aurora.db").exists()  # nothing was built
+
+
 def test_a_port_in_use_stops_python_app_py_with_one_line_before_the_bot_starts(tmp_path, fake):
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]

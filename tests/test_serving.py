@@ -1,29 +1,35 @@
-"""The serving model over real sockets: the body limit, the request deadlines, slow clients that hold
-no thread, the stream hand-off and its slot, connection caps and shutdown (aurora.serving.asgi,
-aurora.serving.http_protocol, aurora.serving.worker, aurora.serving.capacity)."""
+"""Serving over real sockets: nginx with deploy/nginx.conf in front (slow clients, sizes, the stream
+unbuffered, client addresses, JSON errors), and what the app server alone still promises (the
+stream hand-off and its slot, the body limit, no Nagle delay, a health route)."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import socket
+import ssl
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import flask
 import pytest
 import requests
-from a2wsgi.wsgi import Body, build_environ
 
+from aurora.api.stream import STREAM_HEADER, StreamSlots
 from aurora.context import context_of
-from aurora.serving import asgi, capacity, http_protocol
-from aurora.serving import worker as serving
+from aurora.serving import capacity
 from aurora.simulation.server import SimulatedDiscord
-from tests.conftest import LiveServer
-from tests.support import Stream
+from bench.nginx import client_tls, free_port, nginx_proxy
+from tests.fakes.gunicorn_server import gunicorn_server
+from tests.support import Stream, command, insert_rows
 
 wait_for = SimulatedDiscord.wait_for
 DASH_CALLBACK = "/_dash-update-component"
+SHORT_DEADLINES = {"client_header_timeout": "1s", "client_body_timeout": "1s"}
+# Nagle's algorithm with the client's delayed ACK costs ~40 ms on each answer of a reused connection.
+NAGLE_DELAY_SECONDS = 0.04
 
 
 @pytest.fixture
@@ -32,143 +38,223 @@ def database_url(sqlite_url):
     return sqlite_url
 
 
-def connect(server: LiveServer) -> socket.socket:
-    return socket.create_connection(("127.0.0.1", server.port), timeout=10)
+@pytest.fixture
+def behind_nginx(live_server, tmp_path):
+    """nginx (deploy/nginx.conf) in front of the app served as `python app.py` serves it."""
+    proxies = []
+
+    def serve(app, **timeouts):
+        server = live_server(app)
+        context = nginx_proxy(tmp_path / f"nginx-{len(proxies)}", server.port, timeouts=timeouts)
+        proxies.append(context)
+        return context.__enter__()
+
+    yield serve
+    for context in proxies:
+        context.__exit__(None, None, None)
 
 
 def read_answer(connection: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    """Status, headers and body of one answer (read until the server closes)."""
+    """Status, headers and body of one answer (read until the server closes); (0, {}, b"") if none came."""
     data = b""
     try:
         while chunk := connection.recv(65536):
             data += chunk
-    except ConnectionResetError:
+    except (ConnectionResetError, ssl.SSLError):
         pass
+    if not data:
+        return 0, {}, b""
     head, _, body = data.partition(b"\r\n\r\n")
     status_line, *lines = head.decode("latin-1").split("\r\n")
     headers = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
     return int(status_line.split()[1]), headers, body
 
 
-def post_head(length: int | None, *, chunked: bool = False) -> bytes:
-    framing = b"Transfer-Encoding: chunked\r\n" if chunked else b"Content-Length: %d\r\n" % length
-    return b"POST " + DASH_CALLBACK.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + framing + b"\r\n"
+def exchange(connection: socket.socket, raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    with connection:
+        try:
+            connection.sendall(raw)
+        except OSError:
+            pass  # refused while still sending: the answer is there to read
+        return read_answer(connection)
 
 
-def api_stats_within(server: LiveServer, seconds: float) -> None:
-    started = time.monotonic()
-    answer = requests.get(f"{server.url}/api/stats", timeout=seconds)
-    assert answer.status_code == 200
-    assert time.monotonic() - started < seconds
+def get(path: str, headers: bytes = b"") -> bytes:
+    return b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n" + headers + b"Connection: close\r\n\r\n"
 
 
-def test_a_body_declared_too_big_is_refused_before_it_is_sent(make_app, live_server):
-    server = live_server(make_app(max_body_bytes=1024))
-    with connect(server) as connection:
-        connection.sendall(post_head(100 * 1024 * 1024))  # 100 MB announced, not one byte sent
-        status, headers, body = read_answer(connection)
-    assert status == 413
-    assert headers["content-type"] == "application/json" and headers["connection"] == "close"
-    assert json.loads(body)["error"] == {
-        "status": 413, "message": "the request body (104857600 bytes) is over the limit of 1024 bytes",
-    }
+def post_head(length: int) -> bytes:
+    return (b"POST " + DASH_CALLBACK.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % length)
 
 
-def test_a_chunked_body_is_refused_as_soon_as_it_passes_the_limit(make_app, live_server):
-    server = live_server(make_app(max_body_bytes=1024))
-    with connect(server) as connection:
-        connection.sendall(post_head(None, chunked=True))
-        connection.sendall(b"400\r\n" + b"x" * 1024 + b"\r\n")  # exactly the limit: still fine
-        connection.sendall(b"1\r\nx\r\n")  # one byte more; the body never ends
-        status, _, body = read_answer(connection)
-    assert status == 413
-    assert json.loads(body)["error"]["message"] == "the request body is over the limit of 1024 bytes"
+def assert_json_error(answer: tuple[int, dict[str, str], bytes], status: int) -> None:
+    got, headers, body = answer
+    assert got == status, answer
+    assert headers["content-type"] == "application/json"
+    assert json.loads(body)["error"]["status"] == status
 
 
-def test_a_body_within_the_limit_reaches_dash(make_app, live_server):
-    server = live_server(make_app(max_body_bytes=1024))
-    answer = requests.post(f"{server.url}{DASH_CALLBACK}", data=b"{" + b" " * 900 + b"}", timeout=10,
-                           headers={"Content-Type": "application/json"})
-    assert answer.status_code != 413  # Dash's own answer to a callback it does not know
+def https_client(proxy, source: str = "127.0.0.1") -> http.client.HTTPSConnection:
+    return http.client.HTTPSConnection("127.0.0.1", proxy.port, timeout=10, context=client_tls(),
+                                       source_address=(source, 0))
 
 
-def test_a_body_that_stalls_gets_a_408(make_app, live_server, monkeypatch):
-    monkeypatch.setattr(asgi, "BODY_SECONDS", 0.5)
-    server = live_server(make_app())
-    with connect(server) as connection:
-        connection.sendall(post_head(100) + b"{")
-        status, _, body = read_answer(connection)
-    assert status == 408
-    assert json.loads(body)["error"]["status"] == 408
+def status_of(connection: http.client.HTTPConnection, path: str, headers: dict | None = None) -> int:
+    connection.request("GET", path, headers=headers or {})
+    response = connection.getresponse()
+    response.read()
+    return response.status
 
 
-def test_slow_bodies_and_slow_heads_hold_no_app_thread(make_app, live_server):
-    # One thread for the app: any slow client holding it would stall the request below.
-    server = live_server(make_app(app_threads=1, rate_limit="10000/minute"))
-    slow = [connect(server) for _ in range(10)]
-    try:
-        for index, connection in enumerate(slow):
-            connection.sendall(post_head(1000) + b"{" if index % 2 else b"GET /api/stats HTTP/1.1\r\nHost:")
-        time.sleep(0.3)
-        for _ in range(5):
-            api_stats_within(server, 2)
-    finally:
-        for connection in slow:
-            connection.close()
+# Through nginx
 
 
-def test_a_client_that_does_not_read_holds_no_app_thread_and_is_cut_off(make_app, live_server, monkeypatch):
-    monkeypatch.setattr(http_protocol, "WRITE_STALL_SECONDS", 0.5)
-    server = live_server(make_app(app_threads=1, rate_limit="10000/minute"))
-    connections = server.uvicorn.server_state.connections
-    with socket.socket() as reader:
-        reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        reader.connect(("127.0.0.1", server.port))
-        # Plotly's bundle, a few MB, asked for and never read.
-        reader.sendall(b"GET /_dash-component-suites/plotly/package_data/plotly.min.js HTTP/1.1\r\nHost: x\r\n\r\n")
-        time.sleep(0.2)
-        api_stats_within(server, 2)
-        wait_for(lambda: len(connections) == 0, timeout=10)  # the stalled download was dropped
-
-
-def test_a_request_head_must_arrive_in_time(make_app, live_server, monkeypatch):
-    monkeypatch.setattr(http_protocol, "REQUEST_HEAD_SECONDS", 0.5)
-    server = live_server(make_app())
-    with connect(server) as trickle, connect(server) as idle:
-        trickle.sendall(b"GET /api/stats HTTP/1.1\r\nHost: x\r\n")
-        for _ in range(4):  # a byte every 0.2 s would keep uvicorn's own keep-alive timer from ever firing
-            time.sleep(0.2)
-            trickle.sendall(b"X")
-        status, _, body = read_answer(trickle)
-        assert status == 408
-        assert json.loads(body)["error"]["message"] == "the request head did not arrive within 0.5 s"
-        assert idle.recv(100) == b""  # said nothing: closed without an answer
-
-
-def test_an_idle_keep_alive_connection_is_closed(make_app, live_server, monkeypatch):
-    monkeypatch.setattr(serving, "KEEP_ALIVE_SECONDS", 1)
-    server = live_server(make_app(rate_limit="10000/minute"))
-    with connect(server) as connection:
-        connection.sendall(b"GET /api/stats HTTP/1.1\r\nHost: x\r\n\r\n")
-        first = connection.recv(65536)
-        assert first.startswith(b"HTTP/1.1 200")
+def test_a_client_too_slow_with_its_head_or_body_is_cut_off_by_nginx(make_app, behind_nginx):
+    proxy = behind_nginx(make_app(trusted_proxy_hops=1), **SHORT_DEADLINES)
+    with proxy.connect() as trickle_head, proxy.connect() as stalled_body:
+        trickle_head.sendall(b"GET /api/stats HTTP/1.1\r\nHost: x\r\n")
+        stalled_body.sendall(post_head(100) + b"{")
         started = time.monotonic()
-        while connection.recv(65536):
-            pass
+        # nginx closes the connection at its deadline without an answer (and logs the 408).
+        assert read_answer(trickle_head) == (0, {}, b"")
+        assert read_answer(stalled_body) == (0, {}, b"")
         assert time.monotonic() - started < 5
+    wait_for(lambda: proxy.access_log().count('" 408 ') == 2, timeout=5)
 
 
-def test_a_long_stream_is_not_cut_by_the_head_deadline(make_app, live_server, monkeypatch):
-    monkeypatch.setattr(http_protocol, "REQUEST_HEAD_SECONDS", 0.3)
-    server = live_server(make_app(stream_heartbeat_seconds=0.2, rate_limit="10000/minute"))
-    stream = Stream(server.url)
+def test_a_body_over_the_limit_gets_413_json_from_nginx(make_app, behind_nginx):
+    proxy = behind_nginx(make_app(trusted_proxy_hops=1))
+    answer = exchange(proxy.connect(), post_head(100 * 1024 * 1024))  # 100 MB announced, none sent
+    assert_json_error(answer, 413)
+
+
+def test_a_long_uri_gets_414_json_and_a_big_header_431_json(make_app, behind_nginx):
+    proxy = behind_nginx(make_app(trusted_proxy_hops=1))
+    assert_json_error(exchange(proxy.connect(), get("/api/stats?q=" + "x" * 100_000)), 414)
+    assert_json_error(exchange(proxy.connect(), get("/api/stats", b"X-Big: " + b"a" * 100_000 + b"\r\n")), 431)
+
+
+def test_an_app_server_that_is_down_gets_503_json(tmp_path):
+    with nginx_proxy(tmp_path / "nginx", free_port()) as proxy:  # nothing listens there
+        status, headers, body = exchange(proxy.connect(), get("/api/stats"))
+    assert status == 503 and headers["retry-after"] == "5"
+    assert json.loads(body)["error"]["status"] == 503
+
+
+def test_plain_http_is_sent_to_https(make_app, behind_nginx):
+    proxy = behind_nginx(make_app(trusted_proxy_hops=1))
+    with socket.create_connection(("127.0.0.1", proxy.http_port), timeout=10) as connection:
+        status, headers, _ = exchange(connection, get("/api/stats"))
+    assert status == 301 and headers["location"].startswith("https://")
+
+
+def test_the_stream_arrives_unbuffered_through_nginx(make_app, behind_nginx, engine, clock):
+    app = make_app(trusted_proxy_hops=1, rate_limit="10000/minute", refresh_seconds=1, stream_heartbeat_seconds=0.3)
+    proxy = behind_nginx(app)
+    started = time.monotonic()
+    stream = Stream(proxy.url, tls=client_tls())
     try:
-        stream.next_event()
-        deadline = time.monotonic() + 1.5
-        while time.monotonic() < deadline:
-            stream.next_block()
+        assert stream.response.status == 200
+        assert stream.response.getheader(STREAM_HEADER) is None  # the hand-off never leaves the server
+        assert stream.next_event()["data"]["commands"]["total"] == 0
+        assert time.monotonic() - started < 3  # at once, not when a buffer fills
+        assert stream.next_block() == [": heartbeat"]  # a few bytes each, passed on as they come
+        insert_rows(engine, transaction_rows=[command(clock() - timedelta(minutes=1))])
+        clock.advance(seconds=2)
+        app.server.test_client().get("/api/stats")  # due: refresh behind this request
+        while stream.next_event()["data"]["commands"]["total"] != 1:
+            pass
     finally:
         stream.close()
+    wait_for(lambda: context_of(app).streams.open_streams == 0, timeout=5)
+
+
+def test_the_rate_limit_keys_on_the_client_nginx_saw(make_app, behind_nginx):
+    proxy = behind_nginx(make_app(trusted_proxy_hops=1))  # the default budget: 60 a minute
+    first, other = https_client(proxy, "127.0.0.2"), https_client(proxy, "127.0.0.3")
+    try:
+        statuses = [status_of(first, "/api/stats") for _ in range(60)]
+        assert statuses == [200] * 60
+        assert status_of(first, "/api/stats") == 429
+        # A client cannot pick another key by writing X-Forwarded-For itself: nginx appends what it saw.
+        assert status_of(first, "/api/stats", {"X-Forwarded-For": "127.0.0.9"}) == 429
+        assert status_of(other, "/api/stats") == 200
+    finally:
+        first.close()
+        other.close()
+
+
+def test_the_health_route_is_outside_the_rate_limit_and_the_token(make_app, behind_nginx):
+    app = make_app(trusted_proxy_hops=1, rate_limit="2/minute", access_token="a-long-enough-secret-token")
+    proxy = behind_nginx(app)
+    context_of(app).service.current()  # the first figures exist
+    connection = https_client(proxy)
+    try:
+        for _ in range(5):
+            connection.request("GET", "/healthz")
+            response = connection.getresponse()
+            assert response.status == 200 and json.loads(response.read()) == {"status": "ok", "stale": False}
+        assert status_of(connection, "/api/stats") == 401
+    finally:
+        connection.close()
+
+
+def fastest_reused_answer(connection: http.client.HTTPConnection, path: str = "/api/openapi.json") -> float:
+    status_of(connection, path)  # opens the connection
+    times = []
+    for _ in range(10):
+        started = time.perf_counter()
+        assert status_of(connection, path) == 200
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def assert_no_nagle_delay(app_server_port: int, proxy) -> None:
+    """The fastest of ten answers on a reused connection, to the app server and through nginx: a busy
+    machine slows some answers, but Nagle's delay would hold every one."""
+    direct = http.client.HTTPConnection("127.0.0.1", app_server_port, timeout=10)
+    through = https_client(proxy)
+    try:
+        assert fastest_reused_answer(direct) < NAGLE_DELAY_SECONDS * 0.75
+        assert fastest_reused_answer(through) < NAGLE_DELAY_SECONDS * 0.75
+    finally:
+        direct.close()
+        through.close()
+
+
+def test_reused_connections_have_no_nagle_delay_under_python_app_py_and_nginx(make_app, live_server, tmp_path):
+    server = live_server(make_app(trusted_proxy_hops=1, rate_limit="10000/minute"))
+    with nginx_proxy(tmp_path / "nginx", server.port) as proxy:
+        assert_no_nagle_delay(server.port, proxy)
+
+
+def test_reused_connections_have_no_nagle_delay_under_gunicorn_and_nginx(tmp_path):
+    with gunicorn_server(tmp_path, AURORA_TRUSTED_PROXY_HOPS="1", AURORA_RATE_LIMIT="10000/minute") as server:
+        with nginx_proxy(tmp_path / "nginx", server.port) as proxy:
+            assert_no_nagle_delay(server.port, proxy)
+
+
+def test_the_accepted_socket_has_tcp_nodelay(make_app, live_server):
+    server = live_server(make_app())
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10):
+        wait_for(lambda: len(server.uvicorn.server_state.connections) == 1, timeout=5)
+        (protocol,) = server.uvicorn.server_state.connections
+        accepted = protocol.transport.get_extra_info("socket")
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+
+# The app server alone
+
+
+def test_a_body_over_the_apps_limit_gets_413_json(make_app, live_server):
+    server = live_server(make_app(max_body_bytes=1024))
+    answer = requests.post(f"{server.url}{DASH_CALLBACK}", data=b"{" + b" " * 2000 + b"}", timeout=10,
+                           headers={"Content-Type": "application/json"})
+    assert answer.status_code == 413 and answer.json()["error"]["status"] == 413
+    within = requests.post(f"{server.url}{DASH_CALLBACK}", data=b"{" + b" " * 900 + b"}", timeout=10,
+                           headers={"Content-Type": "application/json"})
+    assert within.status_code != 413  # Dash's own answer to a callback it does not know
 
 
 def test_a_closed_stream_frees_its_slot_at_once(make_app, live_server):
@@ -178,29 +264,57 @@ def test_a_closed_stream_frees_its_slot_at_once(make_app, live_server):
     slots = context_of(app).streams
     stream = Stream(server.url)
     stream.next_event()
+    assert stream.response.getheader(STREAM_HEADER) is None
     assert slots.open_streams == 1
     stream.close()
     wait_for(lambda: slots.open_streams == 0, timeout=1)
 
 
-def test_a_head_request_for_the_stream_gets_its_headers_and_its_slot_back(make_app, live_server):
+def test_a_head_request_for_the_stream_gets_its_headers_and_takes_no_slot(make_app, live_server):
     app = make_app(rate_limit="10000/minute")
     server = live_server(app)
     answer = requests.head(f"{server.url}/api/stats/realtime", timeout=5)
     assert answer.status_code == 200 and answer.headers["Content-Type"].startswith("text/event-stream")
-    assert "Content-Length" not in answer.headers and answer.content == b""
+    assert "Content-Length" not in answer.headers and STREAM_HEADER not in answer.headers
     assert answer.headers["Content-Security-Policy"]  # the view's headers, security headers included
-    wait_for(lambda: context_of(app).streams.open_streams == 0, timeout=2)
+    assert context_of(app).streams.open_streams == 0
 
 
-def test_the_stream_hand_off_rides_in_the_environ_a2wsgi_builds():
-    # aurora.api.stream.hand_off relies on it: pin the adapter's behaviour.
-    scope = {"type": "http", "method": "GET", "path": "/", "query_string": b"", "headers": [], "http_version": "1.1"}
-    assert build_environ(scope, Body(None, None))["asgi.scope"] is scope
+def test_a_stream_that_lost_the_race_for_the_last_slot_gets_429_json(make_app, live_server, monkeypatch):
+    app = make_app(rate_limit="10000/minute", stream_max_total=1)
+    server = live_server(app)
+    first = Stream(server.url)
+    first.next_event()
+    # The view saw room (another stream took it between its check and the hand-off).
+    monkeypatch.setattr(StreamSlots, "refusal", lambda self, client: None)
+    second = Stream(server.url)
+    try:
+        assert second.response.status == 429
+        assert second.response.getheader("Content-Type") == "application/json"
+        assert second.response.getheader("Retry-After") == "30"
+        assert "maximum of 1 live streams" in json.loads(second.response.read())["error"]["message"]
+        assert context_of(app).streams.open_streams == 1
+    finally:
+        second.close()
+        first.close()
 
 
-def test_the_server_ignores_x_forwarded_for(make_app, live_server):
-    # Without AURORA_TRUSTED_PROXY_HOPS every client is its socket address, whatever it claims.
+def test_a_stream_whose_answer_turned_into_an_error_sends_the_error_and_takes_no_slot(make_app, live_server):
+    app = make_app(rate_limit="10000/minute")
+
+    @app.server.after_request
+    def break_the_stream(response):  # a later step failing after the view answered
+        if flask.request.path == "/api/stats/realtime":
+            raise RuntimeError("broken after the view")
+        return response
+
+    server = live_server(app)
+    answer = requests.get(f"{server.url}/api/stats/realtime", timeout=5)
+    assert answer.status_code == 500 and answer.json()["error"]["status"] == 500
+    assert context_of(app).streams.open_streams == 0
+
+
+def test_the_server_ignores_x_forwarded_for_without_trusted_proxies(make_app, live_server):
     server = live_server(make_app(stream_max_per_client=1, rate_limit="10000/minute"))
     first = Stream(server.url, headers={"X-Forwarded-For": "10.0.0.1"})
     try:
@@ -211,50 +325,27 @@ def test_the_server_ignores_x_forwarded_for(make_app, live_server):
         first.close()
 
 
-def test_streams_at_shutdown_are_closed_at_once(make_app):
-    server = LiveServer(make_app(rate_limit="10000/minute")).__enter__()
-    streams = [Stream(server.url) for _ in range(3)]
-    for stream in streams:
-        stream.next_event()
-    started = time.monotonic()
-    server.__exit__(None, None, None)
-    assert time.monotonic() - started < 3
-    for stream in streams:
-        with pytest.raises((EOFError, OSError)):
-            while True:
-                stream.next_block()
-        stream.close()
-
-
-def test_connections_past_the_cap_get_a_503(make_app, monkeypatch):
-    small = capacity.capacity_for(capacity.RESERVED_FILES + capacity.MIN_CONNECTIONS)
-    monkeypatch.setattr(serving, "raise_open_files_limit", lambda: small)
-    server = LiveServer(make_app(rate_limit="10000/minute")).__enter__()
-    held = [connect(server) for _ in range(small.connections)]
-    try:
-        wait_for(lambda: len(server.uvicorn.server_state.connections) == small.connections, timeout=5)
-        with connect(server) as extra:
-            extra.sendall(b"GET /api/stats HTTP/1.1\r\nHost: x\r\n\r\n")
-            status, _, _ = read_answer(extra)
-        assert status == 503
-    finally:
-        for connection in held:
-            connection.close()
-        server.__exit__(None, None, None)
-
-
-def test_capacity_follows_the_open_files_limit():
-    assert capacity.capacity_for(1024) == capacity.Capacity(open_files=1024, connections=960, streams=480)
-    assert capacity.capacity_for(10).connections == capacity.MIN_CONNECTIONS
+def test_the_health_route_says_503_until_the_first_figures(make_app, monkeypatch):
+    app = make_app()
+    client = app.server.test_client()
+    service = context_of(app).service
+    with monkeypatch.context() as patch:
+        patch.setattr(service, "current_if_ready", lambda: None)  # the database has not answered yet
+        first = client.get("/healthz")
+    assert first.status_code == 503 and first.get_json()["error"]["status"] == 503
+    service.current()
+    answer = client.get("/healthz")
+    assert answer.status_code == 200 and answer.get_json() == {"status": "ok", "stale": False}
+    assert answer.headers["Cache-Control"] == "no-store"
 
 
 def test_the_stream_cap_never_exceeds_what_the_process_can_hold(make_app, monkeypatch, caplog):
-    monkeypatch.setattr("aurora.serving.capacity.current_capacity", lambda: capacity.capacity_for(164))  # 100 connections, 50 streams
+    monkeypatch.setattr("aurora.serving.capacity.open_files_limit", lambda: 164)  # room for 50 streams
     caplog.set_level(logging.WARNING)
-    app = make_app(stream_max_total=100)
-    assert context_of(app).streams.total == 50
+    assert context_of(make_app(stream_max_total=100)).streams.total == 50
     assert "AURORA_STREAMS_TOTAL=100 is more than this process can hold" in caplog.text
     assert context_of(make_app(stream_max_total=20)).streams.total == 20
+    assert capacity.streams_for(1024) == 480
 
 
 def test_many_requests_at_once_are_all_answered(make_app, live_server):
@@ -262,19 +353,3 @@ def test_many_requests_at_once_are_all_answered(make_app, live_server):
     with ThreadPoolExecutor(max_workers=40) as pool:
         statuses = list(pool.map(lambda _: requests.get(f"{server.url}/api/stats", timeout=10).status_code, range(200)))
     assert statuses == [200] * 200
-
-
-def test_a_stream_whose_answer_turned_into_an_error_sends_the_error_and_frees_its_slot(make_app, live_server):
-    app = make_app(rate_limit="10000/minute")
-
-    @app.server.after_request
-    def break_the_stream(response):  # a later step failing after the view handed the stream over
-        if flask.request.path == "/api/stats/realtime":
-            raise RuntimeError("broken after the view")
-        return response
-
-    server = live_server(app)
-    answer = requests.get(f"{server.url}/api/stats/realtime", timeout=5)
-    assert answer.status_code == 500
-    assert answer.json()["error"]["status"] == 500
-    wait_for(lambda: context_of(app).streams.open_streams == 0, timeout=2)

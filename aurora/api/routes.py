@@ -13,7 +13,7 @@ from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed
 
 from aurora.api.guards import api_method_error, echo_names, install_request_guards, raw_method, shortened
 from aurora.api.openapi import openapi_json
-from aurora.api.stream import StreamHandOff, StreamSlots, TooManyStreams, hand_off
+from aurora.api.stream import STREAM_HEADER, StreamSlots, TooManyStreams
 from aurora.context import context_of
 from aurora.contract import activity_to_csv, hour_breakdown_to_dict
 from aurora.hour_names import BreakdownUnavailable, HourOutOfRange, MalformedHour, parse_hour
@@ -118,15 +118,12 @@ def create_api_blueprint() -> Blueprint:
     def stats_realtime() -> Response:
         reject_query_parameters()
         slots, client = stream_slots_and_client()
-        try:
-            release = slots.acquire(client)
-        except TooManyStreams as error:
-            return json_error(429, error.message, {"Retry-After": str(error.retry_after)})
-        if not hand_off(request.environ, StreamHandOff(release, request.headers.get("Last-Event-ID"))):
-            release()
-            return json_error(503, "live streams are served only by Aurora's own server (python app.py, gunicorn)")
-        # The events are written by the ASGI layer (aurora.serving.asgi) under these headers.
-        return Response(b"", mimetype="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        if request.method != "HEAD" and (reason := slots.refusal(client)) is not None:
+            refused = TooManyStreams(reason)
+            return json_error(429, refused.message, {"Retry-After": str(refused.retry_after)})
+        # The ASGI layer (aurora.serving.asgi) takes the slot and writes the events under these headers.
+        return Response(b"", mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", STREAM_HEADER: client})
 
     @api.route("/activity/hours/<hour>", methods=API_METHODS, provide_automatic_options=False)
     def activity_hour(hour: str) -> Response:

@@ -1,10 +1,11 @@
 """`/api/stats/realtime`: the stats as Server-Sent Events, with bounded streams.
 
-The Flask view makes every decision (token, method, parameters, Accept, rate limit, a stream slot)
-and then hands the open stream to the ASGI layer (`aurora.serving.asgi`), which writes the events from one
-`StatsFanOut` per process. An open stream therefore holds no thread: only a connection and a small
+The Flask view makes every decision (token, method, parameters, Accept, rate limit, room for a
+stream) and then hands the open stream to the ASGI layer (`aurora.serving.asgi`) with a response
+header, like an upstream's `X-Accel-Redirect`; that layer takes the slot and writes the events
+from one `StatsFanOut` per process. An open stream therefore holds no thread: only a connection and a small
 asyncio task. Streams are still capped per client address and in total (connections and file
-descriptors are finite: `aurora.serving.worker` derives the total from them), live at most
+descriptors are finite: `aurora.serving.capacity` bounds the total by them), live at most
 `stream_max_seconds`, and send a heartbeat comment so proxies keep them open.
 """
 
@@ -15,7 +16,6 @@ import hashlib
 import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 
 from aurora.service import StatsService, StatsUnavailable
 
@@ -25,8 +25,8 @@ HEARTBEAT = b": heartbeat\n\n"
 # A refused stream's Retry-After: a slot frees only when another stream ends, which nothing here can
 # foresee, so this is when asking again is worth it (the page asks for room at every refresh).
 STREAM_RETRY_SECONDS = 30
-# Where the ASGI layer leaves room in the request's scope for the view's hand-off.
-HANDOFF_SCOPE_KEY = "aurora.stream_handoff"
+# The view's answer carries it (the client's key) to hand the stream to the ASGI layer, which strips it.
+STREAM_HEADER = "X-Aurora-Stream"
 
 
 class TooManyStreams(Exception):
@@ -37,8 +37,8 @@ class TooManyStreams(Exception):
 
 
 class StreamSlots:
-    """Counts open streams per client and in total; thread-safe (views take slots in pool threads,
-    the event loop gives them back)."""
+    """Counts open streams per client and in total; thread-safe (views ask for room in pool threads,
+    the event loop takes and gives back slots)."""
 
     def __init__(self, per_client: int, total: int) -> None:
         self.per_client = per_client
@@ -53,16 +53,25 @@ class StreamSlots:
 
     def has_room(self, client: str) -> bool:
         """Whether `client` could open a stream now (the page asks before opening one)."""
+        return self.refusal(client) is None
+
+    def refusal(self, client: str) -> str | None:
+        """Why `client` could not open a stream now; None if it could."""
         with self._lock:
-            return self._open[client] < self.per_client and sum(self._open.values()) < self.total
+            return self._refusal(client)
+
+    def _refusal(self, client: str) -> str | None:
+        if self._open[client] >= self.per_client:
+            return f"at most {self.per_client} live streams per client"
+        if sum(self._open.values()) >= self.total:
+            return f"the server is serving its maximum of {self.total} live streams"
+        return None
 
     def acquire(self, client: str) -> Callable[[], None]:
         """Take a slot for `client`; returns the (idempotent) function that gives it back."""
         with self._lock:
-            if self._open[client] >= self.per_client:
-                raise TooManyStreams(f"at most {self.per_client} live streams per client")
-            if sum(self._open.values()) >= self.total:
-                raise TooManyStreams(f"the server is serving its maximum of {self.total} live streams")
+            if (reason := self._refusal(client)) is not None:
+                raise TooManyStreams(reason)
             self._open[client] += 1
         released = threading.Event()
 
@@ -76,31 +85,6 @@ class StreamSlots:
                     del self._open[client]
 
         return release
-
-
-@dataclass(frozen=True)
-class StreamHandOff:
-    """What the view passes to the ASGI layer: the slot to give back, and where the client is."""
-
-    release: Callable[[], None]
-    last_event_id: str | None
-
-
-class HandOffBox:
-    """The ASGI layer puts one in each request's scope; the stream view fills it."""
-
-    def __init__(self) -> None:
-        self.handoff: StreamHandOff | None = None
-
-
-def hand_off(environ: dict, handoff: StreamHandOff) -> bool:
-    """Give the stream to the ASGI layer serving this request; False when none is (a WSGI test client)."""
-    # a2wsgi, the ASGI -> WSGI adapter, puts the ASGI scope into the environ (pinned by tests/test_asgi.py).
-    box = environ.get("asgi.scope", {}).get(HANDOFF_SCOPE_KEY)
-    if not isinstance(box, HandOffBox):
-        return False
-    box.handoff = handoff
-    return True
 
 
 def event_id(body: bytes) -> str:
@@ -124,10 +108,16 @@ class StatsFanOut:
         self._latest: tuple[bytes, str] | None = None
         self._changed = asyncio.Event()
         self._poller: asyncio.Task | None = None
+        self._closed = False
 
     @property
     def listeners(self) -> int:
         return self._listeners
+
+    def close(self) -> None:
+        """End every stream now and any opened later (the server is stopping; clients reconnect)."""
+        self._closed = True
+        self._changed.set()
 
     def _current_body(self) -> bytes | None:
         try:
@@ -172,7 +162,7 @@ class StatsFanOut:
             started = loop.time()
             yield f"retry: {RETRY_MILLISECONDS}\n\n".encode()
             sent_id, last_sent, last_write = last_event_id, float("-inf"), started
-            while (now := loop.time()) < started + max_seconds:
+            while not self._closed and (now := loop.time()) < started + max_seconds:
                 changed, latest = self._changed, self._latest
                 wake_at = min(started + max_seconds, last_write + heartbeat_seconds)
                 if latest is not None and latest[1] != sent_id:
@@ -180,8 +170,8 @@ class StatsFanOut:
                         yield stats_event(*latest)
                         sent_id, last_sent, last_write = latest[1], now, now
                         continue
+                    # Something waits to go out at its turn; news meanwhile only wakes this loop early.
                     wake_at = min(wake_at, last_sent + min_gap_seconds)
-                    changed = None  # something is waiting to go out: wait for its turn, not for news
                 if now >= last_write + heartbeat_seconds:
                     yield HEARTBEAT
                     last_write = now
@@ -191,11 +181,8 @@ class StatsFanOut:
             self._unsubscribe()
 
 
-async def _wait(changed: asyncio.Event | None, seconds: float) -> None:
+async def _wait(changed: asyncio.Event, seconds: float) -> None:
     """Until `changed` is set or `seconds` pass."""
-    if changed is None:
-        await asyncio.sleep(seconds)
-        return
     try:
         async with asyncio.timeout(seconds):
             await changed.wait()

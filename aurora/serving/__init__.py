@@ -1,1 +1,1 @@
-"""The production server: the ASGI front, gunicorn's worker, HTTP parsing limits, capacity."""
+"""The app server: the ASGI layer (live streams), uvicorn's options and gunicorn's worker, stream capacity."""

@@ -1,5 +1,9 @@
-"""The one serving path: uvicorn (asyncio) in front of `aurora.serving.asgi`, one process for `python app.py`,
-gunicorn's workers (`AuroraWorker`) in production. Both use the same options below."""
+"""The app server: uvicorn (asyncio) in front of `aurora.serving.asgi`, one process for `python app.py`,
+gunicorn's workers (`AuroraWorker`) in production, both with the options below.
+
+uvicorn has no deadline for a client that trickles its request or never reads the answer: the
+server must sit behind a reverse proxy that has them (deploy/nginx.conf), never face the internet.
+"""
 
 from __future__ import annotations
 
@@ -11,61 +15,52 @@ from typing import Any
 from uvicorn import Config, Server
 from uvicorn_worker import UvicornWorker
 
-from aurora.serving.capacity import Capacity, raise_open_files_limit
-from aurora.serving.http_protocol import AuroraH11Protocol
-
-KEEP_ALIVE_SECONDS = 5
-# A stopping server waits this long for requests in progress, then cancels them; live streams are
-# closed at once (see AuroraH11Protocol.shutdown). Within gunicorn.conf.py's graceful_timeout.
-GRACEFUL_SECONDS = 5
 BACKLOG = 2048
+# A stopping server waits this long for requests in progress (live streams included: they never end
+# on their own), then cancels them. Within gunicorn.conf.py's graceful_timeout.
+GRACEFUL_SECONDS = 5
+KEEP_ALIVE_SECONDS = 5  # gunicorn.conf.py's `keepalive` gives gunicorn's workers the same
 
-
-def uvicorn_options(capacity: Capacity) -> dict[str, Any]:
-    return {
-        "http": AuroraH11Protocol,
-        "loop": "asyncio",
-        "ws": "none",
-        "interface": "asgi3",
-        "lifespan": "on",
-        # Client addresses behind proxies are the app's business (AURORA_TRUSTED_PROXY_HOPS); uvicorn's
-        # own X-Forwarded-For handling would trust any client on loopback.
-        "proxy_headers": False,
-        "server_header": False,
-        "timeout_keep_alive": KEEP_ALIVE_SECONDS,
-        "timeout_graceful_shutdown": GRACEFUL_SECONDS,
-        # Past this many connections (or requests in progress) uvicorn answers 503 instead of
-        # running out of file descriptors.
-        "limit_concurrency": capacity.connections,
-        "backlog": BACKLOG,
-    }
+UVICORN_OPTIONS: dict[str, Any] = {
+    # uvicorn's faster documented implementations: /api/stats at 1.34x gunicorn gthread's rate where
+    # asyncio + h11 gave 0.79x (python -m bench.serving). httptools refuses what it cannot parse
+    # (odd methods included) in plain text: nginx answers those first (deploy/nginx.conf).
+    "loop": "uvloop",
+    "http": "httptools",
+    "ws": "none",
+    "interface": "asgi3",
+    "lifespan": "on",
+    # Client addresses behind proxies are the app's business (AURORA_TRUSTED_PROXY_HOPS); uvicorn's
+    # own X-Forwarded-For handling would trust any client on loopback.
+    "proxy_headers": False,
+    "server_header": False,
+    "timeout_graceful_shutdown": GRACEFUL_SECONDS,
+}
 
 
 def listen(host: str, port: int) -> socket.socket:
-    """The listening socket for `python app.py`, bound before anything starts (OSError if it cannot be)."""
+    """The listening socket for `python app.py`, bound before anything starts (OSError if it cannot be).
+
+    TCP_NODELAY here is inherited by every accepted connection (as gunicorn does for its sockets):
+    uvicorn writes a response's head and body separately, and with Nagle's algorithm on, the body of
+    every answer on a reused connection waited for the client's delayed ACK (~40 ms)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family, backlog=BACKLOG)
-
-
-def serve(asgi_app, sock: socket.socket) -> None:
-    """`python app.py`: one process on `sock`, until SIGINT/SIGTERM (uvicorn then shuts down gracefully)."""
-    server_for(asgi_app).run(sockets=[sock])
+    sock = socket.create_server((host, port), family=family, backlog=BACKLOG)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
 
 
 def server_for(asgi_app) -> Server:
-    """A server to run on sockets bound elsewhere: `server_for(app).run(sockets=[sock])` (tests)."""
-    return Server(Config(asgi_app, log_config=None, **uvicorn_options(raise_open_files_limit())))
+    """A server to run on sockets from `listen`: `server_for(app).run(sockets=[sock])`."""
+    return Server(Config(asgi_app, log_config=None, timeout_keep_alive=KEEP_ALIVE_SECONDS, backlog=BACKLOG,
+                         **UVICORN_OPTIONS))
 
 
 class AuroraWorker(UvicornWorker):
-    """gunicorn worker (set by gunicorn.conf.py): uvicorn with Aurora's options."""
+    """gunicorn worker (set by gunicorn.conf.py): uvicorn with Aurora's options, uvicorn-worker's
+    documented way (`CONFIG_KWARGS`)."""
 
-    CONFIG_KWARGS: dict[str, Any] = {}
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for name, value in uvicorn_options(raise_open_files_limit()).items():
-            setattr(self.config, name, value)
+    CONFIG_KWARGS = UVICORN_OPTIONS
 
     def init_signals(self) -> None:
         super().init_signals()
