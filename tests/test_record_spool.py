@@ -5,6 +5,7 @@ and unreadable lines are set aside, not lost."""
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import timedelta
 
 import pytest
@@ -97,3 +98,25 @@ def test_a_recorder_that_never_started_leaves_the_spool_alone(bot_engine, spool)
     spool.keep([CommandRecord("ping", None, NOW)])
     CommandRecorder(bot_engine, spool=spool).stop()
     assert len(spool.read()) == 1
+
+
+def test_a_stop_between_a_commit_and_its_bookkeeping_does_not_write_the_batch_twice(bot_engine, spool, monkeypatch):
+    recorder = CommandRecorder(bot_engine, spool=spool)
+    bookkeeping = recorder._written_batch
+
+    def stop_after_the_commit(batch, found):
+        # The stop's wait for the writer runs out just as its commit returns.
+        stopper = threading.Thread(target=recorder.stop, kwargs={"timeout": 0.2})
+        stopper.start()
+        stopper.join()
+        bookkeeping(batch, found)
+
+    monkeypatch.setattr(recorder, "_written_batch", stop_after_the_commit)
+    recorder.start()
+    recorder.record(CommandRecord("ping", None, NOW))
+    wait_for(lambda: spool.path.exists())
+    assert [record.uncertain for record in spool.read()] == [True]
+    recorder = recover(bot_engine, spool)
+    wait_for(lambda: recorder.recovered == 1)
+    recorder.stop()
+    assert command_times(bot_engine) == [NOW]
