@@ -16,9 +16,9 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 from datetime import datetime
 from pathlib import Path
+from typing import TextIO
 
 from sqlalchemy.engine import make_url
 
@@ -42,8 +42,7 @@ class RecordSpool:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         partial = self.path.with_suffix(".partial")
-        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as output:
+        with _owner_only(partial) as output:
             for record in records:
                 output.write(json.dumps(_as_json(record), separators=(",", ":")) + "\n")
             output.flush()
@@ -53,24 +52,32 @@ class RecordSpool:
     def read(self) -> list[CommandRecord]:
         """What the last shutdown kept; unreadable lines are skipped with one ERROR naming the file."""
         try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
+            text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return []
         records, unreadable = [], 0
-        for line in lines:
+        for line in text.splitlines():
             try:
                 records.append(_from_json(json.loads(line)))
             except (ValueError, KeyError, TypeError):
                 unreadable += 1
         if unreadable:
             copy = self.path.with_suffix(".unreadable")
-            shutil.copyfile(self.path, copy)
+            with _owner_only(copy) as output:  # invokers' ids: as private as the spool itself
+                output.write(text)
             log.error("%s: %d lines are not command records and are not written; the file as it was is "
                       "kept in %s", self.path, unreadable, copy)
         return records
 
     def discard(self) -> None:
         self.path.unlink(missing_ok=True)
+
+
+def _owner_only(path: Path) -> TextIO:
+    """`path` opened for writing, emptied, readable by its owner only (even if it existed before)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    os.fchmod(descriptor, FILE_MODE)
+    return os.fdopen(descriptor, "w", encoding="utf-8")
 
 
 def _as_json(record: CommandRecord) -> dict:

@@ -91,7 +91,9 @@ def test_unreadable_lines_are_set_aside_and_the_rest_is_written(bot_engine, spoo
     recorder.stop()
     assert command_times(bot_engine) == [NOW, LATER]
     assert "2 lines are not command records and are not written" in caplog.text
-    assert "{not json" in spool.path.with_suffix(".unreadable").read_text()
+    set_aside = spool.path.with_suffix(".unreadable")
+    assert "{not json" in set_aside.read_text()
+    assert set_aside.stat().st_mode & 0o777 == 0o600  # invokers' ids, as private as the spool
 
 
 def test_a_recorder_that_never_started_leaves_the_spool_alone(bot_engine, spool):
