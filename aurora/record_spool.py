@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO
 
 from sqlalchemy.engine import make_url
 
@@ -53,14 +53,14 @@ class RecordSpool:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self._folder_locked():
                 try:
-                    earlier = self.path.read_text(encoding="utf-8")
+                    earlier = self.path.read_bytes()  # as it is: an unreadable line is set aside at the start
                 except FileNotFoundError:
-                    earlier = ""
+                    earlier = b""
                 partial = self.path.with_suffix(".partial")
                 with _owner_only(partial) as output:
                     output.write(earlier)
                     for record in records:
-                        output.write(json.dumps(_as_json(record), separators=(",", ":")) + "\n")
+                        output.write(json.dumps(_as_json(record), separators=(",", ":")).encode() + b"\n")
                     output.flush()
                     os.fsync(output.fileno())
                 os.replace(partial, self.path)
@@ -113,27 +113,27 @@ def _locked_if_free(path: Path) -> int | None:
 
 
 def _records_in(path: Path) -> list[CommandRecord]:
-    text = path.read_text(encoding="utf-8")
+    content = path.read_bytes()
     records, unreadable = [], 0
-    for line in text.splitlines():
-        try:
+    for line in content.splitlines():
+        try:  # bytes: a line that is not UTF-8 is one unreadable line, not the whole file
             records.append(_from_json(json.loads(line)))
         except (ValueError, KeyError, TypeError):
             unreadable += 1
     if unreadable:
         copy = path.with_suffix(".unreadable")
         with _owner_only(copy) as output:  # invokers' ids: as private as the spool itself
-            output.write(text)
+            output.write(content)
         log.error("%s: %d lines are not command records and are not written; the file as it was is "
                   "kept in %s", path, unreadable, copy)
     return records
 
 
-def _owner_only(path: Path) -> TextIO:
+def _owner_only(path: Path) -> BinaryIO:
     """`path` opened for writing, emptied, readable by its owner only (even if it existed before)."""
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
     os.fchmod(descriptor, FILE_MODE)
-    return os.fdopen(descriptor, "w", encoding="utf-8")
+    return os.fdopen(descriptor, "wb")
 
 
 def _as_json(record: CommandRecord) -> dict:

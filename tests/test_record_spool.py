@@ -170,3 +170,16 @@ def test_records_claimed_by_a_process_that_ended_are_written_by_the_next_start(b
     wait_for(lambda: recorder.recovered == 1)
     recorder.stop()
     assert command_times(bot_engine) == [NOW]
+
+
+def test_a_line_that_is_not_utf8_is_set_aside_and_the_rest_is_written(bot_engine, spool, caplog):
+    spool.keep([CommandRecord("ping", None, NOW)])
+    with spool.path.open("ab") as output:
+        output.write(b'{"command_name": "\xff\xfe"}\n')
+    spool.keep([CommandRecord("stats", None, LATER)])  # another stop adds to it
+    recorder = recover(bot_engine, spool)
+    wait_for(lambda: recorder.recovered == 2)
+    recorder.stop()
+    assert command_times(bot_engine) == [NOW, LATER]
+    assert "1 lines are not command records and are not written" in caplog.text
+
