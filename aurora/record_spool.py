@@ -79,11 +79,16 @@ class RecordSpool:
         return [record for claimed in self._claimed for record in _records_in(claimed)]
 
     def discard(self) -> None:
-        """The claimed records are written (or kept again): their files go."""
-        for claimed, descriptor in self._claimed.items():
+        """The claimed records are written (or kept again): their files go. The recorder's writer and
+        its stop may both call this: each file is taken by one call (popitem is atomic), so no
+        descriptor is closed twice."""
+        while True:
+            try:
+                claimed, descriptor = self._claimed.popitem()
+            except KeyError:
+                return
             claimed.unlink(missing_ok=True)
             os.close(descriptor)
-        self._claimed.clear()
 
     @contextlib.contextmanager
     def _folder_locked(self) -> Iterator[None]:
