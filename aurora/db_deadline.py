@@ -58,24 +58,44 @@ class DeadlineConnection(psycopg2.extensions.connection):
         super().__init__(dsn, *args, **kwargs)
 
 
+def connect_limit(conn) -> float | None:
+    """While `conn` connects: its `connect_timeout` in seconds, as libpq reads it (none or 0: none,
+    at least 2). With a wait callback set, psycopg2 connects through libpq's non-blocking calls,
+    which leave that timeout to the caller (psycopg2 issue 944): for every connection in the process."""
+    if conn.status != psycopg2.extensions.STATUS_SETUP:
+        return None
+    try:
+        seconds = int(psycopg2.extensions.parse_dsn(conn.dsn).get("connect_timeout", 0))
+    except ValueError:
+        return None
+    return max(seconds, 2) if seconds > 0 else None
+
+
 def wait_with_deadline(conn) -> None:
-    """psycopg2's wait callback: `wait_select`, bounded by the connection's `CallDeadline`."""
+    """psycopg2's wait callback: `wait_select`, bounded by the connection's `CallDeadline` and, while
+    connecting, by its `connect_timeout`."""
     deadline: CallDeadline | None = getattr(conn, "call_deadline", None)
     silent_since = time.monotonic()
+    connecting = connect_limit(conn)
+    connect_by = None if connecting is None else silent_since + connecting
     while True:
         state = conn.poll()
         if state == psycopg2.extensions.POLL_OK:
             return
         if state not in _EVENTS:
             raise psycopg2.OperationalError(f"bad state from poll: {state}")
+        if connect_by is not None and time.monotonic() > connect_by:
+            raise DatabaseSilent(f"could not connect to server: timeout expired (connect_timeout {connecting:g} s)")
         # poll(), not select(): a busy process's descriptors may be numbered past select's 1024.
         waiting = select.poll()
         waiting.register(conn.fileno(), _EVENTS[state])
-        if deadline is None:
+        if deadline is None and connect_by is None:
             waiting.poll()
             continue
         if waiting.poll(SLICE_SECONDS * 1000):
             silent_since = time.monotonic()
+            continue
+        if deadline is None:
             continue
         if deadline.disposed.is_set():
             raise DatabaseSilent("could not receive data from server: the app is stopping")

@@ -195,9 +195,12 @@ class CommandRecorder:
                 self._committing = len(batch)
             try:
                 conn.commit()
-            finally:
+            except BaseException:
                 with self._wakeup:
                     self._committing = 0
+                raise
+        # Committed: the batch stays "being committed" until `_written_batch` takes it off the queue,
+        # so a stop in between keeps it as uncertain rather than as never written.
         return len(found)
 
     def _run(self) -> None:
@@ -229,6 +232,7 @@ class CommandRecorder:
 
     def _written_batch(self, batch: list[CommandRecord], found: int) -> None:
         with self._wakeup:
+            self._committing = 0
             if self._kept:
                 return  # committed while stop kept it: kept as uncertain, found next time
             for _ in batch:

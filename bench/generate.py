@@ -21,12 +21,14 @@ from __future__ import annotations
 import argparse
 import io
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
 import numpy as np
+import psycopg2.extensions
 from sqlalchemy import create_engine, make_url, text
 
 from aurora.db import init_db, metadata
@@ -171,7 +173,25 @@ def _total_rows(size: int) -> int:
     return size + max(size // 10, 1) + max(size // 100, 1)
 
 
+@contextmanager
+def _no_wait_callback():
+    """psycopg2 refuses COPY while a wait callback is set, and an app engine made earlier in this
+    process (a benchmark measured before this data set was generated) sets one for the whole
+    process (aurora.db_deadline); it is lifted while a data set loads, nothing else running."""
+    previous = psycopg2.extensions.get_wait_callback()
+    psycopg2.extensions.set_wait_callback(None)
+    try:
+        yield
+    finally:
+        psycopg2.extensions.set_wait_callback(previous)
+
+
 def _load(engine, size: int, data_end: datetime, sqlite: bool, label: str) -> None:
+    with _no_wait_callback():
+        _load_rows(engine, size, data_end, sqlite, label)
+
+
+def _load_rows(engine, size: int, data_end: datetime, sqlite: bool, label: str) -> None:
     with engine.begin() as conn:
         metadata.create_all(conn)
         _drop_indexes(conn)
