@@ -18,6 +18,7 @@ import discord
 from aurora.bot import IDENTIFY_DELAY_SECONDS, AuroraBot, create_bot
 from aurora.bot_commands import CommandServices
 from aurora.cogs.presence import TICK_SECONDS
+from aurora.command_health.monitor import WindowStore
 from aurora.config import Settings, SettingsError
 from aurora.recorder import CommandRecorder
 from aurora.seams import Clock, SnapshotSink
@@ -53,6 +54,7 @@ class BotRunner:
         identify_delay_seconds: float = IDENTIFY_DELAY_SECONDS,
         sync_commands: bool = True,
         client_options: dict | None = None,
+        health_store: WindowStore | None = None,
     ) -> None:
         if not settings.discord_token:
             raise ValueError("BotRunner needs DISCORD_TOKEN")
@@ -61,7 +63,7 @@ class BotRunner:
         self._bot_parts = dict(
             snapshots=snapshots, recorder=recorder, services=services, clock=clock, tick_seconds=tick_seconds,
             identify_delay_seconds=identify_delay_seconds, sync_commands=sync_commands,
-            client_options=client_options,
+            client_options=client_options, health_store=health_store,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._bot: AuroraBot | None = None

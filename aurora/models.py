@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal, get_args
 
+from aurora.command_health.figures import CommandHealth
+
 BotStatus = Literal["connected", "connecting", "reconnecting", "disconnected", "disabled"]
 EventKind = Literal["success", "error", "info"]
 AlertCondition = Literal["bot_offline", "data_stale", "ping_high", "command_failures", "shard_down"]
@@ -62,6 +64,8 @@ class BotSnapshot:
     ping_previous_hour_avg_ms: float | None = None
     guild_count_month_ago: int | None = None
     command_failures: tuple[CommandCount, ...] = ()
+    # Answer times, failures and late answers per command, and the gateway, over 24 h.
+    command_health: CommandHealth | None = None
 
     @property
     def running(self) -> bool:
