@@ -16,7 +16,9 @@ from aurora.command_health.figures import CommandHealth
 
 BotStatus = Literal["connected", "connecting", "reconnecting", "disconnected", "disabled"]
 EventKind = Literal["success", "error", "info"]
-AlertCondition = Literal["bot_offline", "data_stale", "ping_high", "command_failures", "shard_down"]
+AlertCondition = Literal[
+    "bot_offline", "data_stale", "ping_high", "command_failures", "shard_down", "command_slow", "late_answers"
+]
 # The same values as tuples, for what lists them (the /metrics status gauge, the OpenAPI enums).
 BOT_STATUSES: tuple[BotStatus, ...] = get_args(BotStatus)
 EVENT_KINDS: tuple[EventKind, ...] = get_args(EventKind)
