@@ -25,7 +25,7 @@ def health_snapshot():
         window.add_run(NOW - timedelta(minutes=minute), Run("ping", "slash", end_ms=90 + minute, ack_ms=60,
                                                             failed=False, late=False))
     window.add_run(NOW, Run("stats", "slash", end_ms=4200, ack_ms=3400, failed=True, late=True))
-    window.add_run(NOW, Run("(buttons)", "button", end_ms=150, ack_ms=150, failed=False, late=False))
+    window.add_run(NOW, Run("(buttons)", "button", end_ms=180, ack_ms=180, failed=False, late=False))
     window.count(NOW, "reconnects")
     return connected_snapshot(command_health=window.summary(NOW))
 

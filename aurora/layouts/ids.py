@@ -59,3 +59,11 @@ ZONE_NOTE = "zone-note"
 def hour_button(index: int) -> str:
     """One of the 24 hour buttons (plain ids: the page guard knows no pattern-matching callbacks)."""
     return f"hour-button-{index}"
+
+# Bot health: the per-command table (sorted by the chosen column), its 24-h line, the gateway line.
+BOT_HEALTH = "bot-health"
+BOT_HEALTH_SORT = "bot-health-sort"
+BOT_HEALTH_TABLE = "bot-health-table"
+BOT_HEALTH_CHART = "bot-health-chart"
+BOT_HEALTH_SUMMARY = "bot-health-summary"
+BOT_HEALTH_SINCE = "bot-health-since"
