@@ -85,11 +85,11 @@ class RestHandlers:
             return error_response(404, "Unknown interaction", UNKNOWN_INTERACTION)
         if info["acked"]:
             return error_response(400, "Interaction has already been acknowledged.", ALREADY_ACKNOWLEDGED)
-        info["acked"] = True
         if self.answer_times is not None:
             await asyncio.sleep(self.answer_times.callback_delay())
             if self.answer_times.callback_fails():
-                return error_response(500, "Internal Server Error")
+                return error_response(500, "Internal Server Error")  # not taken: a retry may answer
+        info["acked"] = True
         # discord.py needs {"interaction": {"id"}}; an empty body fails the command.
         answer: dict[str, Any] = {"interaction": {"id": str(iid), "type": 2,
                                                   "response_message_loading": body.get("type") == 5}}
