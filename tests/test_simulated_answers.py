@@ -22,6 +22,8 @@ from aurora.simulation.director import Rhythm
 from aurora.simulation.server import SimulatedDiscord
 from tests.support import FAST_BOT_OPTIONS
 
+pytestmark = pytest.mark.clock
+
 
 def post(url: str, body: dict) -> tuple[int, dict, str | None]:
     request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",

@@ -65,6 +65,10 @@ class Counts:
         histogram.add_into(self.durations, other.durations)
         histogram.add_into(self.acks, other.acks)
 
+    def added(self, other: Counts) -> Counts:
+        self.add(other)
+        return self
+
 
 def slot_of(moment: datetime) -> int:
     return int(moment.timestamp()) // SLOT_SECONDS
@@ -98,6 +102,8 @@ class HealthWindow:
         self._lifetime: dict[str, tuple[list[int], list[float]]] = {}
         self._late_total = 0
         self._connected_at: datetime | None = None
+        self._merges = 0
+        self._closed: tuple[tuple[int, int], dict[str, Counts], list[Counts]] | None = None
 
     # --- feeding --------------------------------------------------------------------------------
     def _both(self, slot: int) -> tuple[SlotData, SlotData]:
@@ -143,6 +149,7 @@ class HealthWindow:
     def merge(self, slot: int, data: SlotData, kinds: dict[str, InteractionKind]) -> None:
         """Add slots kept elsewhere (Redis, from before a restart)."""
         self._slots.setdefault(slot, SlotData()).add(data)
+        self._merges += 1
         for name, kind in kinds.items():
             self.kinds.setdefault(name, kind)
 
@@ -163,20 +170,46 @@ class HealthWindow:
                 del slots[slot]
 
     # --- reading --------------------------------------------------------------------------------
-    def _sum(self, slots: range) -> dict[str, Counts]:
+    def _tally(self, slots: range, first_hour_slot: int) -> tuple[dict[str, Counts], list[Counts]]:
+        """The slots' counts per command and per hour of the line (24, the first at `first_hour_slot`)."""
         totals: dict[str, Counts] = defaultdict(Counts)
+        hours = [Counts() for _ in range(24)]
         for slot in slots:
-            if (data := self._slots.get(slot)) is not None:
-                for name, counts in data.commands.items():
-                    totals[name].add(counts)
-        return totals
+            if (data := self._slots.get(slot)) is None:
+                continue
+            hour = (slot - first_hour_slot) // HOUR_SLOTS
+            for name, counts in data.commands.items():
+                totals[name].add(counts)
+                if 0 <= hour < len(hours):
+                    hours[hour].add(counts)
+        return totals, hours
+
+    def _closed_tally(self, current: int, first_hour_slot: int) -> tuple[dict[str, Counts], list[Counts]]:
+        # Runs only ever land in the current slot, so the closed slots' tally holds until the slot
+        # turns or slots are merged in: a snapshot adds just the current slot to it.
+        key = (current, self._merges)
+        if self._closed is None or self._closed[0] != key:
+            self._closed = (key, *self._tally(range(current - SLOTS_KEPT + 1, current), first_hour_slot))
+        _, totals, hours = self._closed
+        return {name: Counts().added(counts) for name, counts in totals.items()}, [Counts().added(c) for c in hours]
 
     def summary(self, now: datetime) -> CommandHealth:
         self.settle(now)
         self._prune(now)
         current = slot_of(now)
         window = range(current - SLOTS_KEPT + 1, current + 1)
-        recent = self._sum(range(current - RECENT_SLOTS + 1, current + 1))
+        this_hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        hour_starts = [this_hour - timedelta(hours=back) for back in range(23, -1, -1)]
+        first_hour_slot = slot_of(hour_starts[0])
+        totals, hours = self._closed_tally(current, first_hour_slot)
+        now_totals, now_hours = self._tally(range(current, current + 1), first_hour_slot)
+        for name, counts in now_totals.items():
+            totals.setdefault(name, Counts()).add(counts)
+        for hour, counts in zip(hours, now_hours, strict=True):
+            hour.add(counts)
+        recent, _ = self._tally(range(current - RECENT_SLOTS + 1, current + 1), first_hour_slot)
+        last_hour, _ = self._tally(range(current - HOUR_SLOTS + 1, current + 1), first_hour_slot)
+        late_last_hour = sum(counts.late for counts in last_hour.values())
         rows = [
             CommandTiming(
                 name=name, kind=self.kinds.get(name, "slash"), runs=counts.runs, failures=counts.failures,
@@ -186,32 +219,23 @@ class HealthWindow:
                 recent_runs=recent[name].runs if name in recent else 0,
                 recent_p95_ms=histogram.percentile(recent[name].durations, 95) if name in recent else None,
             )
-            for name, counts in sorted(self._sum(window).items())
+            for name, counts in sorted(totals.items())
         ]
         since = max(self.since, slot_start(window.start))
         return CommandHealth(
             since=since,
             commands=tuple(rows),
-            hours=self._hours(now),
-            late_last_hour=sum(c.late for c in self._sum(range(current - HOUR_SLOTS + 1, current + 1)).values()),
+            hours=tuple(
+                HealthHour(start, total.runs, histogram.percentile(total.durations, 95), total.late)
+                for start, total in zip(hour_starts, hours, strict=True)
+            ),
+            late_last_hour=late_last_hour,
             late_total=self._late_total,
             lifetime=tuple(
                 LifetimeHistogram(name, tuple(buckets), total[0]) for name, (buckets, total) in sorted(self._lifetime.items())
             ),
             gateway=self._gateway(window, now - since),
         )
-
-    def _hours(self, now: datetime) -> tuple[HealthHour, ...]:
-        this_hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-        hours = []
-        for back in range(23, -1, -1):
-            hour = this_hour - timedelta(hours=back)
-            first = slot_of(hour)
-            total = Counts()
-            for counts in self._sum(range(first, first + HOUR_SLOTS)).values():
-                total.add(counts)
-            hours.append(HealthHour(hour, total.runs, histogram.percentile(total.durations, 95), total.late))
-        return tuple(hours)
 
     def _gateway(self, window: range, observed: timedelta) -> GatewayHealth:
         totals = dict.fromkeys(GATEWAY_FIELDS, 0)
