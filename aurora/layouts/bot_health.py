@@ -32,6 +32,7 @@ SORTS = {
 }
 DEFAULT_SORT = "p95"
 COLUMNS = ("Command", "Runs", "p50", "p95", "p99", "Failures", "Late", "Marks")
+LOADING = "Loading…"
 NO_BOT = "No figures from the bot: it is not running, or has not reported yet."
 WAITING = "Waiting for the first figures…"
 
@@ -151,8 +152,9 @@ def section_values(stats: Stats | None, sort: str | None, zone: ViewZone = UTC_V
             since_text(health, stats.bot.taken_at, zone)]
 
 
-def bot_health_section(stats: Stats | None) -> html.Section:
-    table_now, figure, summary, since = section_values(stats, DEFAULT_SORT)
+def bot_health_section() -> html.Section:
+    """The section's frame; its callback fills it at load (once: the figures ride in one answer,
+    not also in the layout) and at each refresh tick."""
     return html.Section(
         id=ids.BOT_HEALTH,
         className="card bot-health",
@@ -168,10 +170,11 @@ def bot_health_section(stats: Stats | None) -> html.Section:
                     ),
                 ],
             ),
-            html.P(since, id=ids.BOT_HEALTH_SINCE, className="muted"),
-            html.Div(table_now, id=ids.BOT_HEALTH_TABLE, className="table-wrap"),
-            dcc.Graph(id=ids.BOT_HEALTH_CHART, figure=figure, config={"displayModeBar": False, "responsive": True}),
-            html.P(summary, id=ids.BOT_HEALTH_SUMMARY, className="muted"),
+            html.P(id=ids.BOT_HEALTH_SINCE, className="muted"),
+            html.Div(html.P(LOADING, className="muted"), id=ids.BOT_HEALTH_TABLE, className="table-wrap"),
+            dcc.Graph(id=ids.BOT_HEALTH_CHART, config={"displayModeBar": False, "responsive": True},
+                      style={"height": "220px"}),
+            html.P(id=ids.BOT_HEALTH_SUMMARY, className="muted"),
         ],
     )
 
@@ -182,12 +185,13 @@ def register_bot_health_callbacks(app: Dash) -> None:
         Output(ids.BOT_HEALTH_CHART, "figure"),
         Output(ids.BOT_HEALTH_SUMMARY, "children"),
         Output(ids.BOT_HEALTH_SINCE, "children"),
+        # The interval, not the live stream: bot health moves with the bot's snapshots, and a second
+        # rendering per stream event would double what a page load carries.
         Input(ids.REFRESH_INTERVAL, "n_intervals"),
-        Input(ids.LIVE_STATS, "data"),
         Input(ids.BOT_HEALTH_SORT, "value"),
         *ZONE_INPUTS,
     )
-    def refresh_bot_health(_n_intervals, _live_event_id, sort, choice, browser) -> list:
+    def refresh_bot_health(_n_intervals, sort, choice, browser) -> list:
         try:
             stats = stats_service().current()
         except StatsUnavailable:

@@ -179,7 +179,7 @@ def build_layout(refresh_seconds: int, stats: Stats | None = None) -> html.Div:
                     ),
                     hour_panel_section(),
                     glance_section(stats),
-                    bot_health_section(stats),
+                    bot_health_section(),
                 ],
             ),
             *day_stores(),
