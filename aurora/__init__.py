@@ -79,12 +79,12 @@ def create_app(
             lease = hold_bot_lease(settings, shared) if shared is not None else None
             if lease is not None:
                 undo.callback(lease.release)
-            bot = start_bot(settings, engine, snapshots, service, clock, **(bot_options or {}))
+            bot = start_bot(settings, engine, snapshots, service, clock, shared=shared, **(bot_options or {}))
             undo.callback(bot.stop)
             if lease is not None:
                 lease.keep_renewed(on_lost=bot.stop)
         elif simulation is not None:
-            bot = start_bot(simulation.bot_settings(settings), engine, snapshots, service, clock,
+            bot = start_bot(simulation.bot_settings(settings), engine, snapshots, service, clock, shared=shared,
                             **simulation.bot_options(bot_options))
             undo.callback(bot.stop)
         total_streams = stream_cap(settings.stream_max_total, open_files_limit())

@@ -9,6 +9,7 @@ discord.py object ever leaves the loop. This module never imports Dash.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 
 import discord
@@ -18,7 +19,9 @@ from discord.ext import commands
 from aurora.bot_commands import AuroraCommands, CommandServices
 from aurora.bot_state import BotState, ShardReading, finite_ms
 from aurora.cogs.commands import CommandLog
+from aurora.cogs.health import Health
 from aurora.cogs.presence import TICK_SECONDS, Presence
+from aurora.command_health.monitor import CommandHealthMonitor, WindowStore
 from aurora.config import Settings
 from aurora.recorder import CommandRecorder
 from aurora.seams import Clock, SnapshotSink
@@ -65,9 +68,15 @@ class AuroraBot(commands.Bot):
         identify_delay_seconds: float = IDENTIFY_DELAY_SECONDS,
         sync_commands: bool = True,
         state: BotState | None = None,
+        health_store: WindowStore | None = None,
         **options,
     ) -> None:
-        super().__init__(command_prefix=commands.when_mentioned, intents=bot_intents(), help_command=None, **options)
+        # Built before the client: discord.py takes the HTTP trace that times the answers at construction.
+        self.health = CommandHealthMonitor(clock, health_store)
+        super().__init__(
+            command_prefix=commands.when_mentioned, intents=bot_intents(), help_command=None,
+            http_trace=self.health.trace_config(), **options,
+        )
         # Handed in by the runner, so what the bot knows about itself outlives a failed login's client.
         self.state = state or BotState()
         self.clock = clock
@@ -82,6 +91,7 @@ class AuroraBot(commands.Bot):
         await self.add_cog(AuroraCommands(self, self.services))
         await self.add_cog(CommandLog(self, self.recorder))
         await self.add_cog(Presence(self, tick_seconds=self.tick_seconds))
+        await self.add_cog(Health(self, tick_seconds=self.tick_seconds))
         if self.sync_commands:
             try:
                 await self.tree.sync()
@@ -105,16 +115,15 @@ class AuroraBot(commands.Bot):
         self.state.add_ping_sample(now, finite_ms(latency))
         if ready:
             self.state.add_guild_count(now, len(self.guilds))
-        self._snapshots.publish(
-            self.state.snapshot(
-                now,
-                guild_count=len(self.guilds) if ready else None,
-                user_count=len(self.users) if ready else None,
-                latency_seconds=latency,
-                commands_registered=len(self.tree.get_commands()),
-                shards=shards,
-            )
+        snapshot = self.state.snapshot(
+            now,
+            guild_count=len(self.guilds) if ready else None,
+            user_count=len(self.users) if ready else None,
+            latency_seconds=latency,
+            commands_registered=len(self.tree.get_commands()),
+            shards=shards,
         )
+        self._snapshots.publish(dataclasses.replace(snapshot, command_health=self.health.summary(now)))
 
 
 class ShardedAuroraBot(AuroraBot, commands.AutoShardedBot):

@@ -21,6 +21,7 @@ from aurora.bot import IDENTIFY_DELAY_SECONDS, AuroraBot, create_bot
 from aurora.bot_commands import CommandServices
 from aurora.bot_state import BotState
 from aurora.cogs.presence import TICK_SECONDS
+from aurora.command_health.monitor import WindowStore
 from aurora.config import Settings, SettingsError
 from aurora.models import OfflineCause
 from aurora.recorder import CommandRecorder
@@ -68,6 +69,7 @@ class BotRunner:
         client_options: dict | None = None,
         retry_seconds: float = RETRY_SECONDS,
         retry_cap_seconds: float = RETRY_CAP_SECONDS,
+        health_store: WindowStore | None = None,
     ) -> None:
         if not settings.discord_token:
             raise ValueError("BotRunner needs DISCORD_TOKEN")
@@ -81,7 +83,7 @@ class BotRunner:
         self._bot_parts = dict(
             snapshots=snapshots, recorder=recorder, services=services, clock=clock, tick_seconds=tick_seconds,
             identify_delay_seconds=identify_delay_seconds, sync_commands=sync_commands,
-            client_options=client_options,
+            client_options=client_options, health_store=health_store,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._bot: AuroraBot | None = None

@@ -76,6 +76,8 @@ class Settings:
     alert_stale_minutes: int = 10
     alert_ping_ms: int = 500
     alert_failures_per_hour: int = 20
+    alert_command_p95_ms: int = 2000
+    alert_late_per_hour: int = 5
     public_url: str | None = None
 
     @property
@@ -196,6 +198,8 @@ _ALERT_THRESHOLDS = (
     ("AURORA_ALERT_STALE_MINUTES", "alert_stale_minutes", 1, 1440),
     ("AURORA_ALERT_PING_MS", "alert_ping_ms", 1, 60_000),
     ("AURORA_ALERT_FAILURES_PER_HOUR", "alert_failures_per_hour", 1, 1_000_000),
+    ("AURORA_ALERT_COMMAND_P95_MS", "alert_command_p95_ms", 1, 900_000),
+    ("AURORA_ALERT_LATE_PER_HOUR", "alert_late_per_hour", 1, 1_000_000),
 )
 
 

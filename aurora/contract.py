@@ -6,6 +6,7 @@ import csv
 import io
 import json
 
+from aurora.api.command_health_contract import command_health_to_dict
 from aurora.combine import daily_mean_change, kind_change
 from aurora.models import COIN_FLOWS, AlertRecord, HourBreakdown, Spread, Stats, iso_utc
 
@@ -72,6 +73,7 @@ def stats_to_dict(stats: Stats) -> dict:
         ],
         "alerts": alerts_to_list(stats.alerts),
         **glance_to_dict(stats),
+        "commandHealth": command_health_to_dict(bot.command_health),
     }
 
 

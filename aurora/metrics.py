@@ -28,6 +28,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import Engine
 
+from aurora.command_health.exposition import command_health_metrics
 from aurora.context import context_of
 from aurora.contract import stats_to_dict
 from aurora.models import ALERT_CONDITIONS, BOT_STATUSES, DatabaseStats, FiguresPreparing
@@ -118,11 +119,13 @@ class StatsCollector:
 
     def collect(self) -> Iterator[Metric]:
         try:
-            stats = stats_to_dict(self._service.current())
+            current = self._service.current()
         except StatsUnavailable:
             yield _gauge("aurora_stats_available", "1 once the database figures have been computed", 0)
             return
         yield _gauge("aurora_stats_available", "1 once the database figures have been computed", 1)
+        yield from command_health_metrics(current.bot.command_health)
+        stats = stats_to_dict(current)
         bot = stats["bot"]
         single = (
             ("aurora_guilds", "Servers the bot is in", stats["guilds"]["count"]),

@@ -12,12 +12,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal, get_args
 
+from aurora.command_health.figures import CommandHealth
+
 BotStatus = Literal["connected", "connecting", "reconnecting", "disconnected", "disabled"]
 # Why the bot is not on Discord: a rejected token is final (a new token needs a restart); the others
 # are retried with backoff for as long as the process runs.
 OfflineCause = Literal["rejected_token", "intent_refused", "discord_unreachable", "discord_error"]
 EventKind = Literal["success", "error", "info"]
-AlertCondition = Literal["bot_offline", "data_stale", "ping_high", "command_failures", "shard_down"]
+AlertCondition = Literal[
+    "bot_offline", "data_stale", "ping_high", "command_failures", "shard_down", "command_slow", "late_answers"
+]
 # The same values as tuples, for what lists them (the /metrics status gauge, the OpenAPI enums).
 BOT_STATUSES: tuple[BotStatus, ...] = get_args(BotStatus)
 OFFLINE_CAUSES: tuple[OfflineCause, ...] = get_args(OfflineCause)
@@ -75,6 +79,8 @@ class BotSnapshot:
     guild_count_month_ago: int | None = None
     command_failures: tuple[CommandCount, ...] = ()
     offline: BotOffline | None = None  # None while connected, connecting for the first time, or disabled
+    # Answer times, failures and late answers per command, and the gateway, over 24 h.
+    command_health: CommandHealth | None = None
 
     @property
     def running(self) -> bool:

@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from aurora.bot_commands import CommandServices
 from aurora.bot_runner import BotRunner
+from aurora.command_health.redis_window import RedisWindowStore
 from aurora.config import Settings
 from aurora.db import init_db, missing_tables
 from aurora.db_problems import database_problem
@@ -62,10 +63,14 @@ def prepare_database(engine: Engine, settings: Settings, clock: Clock) -> bool:
 
 
 def start_bot(
-    settings: Settings, engine: Engine, snapshots: SnapshotSink, service: StatsService, clock: Clock, **options
+    settings: Settings, engine: Engine, snapshots: SnapshotSink, service: StatsService, clock: Clock, *,
+    shared: SharedRedis | None = None, **options
 ) -> BotRunner:
+    """The bot thread, started; with `shared` Redis its health window outlives restarts."""
     if (refusal := bot_thread_refusal(settings)) is not None:
         raise StartupError(refusal)
+    if shared is not None:
+        options.setdefault("health_store", RedisWindowStore(shared.client, prefix=shared.prefix, health=shared.health))
     def balance(user_id: int) -> int | None:
         with engine.connect() as conn:
             return balance_of(conn, user_id)

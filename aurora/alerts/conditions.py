@@ -9,6 +9,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from aurora.command_health.figures import CommandHealth
 from aurora.config import Settings
 from aurora.models import AlertCondition, BotSnapshot, Stats, iso_utc
 
@@ -16,6 +17,8 @@ PING_WINDOW = timedelta(minutes=10)
 # A mean of fewer samples is one unlucky heartbeat (the first after a reconnect is often slow).
 PING_SAMPLES_NEEDED = 3
 FAILURE_WINDOW = timedelta(hours=1)
+# A 95th percentile of fewer runs is a handful of unlucky ones.
+SLOW_RUNS_NEEDED = 20
 NOT_CONNECTED = ("connecting", "reconnecting", "disconnected")
 
 
@@ -25,6 +28,8 @@ class Thresholds:
     stale: timedelta
     ping_ms: int
     failures_per_hour: int
+    command_p95_ms: int = 2000
+    late_per_hour: int = 5
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Thresholds:
@@ -33,6 +38,8 @@ class Thresholds:
             stale=timedelta(minutes=settings.alert_stale_minutes),
             ping_ms=settings.alert_ping_ms,
             failures_per_hour=settings.alert_failures_per_hour,
+            command_p95_ms=settings.alert_command_p95_ms,
+            late_per_hour=settings.alert_late_per_hour,
         )
 
     def hold(self, condition: AlertCondition) -> timedelta:
@@ -134,5 +141,33 @@ def active_conditions(
     if failures_last_hour > thresholds.failures_per_hour:
         found["command_failures"] = (
             f"{failures_last_hour} failed commands in the last hour (threshold {thresholds.failures_per_hour})."
+        )
+    if bot.running:
+        found.update(command_health_conditions(bot.command_health, thresholds))
+    return found
+
+
+def command_health_conditions(health: CommandHealth | None, thresholds: Thresholds) -> dict[AlertCondition, str]:
+    """`command_slow`: a command's p95 over the last 15 minutes (at least SLOW_RUNS_NEEDED runs) above
+    the threshold; `late_answers`: more late answers in the last hour than allowed."""
+    if health is None:
+        return {}
+    found: dict[AlertCondition, str] = {}
+    slow = [
+        row for row in health.commands
+        if row.recent_runs >= SLOW_RUNS_NEEDED and row.recent_p95_ms is not None
+        and row.recent_p95_ms > thresholds.command_p95_ms
+    ]
+    if slow:
+        worst = max(slow, key=lambda row: row.recent_p95_ms or 0)
+        others = f" and {len(slow) - 1} more" if len(slow) > 1 else ""
+        found["command_slow"] = (
+            f"/{worst.name}{others}: p95 {round(worst.recent_p95_ms or 0)} ms over the last 15 min "
+            f"({worst.recent_runs} runs; threshold {thresholds.command_p95_ms} ms)."
+        )
+    if health.late_last_hour > thresholds.late_per_hour:
+        found["late_answers"] = (
+            f"{health.late_last_hour} answers too late for Discord in the last hour "
+            f"(threshold {thresholds.late_per_hour})."
         )
     return found

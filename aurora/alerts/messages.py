@@ -15,6 +15,8 @@ TITLES: dict[AlertCondition, str] = {
     "ping_high": "High gateway latency",
     "command_failures": "Commands failing",
     "shard_down": "Shard down",
+    "command_slow": "Command slow",
+    "late_answers": "Answers too late for Discord",
 }
 STARTED_COLOUR = 0xE5484D
 RESOLVED_COLOUR = 0x30A46C

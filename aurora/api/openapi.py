@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 
+from aurora.api.command_health_contract import CSV_COLUMNS
 from aurora.api.schemas import (
     API_VERSION,
     NO_STORE,
@@ -131,6 +132,27 @@ def _hour_operation(access_control: bool, limit_headers: dict) -> dict:
     return operation
 
 
+def _csv_operation(summary: str, description: str, name: str, header_line: str, *, tag: str,
+                   access_control: bool, limit_headers: dict) -> dict:
+    """A CSV download: its header line first, an attachment named `aurora-<name>-<stats' time>.csv`."""
+    return _operation(
+        summary,
+        {
+            "description": description,
+            "headers": {
+                **NO_STORE,
+                **limit_headers,
+                "Content-Disposition": header(
+                    "an attachment named after the stats' time",
+                    {"type": "string", "pattern": rf'^attachment; filename="aurora-{name}-\d{{8}}T\d{{6}}Z\.csv"$'},
+                ),
+            },
+            "content": {"text/csv": {"schema": {"type": "string", "pattern": f"^{header_line}\r\n"}}},
+        },
+        unavailable=True, access_control=access_control, tag=tag,
+    )
+
+
 def _paths(access_control: bool, limit_headers: dict) -> dict:
     stats = _operation(
         "Current statistics",
@@ -141,21 +163,18 @@ def _paths(access_control: bool, limit_headers: dict) -> dict:
         },
         unavailable=True, access_control=access_control, tag="getStats",
     )
-    csv = _operation(
+    csv = _csv_operation(
         "The 24 hourly activity points as CSV",
-        {
-            "description": "`hour,commands,transactions`, one row per hour, oldest first (CRLF line ends).",
-            "headers": {
-                **NO_STORE,
-                **limit_headers,
-                "Content-Disposition": header(
-                    "an attachment named after the stats' time",
-                    {"type": "string", "pattern": r'^attachment; filename="aurora-activity-\d{8}T\d{6}Z\.csv"$'},
-                ),
-            },
-            "content": {"text/csv": {"schema": {"type": "string", "pattern": r"^hour,commands,transactions\r\n"}}},
-        },
-        unavailable=True, access_control=access_control, tag="getActivityCsv",
+        "`hour,commands,transactions`, one row per hour, oldest first (CRLF line ends).",
+        "activity", "hour,commands,transactions", tag="getActivityCsv", access_control=access_control,
+        limit_headers=limit_headers,
+    )
+    commands_csv = _csv_operation(
+        "The bot's answers per command over the last 24 h as CSV",
+        "`" + ",".join(CSV_COLUMNS) + "`, one row per registered command (or kind of component) answered in "
+        "the window; the header alone while no bot reports (CRLF line ends).",
+        "commands", ",".join(CSV_COLUMNS), tag="getCommandsCsv", access_control=access_control,
+        limit_headers=limit_headers,
     )
     realtime = _operation(
         "Live statistics as Server-Sent Events",
@@ -190,6 +209,7 @@ def _paths(access_control: bool, limit_headers: dict) -> dict:
         "/api/stats": {"get": stats, "head": _head_of(stats)},
         "/api/activity/hours/{hour}": {"get": hour, "head": _head_of(hour)},
         "/api/activity.csv": {"get": csv, "head": _head_of(csv)},
+        "/api/commands.csv": {"get": commands_csv, "head": _head_of(commands_csv)},
         "/api/stats/realtime": {"get": realtime, "head": _head_of(realtime)},
         "/api/openapi.json": {"get": document, "head": _head_of(document)},
     }

@@ -11,6 +11,7 @@ import logging
 from flask import Blueprint, Flask, Response, jsonify, request
 from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed
 
+from aurora.api.command_health_contract import command_health_csv
 from aurora.api.guards import api_method_error, echo_names, install_request_guards, raw_method, shortened
 from aurora.api.openapi import openapi_json
 from aurora.api.stream import STREAM_HEADER, StreamSlots, TooManyStreams
@@ -32,6 +33,7 @@ OPERATION_MEDIA_TYPES = {
     "stats_realtime": "text/event-stream",
     "openapi_document": "application/json",
     "activity_hour": "application/json",
+    "commands_csv": "text/csv",
 }
 API_BLUEPRINT = "api"
 API_ENDPOINTS = tuple(f"{API_BLUEPRINT}.{operation}" for operation in OPERATION_MEDIA_TYPES)
@@ -97,8 +99,7 @@ def create_api_blueprint() -> Blueprint:
         _, body = current
         return Response(body, mimetype="application/json", headers={"Cache-Control": "no-store"})
 
-    @api.route("/activity.csv", methods=API_METHODS, provide_automatic_options=False)
-    def activity_csv() -> Response:
+    def csv_download(name: str, to_csv) -> Response:
         reject_query_parameters()
         current = current_stats_or_503()
         if current is None:
@@ -106,13 +107,21 @@ def create_api_blueprint() -> Blueprint:
         stats, _ = current
         stamp = iso_utc(stats.generated_at).replace(":", "").replace("-", "")
         return Response(
-            activity_to_csv(stats),
+            to_csv(stats),
             mimetype="text/csv",
             headers={
-                "Content-Disposition": f'attachment; filename="aurora-activity-{stamp}.csv"',
+                "Content-Disposition": f'attachment; filename="aurora-{name}-{stamp}.csv"',
                 "Cache-Control": "no-store",
             },
         )
+
+    @api.route("/activity.csv", methods=API_METHODS, provide_automatic_options=False)
+    def activity_csv() -> Response:
+        return csv_download("activity", activity_to_csv)
+
+    @api.route("/commands.csv", methods=API_METHODS, provide_automatic_options=False)
+    def commands_csv() -> Response:
+        return csv_download("commands", lambda stats: command_health_csv(stats.bot.command_health))
 
     @api.route("/stats/realtime", methods=API_METHODS, provide_automatic_options=False)
     def stats_realtime() -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aurora.alerts.state import RESOLVED_SHOWN
+from aurora.command_health.figures import INTERACTION_KINDS
 from aurora.models import ALERT_CONDITIONS, BOT_STATUSES, COIN_FLOWS, EVENT_KINDS, OFFLINE_CAUSES
 from aurora.queries.events import RECENT_EVENTS_LIMIT
 from aurora.queries.scope import HOURS, TOP_COMMANDS_LIMIT
@@ -126,6 +127,7 @@ def stats_schema() -> dict:
                 ),
             },
             **glance_schemas(),
+            "commandHealth": command_health_schema(),
         }
     )
 
@@ -212,3 +214,41 @@ RATE_LIMIT_HEADERS = {
 }
 RETRY_AFTER = {"Retry-After": header("seconds until a retry can succeed (sent with 429 and 503 only)", SECONDS)}
 NO_STORE = {"Cache-Control": header("never cached", {"type": "string", "const": "no-store"})}
+
+
+def command_health_schema() -> dict:
+    ms = nullable({"type": "integer", "minimum": 0, "description": "ms from the interaction's creation"})
+    percent = {"type": "number", "minimum": 0, "maximum": 100}
+    command = object_schema(
+        {
+            "name": {"type": "string", "description": "a registered command, or (buttons), (selects), (modals), (unregistered)"},
+            "kind": {"type": "string", "enum": list(INTERACTION_KINDS)},
+            "runs": COUNT, "failures": COUNT, "failurePercent": percent,
+            "late": {**COUNT, "description": "answers Discord refused as too late (10062) or sent after 3 s"},
+            "p50Ms": ms, "p95Ms": ms, "p99Ms": ms,
+            "ackP95Ms": {**ms, "description": "to the first answer (ack), 95th percentile"},
+        }
+    )
+    hour = object_schema(
+        {"hour": {**TIMESTAMP, "pattern": r"^\d{4}-\d\d-\d\dT\d\d:00:00Z$"}, "runs": COUNT, "p95Ms": ms, "late": COUNT}
+    )
+    return nullable(
+        object_schema(
+            {
+                "since": {**TIMESTAMP, "description": "where the window starts: 24 h ago, or the bot's start without Redis"},
+                "commands": {"type": "array", "items": command},
+                "hours": {"type": "array", "items": hour, "minItems": HOURS, "maxItems": HOURS},
+                "lateLastHour": COUNT,
+                "gateway": object_schema(
+                    {
+                        "guildsJoined": COUNT, "guildsLeft": COUNT, "reconnects": COUNT, "resumes": COUNT,
+                        "connectedPercent": nullable({**percent, "description": "share of the window connected"}),
+                    }
+                ),
+                "process": object_schema(
+                    {"rssBytes": nullable(COUNT), "cpuPercent": nullable({"type": "number", "minimum": 0})}
+                ),
+            },
+            description="The bot's answers per command and its gateway over the last 24 h; null without a bot",
+        )
+    )

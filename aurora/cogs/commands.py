@@ -2,8 +2,9 @@
 
 Every completed command (slash or prefixed) becomes a `COMMAND_RUN` row through the
 `CommandRecorder` (which only queues on this loop; its own thread writes) and moves the bot's
-last-command time. A failed slash command is counted per name and, unless it already answered,
-told "Sorry" instead of leaving Discord's "the application did not respond".
+last-command time. A failed slash command is counted per name and, unless it already answered
+(or Discord refuses any answer now), told "Sorry" instead of leaving Discord's "the application did
+not respond"; bot health (`aurora.cogs.health`) hears of every failure.
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ if TYPE_CHECKING:
     from aurora.bot import AuroraBot
 
 log = logging.getLogger(__name__)
+
+# Discord's codes for an answer it refuses, and what each means for the bot's admin.
+ANSWER_REFUSED = {
+    10062: "answered too late: Discord had already told the user the interaction failed (10062)",
+    40060: "answered twice: the interaction was already acknowledged (40060)",
+}
 
 
 class CommandLog(commands.Cog):
@@ -60,6 +67,15 @@ class CommandLog(commands.Cog):
     async def on_tree_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         name = interaction.command.qualified_name if interaction.command else "unknown"
         self.bot.state.command_failed(name)
-        log.warning("command /%s failed: %s", name, error.__class__.__name__)
-        if not interaction.response.is_done():
-            await interaction.response.send_message("Sorry, that command failed.", ephemeral=True)
+        cause = getattr(error, "original", error)
+        if isinstance(cause, discord.HTTPException) and cause.code in ANSWER_REFUSED:
+            # Discord no longer takes an answer to this interaction: saying "Sorry" would fail the same way.
+            log.warning("command /%s: %s", name, ANSWER_REFUSED[cause.code])
+        else:
+            log.warning("command /%s failed: %s", name, error.__class__.__name__)
+            if not interaction.response.is_done():
+                try:
+                    await interaction.response.send_message("Sorry, that command failed.", ephemeral=True)
+                except discord.HTTPException as answer_error:
+                    log.warning("command /%s: the failure could not be answered (HTTP %s)", name, answer_error.status)
+        self.bot.health.tracker.finished(interaction.id, failed=True)

@@ -16,6 +16,7 @@ from aurora.api.stream import event_id
 from aurora.contract import alerts_to_list
 from aurora.layouts import ids
 from aurora.layouts.alerts_strip import alert_strip
+from aurora.layouts.bot_health import register_bot_health_callbacks
 from aurora.layouts.components import event_items, shard_items, top_command_items
 from aurora.layouts.day_callbacks import (
     DAY_OUTPUTS,
@@ -193,3 +194,4 @@ def register_callbacks(app: Dash) -> None:
         return live_streams_state()
 
     register_day_callbacks(app)
+    register_bot_health_callbacks(app)

@@ -51,3 +51,11 @@ ZONE_CHOICE = "zone-choice"
 ZONE_TOGGLE = "zone-toggle"
 BROWSER_ZONE = "browser-zone"
 ZONE_NOTE = "zone-note"
+
+# Bot health: the per-command table (sorted by the chosen column), its 24-h line, the gateway line.
+BOT_HEALTH = "bot-health"
+BOT_HEALTH_SORT = "bot-health-sort"
+BOT_HEALTH_TABLE = "bot-health-table"
+BOT_HEALTH_CHART = "bot-health-chart"
+BOT_HEALTH_SUMMARY = "bot-health-summary"
+BOT_HEALTH_SINCE = "bot-health-since"

@@ -60,6 +60,7 @@ BY_COMPONENT = {
     (ids.RENDERED_STATS, "data"): TEXT,
     (ids.ZONE_CHOICE, "data"): TEXT,  # "utc" or "local"; anything else reads as local
     (ids.BROWSER_ZONE, "data"): OBJECT,  # {"zone": an IANA name} (assets/day.js)
+    (ids.BOT_HEALTH_SORT, "value"): TEXT,  # a column of the bot health table; anything else sorts by p95
 }
 
 

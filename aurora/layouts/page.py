@@ -8,6 +8,7 @@ from dash import dcc, html
 from aurora.contract import alerts_to_list
 from aurora.layouts import ids
 from aurora.layouts.alerts_strip import alert_strip
+from aurora.layouts.bot_health import bot_health_section
 from aurora.layouts.day_page import (
     below_chart,
     chart_title,
@@ -185,6 +186,7 @@ def build_layout(refresh_seconds: int, stats: Stats | None = None) -> html.Div:
                             ),
                         ],
                     ),
+                    bot_health_section(),
                 ],
             ),
             *day_stores(),

@@ -61,7 +61,8 @@ class BotProcess:
             service = self._service = stats_service(
                 settings, self._engine, self._publisher, self._shared, demo=demo, clock=self._clock
             )
-            self._runner = start_bot(settings, self._engine, self._publisher, service, self._clock, **self._bot_options)
+            self._runner = start_bot(settings, self._engine, self._publisher, service, self._clock,
+                                     shared=self._shared, **self._bot_options)
         except BaseException:
             self.stop()
             raise

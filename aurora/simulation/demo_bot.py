@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from aurora.config import Settings
 from aurora.scaleout.roles import bot_thread_refusal
 from aurora.seams import Clock
+from aurora.simulation.answer_times import AnswerTimes
 from aurora.simulation.director import Director, Rhythm
 from aurora.simulation.server import SimulatedDiscord
 
@@ -64,6 +65,7 @@ def start_simulation(clock: Clock, *, seed: int | None = None, rhythm: Rhythm | 
         token=secrets.token_urlsafe(24),  # never leaves the process; the bot thread's name derives from it
         guilds=[sizes.randint(*rhythm.members) for _ in range(rhythm.guilds)],
         heartbeat_interval_ms=rhythm.heartbeat_interval_ms, bot_name=BOT_NAME, thread_name=SERVER_THREAD,
+        answer_times=AnswerTimes(seed),
     )
     director = Director(discord, clock, rhythm=rhythm, seed=seed, poll_seconds=poll_seconds)
     discord.start()

@@ -9,6 +9,7 @@ A mixin of `SimulatedDiscord`: the handlers read and write its state on its loop
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
@@ -88,8 +89,9 @@ class GatewayHandlers:
         await self._dispatch_guild(guild_id, "GUILD_DELETE", {"id": str(guild_id)})
 
     async def _send_interaction(self: SimulatedDiscord, name: str, guild_id: int | None, user_id: int | None,
-                                options: list[dict[str, Any]] | None) -> int:
-        iid, token = self._ids.new("interaction"), uuid.uuid4().hex
+                                options: list[dict[str, Any]] | None, age_seconds: float) -> int:
+        created = time.time() - age_seconds  # Discord's own clock, not the app's
+        iid, token = self._ids.at(created), uuid.uuid4().hex
         d = payloads.interaction(iid, token, self.application_id, self._command_id(name), name, options)
         if guild_id is not None:
             guild = self._guilds[guild_id]
@@ -101,7 +103,8 @@ class GatewayHandlers:
             channel = self.shapes.dm_channel(user_id)
             d.update(user=self.shapes.user(user_id), context=1)
         d.update(channel=channel, channel_id=channel["id"])
-        self._interactions[token] = {"id": iid, "channel_id": channel["id"], "original": None}
+        self._interactions[token] = {"id": iid, "channel_id": channel["id"], "original": None, "created": created,
+                                     "acked": False}
         while len(self._interactions) > OPEN_INTERACTIONS:
             self._interactions.popitem(last=False)
         await self._dispatch_guild(guild_id or 0, "INTERACTION_CREATE", d)  # id 0 -> shard 0, like DMs

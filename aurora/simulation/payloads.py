@@ -22,14 +22,23 @@ ALL_PERMISSIONS = "1071698660929"
 _KIND_OFFSET = {"guild": 0, "user": 1 << 24, "interaction": 2 << 24, "message": 3 << 24, "command": 4 << 24}
 
 
+DISCORD_EPOCH_MS = 1_420_070_400_000
+
+
 class Snowflakes:
     """Distinct Discord-style ids, one counter per kind of object."""
 
     def __init__(self) -> None:
         self._counters = {kind: itertools.count(1) for kind in _KIND_OFFSET}
+        self._increment = itertools.count()
 
     def new(self, kind: str) -> int:
         return (_BASE_MS + _KIND_OFFSET[kind] + next(self._counters[kind])) << 22
+
+    def at(self, unix_seconds: float) -> int:
+        """An id whose timestamp is `unix_seconds`, as Discord gives interactions: the bot reads
+        their creation time from it."""
+        return (int(unix_seconds * 1000) - DISCORD_EPOCH_MS) << 22 | next(self._increment) % (1 << 22)
 
 
 @dataclass
@@ -49,8 +58,8 @@ def json_response(data: Any, status: int = 200) -> web.Response:
     return web.Response(body=json.dumps(data).encode(), status=status, content_type="application/json")
 
 
-def error_response(status: int, text: str) -> web.Response:
-    return json_response({"message": f"{status}: {text}", "code": 0}, status)
+def error_response(status: int, text: str, code: int = 0) -> web.Response:
+    return json_response({"message": f"{status}: {text}", "code": code}, status)
 
 
 def frame(op: int, d: Any, s: int | None = None, t: str | None = None) -> str:

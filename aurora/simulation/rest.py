@@ -6,7 +6,9 @@ A mixin of `SimulatedDiscord`: the handlers read and write its state on its loop
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -15,6 +17,11 @@ from aurora.simulation.payloads import API, error_response, json_response
 
 if TYPE_CHECKING:
     from aurora.simulation.server import SimulatedDiscord
+
+# Discord takes the first answer to an interaction within 3 s of its creation, and one answer only.
+ANSWER_LIMIT_SECONDS = 3.0
+UNKNOWN_INTERACTION = 10062
+ALREADY_ACKNOWLEDGED = 40060
 
 
 class RestHandlers:
@@ -74,8 +81,15 @@ class RestHandlers:
         with self._lock:
             self._responses.append({"interaction_id": iid, "token": token, "body": body})
         info = self._interactions.get(token)
-        if info is None or info["id"] != iid:
-            return error_response(404, "Unknown interaction")
+        if info is None or info["id"] != iid or time.time() - info["created"] > ANSWER_LIMIT_SECONDS:
+            return error_response(404, "Unknown interaction", UNKNOWN_INTERACTION)
+        if info["acked"]:
+            return error_response(400, "Interaction has already been acknowledged.", ALREADY_ACKNOWLEDGED)
+        if self.answer_times is not None:
+            await asyncio.sleep(self.answer_times.callback_delay())
+            if self.answer_times.callback_fails():
+                return error_response(500, "Internal Server Error")  # not taken: a retry may answer
+        info["acked"] = True
         # discord.py needs {"interaction": {"id"}}; an empty body fails the command.
         answer: dict[str, Any] = {"interaction": {"id": str(iid), "type": 2,
                                                   "response_message_loading": body.get("type") == 5}}
@@ -97,6 +111,8 @@ class RestHandlers:
         if request.method == "GET":
             return json_response(info["original"]) if info["original"] else error_response(404, "Unknown Message")
         body = await self._body(request)
+        if self.answer_times is not None and request.method == "POST":
+            await asyncio.sleep(self.answer_times.followup_delay())
         with self._lock:
             self._followups.append({"interaction_id": info["id"], "token": token, "method": request.method,
                                     "body": body})

@@ -23,6 +23,7 @@ from typing import Any, Self, TypeVar
 
 from aiohttp import web
 
+from aurora.simulation.answer_times import AnswerTimes
 from aurora.simulation.gateway import Connection, GatewayHandlers, Session
 from aurora.simulation.payloads import API, Guild, Shapes, Snowflakes, error_response, frame
 from aurora.simulation.rest import RestHandlers
@@ -42,8 +43,9 @@ class SimulatedDiscord(RestHandlers, GatewayHandlers):
     def __init__(self, *, token: str = "fake-token", guilds: int | Sequence[int] = 1, members: int = 3,
                  heartbeat_interval_ms: int = 200, ack_heartbeats: bool = True, shards: int = 1,
                  bot_name: str = "aurora-test-bot", ack_delay: Callable[[], float] | None = None,
-                 thread_name: str = "simulated-discord") -> None:
+                 thread_name: str = "simulated-discord", answer_times: AnswerTimes | None = None) -> None:
         self.token = token
+        self.answer_times = answer_times  # None: every answer at once, none refused but by the rules
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.ack_heartbeats = ack_heartbeats  # read on every heartbeat, so settable at runtime
         self.ack_delay = ack_delay
@@ -188,9 +190,14 @@ class SimulatedDiscord(RestHandlers, GatewayHandlers):
         self._call(self._remove_guild(guild_id))
 
     def send_interaction(self, command_name: str, guild_id: int | None = None, user_id: int | None = None,
-                         options: list[dict[str, Any]] | None = None) -> int:
-        """Dispatch a slash-command INTERACTION_CREATE (type 2); ``guild_id=None`` means a DM."""
-        return self._call(self._send_interaction(command_name, guild_id, user_id, options))
+                         options: list[dict[str, Any]] | None = None, *, age_seconds: float | None = None) -> int:
+        """Dispatch a slash-command INTERACTION_CREATE (type 2); ``guild_id=None`` means a DM.
+
+        ``age_seconds``: how long ago Discord created it (its id says when) as the bot receives it;
+        answers more than ANSWER_LIMIT_SECONDS after creation get 10062, as from Discord."""
+        if age_seconds is None:
+            age_seconds = self.answer_times.delivery_age() if self.answer_times else 0.0
+        return self._call(self._send_interaction(command_name, guild_id, user_id, options, age_seconds))
 
     # ----- internals -------------------------------------------------------------------------
     def _call(self, coro: Any, timeout: float = 5.0) -> Any:

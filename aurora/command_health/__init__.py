@@ -1,0 +1,10 @@
+"""Bot health as the bot measures it: how long each interaction took to be answered and finished,
+which failed, which Discord saw answered too late, and how the gateway connection fared.
+
+- `figures`: the frozen values that travel in the bot snapshot.
+- `histogram`: fixed duration buckets and the percentiles read from them.
+- `window`: 5-minute slots over a rolling 24 h (bounded), summed into `figures`.
+- `discord_time`: the host clock's offset from Discord's, from the `Date` of Discord's answers.
+- `tracker`: one interaction from its creation to its answer and its end, counted once.
+- `redis_window`: the window kept in Redis so a restart keeps it.
+"""

@@ -1,0 +1,199 @@
+"""The "Bot health" section: per-command answers over 24 h (sortable, the worst rows marked with
+text and an icon as well as colour), a 24-h line of p95 and late answers per hour, and the
+gateway's connected share and reconnects. Filled by its own callback at each refresh."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import plotly.graph_objects as go
+from dash import Dash, Input, Output, dcc, html
+
+from aurora.api.command_health_contract import failure_percent
+from aurora.api.routes import stats_service
+from aurora.command_health.figures import CommandHealth, CommandTiming
+from aurora.layouts import ids
+from aurora.layouts.day_callbacks import ZONE_INPUTS
+from aurora.layouts.figures import COMMAND_COLOUR, GRID_COLOUR, TEXT_COLOUR, chart_hours, hover_labels
+from aurora.layouts.formatting import clock_time, shown_text
+from aurora.layouts.zones import UTC_VIEW, ViewZone, view_zone
+from aurora.models import Stats
+from aurora.service import StatsUnavailable
+
+LATE_COLOUR = "#D55E00"  # Okabe-Ito vermillion, apart from the p95 line's blue for any colour vision
+FAILING_PERCENT = 5.0
+WINDOW = timedelta(hours=24)
+SORTS = {
+    "p95": ("Slowest", lambda row: -(row.p95_ms or 0)),
+    "failures": ("Most failures", lambda row: -failure_percent(row)),
+    "late": ("Most late", lambda row: -row.late),
+    "runs": ("Most runs", lambda row: -row.runs),
+    "name": ("Name", lambda row: row.name),
+}
+DEFAULT_SORT = "p95"
+COLUMNS = ("Command", "Runs", "p50", "p95", "p99", "Failures", "Late", "Marks")
+LOADING = "Loading…"
+NO_BOT = "No figures from the bot: it is not running, or has not reported yet."
+WAITING = "Waiting for the first figures…"
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value / 1000:.1f} s" if value >= 1000 else f"{round(value)} ms"
+
+
+def marks(row: CommandTiming, slowest: str | None) -> list[str]:
+    """What makes a row one of the worst, in words (each with an icon; the row is coloured too)."""
+    found = []
+    if row.name == slowest:
+        found.append("▲ slowest")
+    if failure_percent(row) >= FAILING_PERCENT:
+        found.append("✖ failing")
+    if row.late:
+        found.append("⏱ late answers")
+    return found
+
+
+def table(health: CommandHealth, sort: str | None) -> html.Table | html.P:
+    if not health.commands:
+        return html.P("No commands answered in this window.", className="muted")
+    _, key = SORTS.get(sort or "", SORTS[DEFAULT_SORT])
+    timed = [row for row in health.commands if row.p95_ms is not None]
+    slowest = max(timed, key=lambda row: row.p95_ms or 0).name if len(timed) > 1 else None
+    body = []
+    for row in sorted(health.commands, key=lambda row: (key(row), row.name)):
+        row_marks = marks(row, slowest)
+        name = shown_text(row.name)
+        body.append(
+            html.Tr(
+                className="worst" if row_marks else None,
+                children=[
+                    html.Th(html.Bdi(name.text), scope="row", title=name.title),
+                    html.Td(f"{row.runs:,}"),
+                    html.Td(_ms(row.p50_ms)),
+                    html.Td(_ms(row.p95_ms)),
+                    html.Td(_ms(row.p99_ms)),
+                    html.Td(f"{failure_percent(row):.1f} %"),
+                    html.Td(f"{row.late:,}"),
+                    html.Td(", ".join(row_marks)),
+                ],
+            )
+        )
+    return html.Table(
+        className="data-table bot-health-table",
+        children=[
+            html.Caption(f"Sorted: {SORTS.get(sort or '', SORTS[DEFAULT_SORT])[0].lower()} first; times from creation to end"),
+            html.Thead(html.Tr([html.Th(column, scope="col") for column in COLUMNS])),
+            html.Tbody(body),
+        ],
+    )
+
+
+def health_figure(health: CommandHealth | None, zone: ViewZone = UTC_VIEW) -> go.Figure:
+    hours = list(health.hours) if health else []
+    x = chart_hours(hours)
+    figure = go.Figure(
+        data=[
+            go.Bar(name="Late answers", x=x, y=[hour.late for hour in hours], yaxis="y2", marker_color=LATE_COLOUR,
+                   hovertext=hover_labels(hours, zone), hovertemplate="%{hovertext}<br>%{y:,d} late<extra></extra>"),
+            go.Scatter(name="p95 (ms)", x=x, y=[hour.p95_ms for hour in hours], mode="lines+markers",
+                       line={"color": COMMAND_COLOUR, "width": 2}, connectgaps=False,
+                       hovertext=hover_labels(hours, zone),
+                       hovertemplate="%{hovertext}<br>p95 %{y:,.0f} ms<extra></extra>"),
+        ]
+    )
+    figure.update_layout(
+        template=go.layout.Template(), height=220, margin={"l": 48, "r": 40, "t": 8, "b": 32},
+        paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
+        font={"color": TEXT_COLOUR, "family": "Inter, system-ui, sans-serif"},
+        legend={"orientation": "h", "y": 1.18, "x": 0}, hovermode="closest", uirevision="bot-health",
+        yaxis={"title": "p95, ms", "gridcolor": GRID_COLOUR, "rangemode": "tozero"},
+        yaxis2={"title": "late", "overlaying": "y", "side": "right", "rangemode": "tozero", "showgrid": False,
+                "tickformat": ",d"},
+    )
+    labels = zone.hour_labels([hour.hour for hour in hours])
+    ticks = list(range(0, len(hours), 3))
+    figure.update_xaxes(showgrid=False, tickmode="array", tickvals=[x[i] for i in ticks], ticktext=[labels[i] for i in ticks])
+    return figure
+
+
+def summary_text(health: CommandHealth) -> str:
+    gateway = health.gateway
+    parts = [
+        f"Connected {gateway.connected_share * 100:.1f} % of the window" if gateway.connected_share is not None
+        else "Connected share not known yet",
+        f"{gateway.reconnects:,} reconnects, {gateway.resumes:,} resumes",
+        f"servers +{gateway.guilds_joined:,} / −{gateway.guilds_left:,}",
+        f"{health.late_last_hour:,} late answers in the last hour",
+    ]
+    if health.rss_bytes is not None:
+        parts.append(f"memory {health.rss_bytes / 2**20:,.0f} MB")
+    if health.cpu_percent is not None:
+        parts.append(f"CPU {health.cpu_percent:.1f} %")
+    return " · ".join(parts)
+
+
+def since_text(health: CommandHealth, now, zone: ViewZone) -> str:
+    """Said only when the window holds less than 24 h (a restart without Redis started it afresh)."""
+    if health.since > now - WINDOW + timedelta(minutes=5):
+        return f"Since {clock_time(health.since, zone)}: the bot restarted and its window fills up to 24 h."
+    return ""
+
+
+def section_values(stats: Stats | None, sort: str | None, zone: ViewZone = UTC_VIEW) -> list:
+    """[table, figure, summary, since] for the section's outputs."""
+    if stats is None:
+        return [html.P(WAITING, className="muted"), health_figure(None, zone), "", ""]
+    health = stats.bot.command_health
+    if health is None:
+        return [html.P(NO_BOT, className="muted"), health_figure(None, zone), "", ""]
+    return [table(health, sort), health_figure(health, zone), summary_text(health),
+            since_text(health, stats.bot.taken_at, zone)]
+
+
+def bot_health_section() -> html.Section:
+    """The section's frame; its callback fills it at load (once: the figures ride in one answer,
+    not also in the layout) and at each refresh tick."""
+    return html.Section(
+        id=ids.BOT_HEALTH,
+        className="card bot-health",
+        **{"aria-labelledby": f"{ids.BOT_HEALTH}-title"},
+        children=[
+            html.Div(
+                className="card-head",
+                children=[
+                    html.H2("Bot health, last 24 hours", id=f"{ids.BOT_HEALTH}-title"),
+                    dcc.RadioItems(
+                        id=ids.BOT_HEALTH_SORT, value=DEFAULT_SORT, inline=True, className="sort-choice",
+                        options=[{"label": label, "value": value} for value, (label, _) in SORTS.items()],
+                    ),
+                ],
+            ),
+            html.P(id=ids.BOT_HEALTH_SINCE, className="muted"),
+            html.Div(html.P(LOADING, className="muted"), id=ids.BOT_HEALTH_TABLE, className="table-wrap"),
+            dcc.Graph(id=ids.BOT_HEALTH_CHART, config={"displayModeBar": False, "responsive": True},
+                      style={"height": "220px"}),
+            html.P(id=ids.BOT_HEALTH_SUMMARY, className="muted"),
+        ],
+    )
+
+
+def register_bot_health_callbacks(app: Dash) -> None:
+    @app.callback(
+        Output(ids.BOT_HEALTH_TABLE, "children"),
+        Output(ids.BOT_HEALTH_CHART, "figure"),
+        Output(ids.BOT_HEALTH_SUMMARY, "children"),
+        Output(ids.BOT_HEALTH_SINCE, "children"),
+        # The interval, not the live stream: bot health moves with the bot's snapshots, and a second
+        # rendering per stream event would double what a page load carries.
+        Input(ids.REFRESH_INTERVAL, "n_intervals"),
+        Input(ids.BOT_HEALTH_SORT, "value"),
+        *ZONE_INPUTS,
+    )
+    def refresh_bot_health(_n_intervals, sort, choice, browser) -> list:
+        try:
+            stats = stats_service().current()
+        except StatsUnavailable:
+            stats = None
+        return section_values(stats, sort, view_zone(choice, browser))

@@ -1,0 +1,74 @@
+"""The "Bot health" section: its table, marks, sorting, line and since-note as plain values, and
+rendered in Chromium from a snapshot shared through Redis, without console errors."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from aurora.command_health.window import HealthWindow, Run
+from aurora.layouts import ids
+from aurora.layouts.bot_health import section_values
+from aurora.scaleout.snapshots import RedisSnapshotStore
+from tests.support import NOW, connected_snapshot
+from tests.test_command_health_api import health_snapshot
+from tests.test_page import CONNECTED, stats_with
+
+pytestmark = pytest.mark.clock
+
+
+def rows_of(table) -> list[list[str]]:
+    return [[cell.children if isinstance(cell.children, str) else cell.children.children for cell in row.children]
+            for row in table.children[2].children]
+
+
+def test_the_table_marks_the_worst_rows_in_words_and_sorts_by_the_chosen_column():
+    stats = stats_with(health_snapshot())
+    table, figure, summary, since = section_values(stats, "p95")
+    rows = rows_of(table)
+    assert [row[0] for row in rows] == ["stats", "(buttons)", "ping"]
+    assert rows[0][-1] == "▲ slowest, ✖ failing, ⏱ late answers" and rows[0][5] == "100.0 %"
+    assert rows[2][-1] == ""  # ping: nothing wrong
+    assert [row[0] for row in rows_of(section_values(stats, "name")[0])] == ["(buttons)", "ping", "stats"]
+    assert [row[0] for row in rows_of(section_values(stats, "<script>")[0])] == ["stats", "(buttons)", "ping"]
+    assert [trace.name for trace in figure.data] == ["Late answers", "p95 (ms)"] and len(figure.data[0].x) == 24
+    assert "1 reconnects" in summary and "Connected 100.0 %" in summary
+    assert since == ""  # a full 24 h
+
+
+def test_without_a_bot_or_figures_the_section_says_so():
+    assert "not running" in section_values(stats_with(CONNECTED), None)[0].children
+    assert "Waiting" in section_values(None, None)[0].children
+
+
+def test_after_a_restart_without_redis_the_section_says_since_when():
+    window = HealthWindow(NOW - timedelta(hours=2))
+    window.add_run(NOW, Run("ping", "slash", end_ms=80, ack_ms=50, failed=False, late=False))
+    stats = stats_with(connected_snapshot(command_health=window.summary(NOW)))
+    since = section_values(stats, None)[3]
+    assert since.startswith("Since ") and "12:37 UTC" in since
+
+
+@pytest.fixture
+def database_url(sqlite_url):
+    return sqlite_url
+
+
+@pytest.mark.browser
+def test_the_section_renders_and_sorts_in_chromium(page, make_app, live_server, web_role, redis_client, clock):
+    app = make_app(**web_role)
+    RedisSnapshotStore(redis_client, prefix=web_role["redis_prefix"], ttl_seconds=30, clock=clock).publish(
+        health_snapshot()
+    )
+    server = live_server(app)
+    page.goto(server.url + "/")
+    first_row = page.locator(f"#{ids.BOT_HEALTH_TABLE} tbody tr").first
+    first_row.locator("th", has_text="stats").wait_for(timeout=15_000)
+    assert "worst" in first_row.get_attribute("class")
+    assert "✖ failing" in first_row.inner_text()
+    page.get_by_label("Name").check()
+    first_row.locator("th", has_text="(buttons)").wait_for(timeout=10_000)
+    page.wait_for_selector(f"#{ids.BOT_HEALTH_CHART} .main-svg")
+    assert "reconnects" in page.locator(f"#{ids.BOT_HEALTH_SUMMARY}").inner_text()
+    assert page.console_errors == []
