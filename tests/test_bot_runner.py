@@ -161,12 +161,13 @@ def test_what_ends_a_login_is_told_apart():
 
 
 class StopTimingRecorder(CommandRecorder):
-    """A real recorder that notes the time its stop was given."""
+    """A real recorder that notes the time its first stop was given."""
 
     stop_timeout: float | None = None
 
     def stop(self, timeout: float = 5.0) -> None:
-        self.stop_timeout = timeout
+        if self.stop_timeout is None:
+            self.stop_timeout = timeout
         super().stop(timeout)
 
 
