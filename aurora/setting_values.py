@@ -70,6 +70,11 @@ def parse_database_url(name: str, raw: str) -> str:
 def parse_url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
     value = raw.strip().rstrip("/")
     if not re.match(rf"^({'|'.join(schemes)})://[^/\s]+", value):
+        if "@" in raw:
+            # What comes before the host may be a user and password (redis://:password@host).
+            hidden = "...@" + raw.rsplit("@", 1)[1]
+            raise SettingsError(f"{name}={hidden!r} must be a {' or '.join(schemes)} URL (what comes before '@' "
+                                "is not shown: it may hold a password)")
         raise SettingsError(f"{name}={raw!r} must be a {' or '.join(schemes)} URL")
     return value
 

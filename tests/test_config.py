@@ -195,6 +195,15 @@ def test_a_bad_scale_out_setting_is_one_clear_line(env, starts_with, mentions):
     assert "\n" not in message
 
 
+@pytest.mark.parametrize("raw", ["redis:/:s3cret-pass@cache:6379/0", "unix://user:s3cret-pass@/run/redis.sock"])
+def test_a_refused_redis_url_never_shows_its_password(raw):
+    with pytest.raises(SettingsError) as raised:
+        settings_from_mapping({"REDIS_URL": raw})
+    message = str(raised.value)
+    assert message.startswith("REDIS_URL=") and "redis or rediss" in message
+    assert "s3cret" not in message and "user" not in message
+
+
 def test_role_web_without_redis_stops_startup_with_one_line(tmp_path):
     result = run_app(tmp_path, {"AURORA_ROLE": "web"})
     assert result.returncode == 2
