@@ -183,6 +183,8 @@ def test_roles_and_redis_are_parsed():
          "never starts the bot"),
         ({"REDIS_URL": "http://cache:6379"}, "REDIS_URL", "redis or rediss"),
         ({"REDIS_URL": "redis://"}, "REDIS_URL", "redis or rediss"),
+        ({"REDIS_URL": "redis://:pw@cache:abc/0"}, "REDIS_URL", "port after the host"),
+        ({"REDIS_URL": "redis://cache:70000"}, "REDIS_URL", "port after the host"),
         ({"AURORA_REDIS_PREFIX": "has space"}, "AURORA_REDIS_PREFIX", "letters, digits"),
         ({"AURORA_BOT_TTL_SECONDS": "1"}, "AURORA_BOT_TTL_SECONDS", "out of range"),
     ],
