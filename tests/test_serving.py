@@ -140,6 +140,7 @@ def test_an_app_server_that_is_down_gets_503_json(tmp_path):
     with nginx_proxy(tmp_path / "nginx", free_port()) as proxy:  # nothing listens there
         status, headers, body = exchange(proxy.connect(), get("/api/stats"))
     assert status == 503 and headers["retry-after"] == "5"
+    assert headers["strict-transport-security"] == "max-age=31536000"  # its own add_header drops the server's
     assert json.loads(body)["error"]["status"] == 503
 
 
