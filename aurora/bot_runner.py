@@ -9,6 +9,7 @@ imports Dash.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 import logging
 import threading
@@ -33,6 +34,9 @@ log = logging.getLogger(__name__)
 RETRY_SECONDS = 2.0
 RETRY_CAP_SECONDS = 120.0
 STOP_CHECK_SECONDS = 0.25
+# Of a stop's budget, what closing the bot may never take from writing its queued records: a bot
+# stuck closing (a silent gateway) must not send a healthy database's records to the spool.
+RECORDER_FLOOR_SECONDS = 1.0
 
 
 class BotAlreadyRunning(SettingsError):
@@ -115,15 +119,17 @@ class BotRunner:
         """Close the gateway connection, stop the thread, and write the queued command records (or
         keep them for the next start), all within `timeout`; safe to call more than once."""
         deadline = time.monotonic() + timeout
+        closing_deadline = deadline - min(RECORDER_FLOOR_SECONDS, timeout / 3)
         self._stopping.set()
         loop, bot = self._loop, self._bot
         if loop is not None and bot is not None and self._thread.is_alive() and not loop.is_closed():
             try:
-                asyncio.run_coroutine_threadsafe(bot.close(), loop).result(_left(deadline))
-            except (TimeoutError, RuntimeError, asyncio.CancelledError) as error:
+                asyncio.run_coroutine_threadsafe(bot.close(), loop).result(_left(closing_deadline))
+            # The loop may end (cancelling the close) while this waits: that is a stop too.
+            except (TimeoutError, RuntimeError, asyncio.CancelledError, concurrent.futures.CancelledError) as error:
                 log.warning("bot did not close cleanly: %s", error.__class__.__name__)
         if self._thread.ident is not None:
-            self._thread.join(_left(deadline))
+            self._thread.join(_left(closing_deadline))
         self._recorder.stop(_left(deadline))
 
     @property

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from limits import parse_many
 
@@ -70,7 +71,17 @@ def parse_database_url(name: str, raw: str) -> str:
 def parse_url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
     value = raw.strip().rstrip("/")
     if not re.match(rf"^({'|'.join(schemes)})://[^/\s]+", value):
+        if "@" in raw:
+            # What comes before the host may be a user and password (redis://:password@host).
+            hidden = "...@" + raw.rsplit("@", 1)[1]
+            raise SettingsError(f"{name}={hidden!r} must be a {' or '.join(schemes)} URL (what comes before '@' "
+                                "is not shown: it may hold a password)")
         raise SettingsError(f"{name}={raw!r} must be a {' or '.join(schemes)} URL")
+    try:
+        # What the clients read the port with: a bad one would raise there, at startup.
+        _ = urlsplit(value).port
+    except ValueError:
+        raise SettingsError(f"{name}: the port after the host must be a number from 0 to 65535") from None
     return value
 
 

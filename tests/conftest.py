@@ -248,13 +248,14 @@ def make_runner(bot_engine, clock):
     """Bot runners for a fake Discord (started unless asked not to), all stopped after the test."""
     runners = []
 
-    def build(fake, sink, *, token=None, stats=no_stats, balance_of=no_balance, start=True, **options) -> BotRunner:
+    def build(fake, sink, *, token=None, stats=no_stats, balance_of=no_balance, start=True, recorder=None,
+              **options) -> BotRunner:
         settings = Settings(
             database_url=str(bot_engine.url), discord_token=token or fake.token,
             discord_api_base=fake.api_base, discord_gateway_url=fake.gateway_url,
         )
         runner = BotRunner(
-            settings, sink, CommandRecorder(bot_engine),
+            settings, sink, recorder or CommandRecorder(bot_engine),
             CommandServices(stats=stats, balance_of=balance_of), clock=clock, **{**FAST_BOT_OPTIONS, **options},
         )
         runners.append(runner)

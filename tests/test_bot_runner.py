@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import aiohttp
 import discord
@@ -11,6 +12,7 @@ import pytest
 
 from aurora.bot_runner import BotAlreadyRunning, bot_thread_name, offline_cause
 from aurora.models import BotOffline
+from aurora.recorder import CommandRecorder
 from aurora.simulation.payloads import API
 from aurora.simulation.server import SimulatedDiscord
 from tests.fakes.snapshot_sink import RecordingSink, wait_for
@@ -155,3 +157,42 @@ def test_what_ends_a_login_is_told_apart():
     assert offline_cause(aiohttp.ServerDisconnectedError()) == offline_cause(TimeoutError()) == "discord_unreachable"
     assert offline_cause(discord.PrivilegedIntentsRequired(None)) == "intent_refused"
     assert offline_cause(discord.DiscordException("something else")) == "discord_error"
+
+
+
+class StopTimingRecorder(CommandRecorder):
+    """A real recorder that notes the time its first stop was given."""
+
+    stop_timeout: float | None = None
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self.stop_timeout is None:
+            self.stop_timeout = timeout
+        super().stop(timeout)
+
+
+class SlowSink(RecordingSink):
+    """Publishing takes 5 s once `slow` is set (a snapshot store that has stopped answering)."""
+
+    def __init__(self, clock) -> None:
+        super().__init__(clock)
+        self.slow = threading.Event()
+
+    def publish(self, snapshot) -> None:
+        if self.slow.is_set():
+            time.sleep(5)
+        super().publish(snapshot)
+
+
+def test_a_bot_slow_to_wind_down_leaves_the_recorder_a_second_of_the_stop(make_runner, fake, clock, bot_engine):
+    sink = SlowSink(clock)
+    recorder = StopTimingRecorder(bot_engine)
+    runner = make_runner(fake, sink, recorder=recorder)
+    wait_for(lambda: connected(sink))
+    sink.slow.set()  # the bot thread's last snapshot holds it past the whole budget
+    started = time.monotonic()
+    runner.stop(3.0)
+    took = time.monotonic() - started
+    runner.stop(1.0)  # again while the thread still winds down: the close it cancels is no error
+    assert recorder.stop_timeout is not None and recorder.stop_timeout >= 0.9
+    assert took < 3.5  # the whole stop still within its budget

@@ -183,6 +183,8 @@ def test_roles_and_redis_are_parsed():
          "never starts the bot"),
         ({"REDIS_URL": "http://cache:6379"}, "REDIS_URL", "redis or rediss"),
         ({"REDIS_URL": "redis://"}, "REDIS_URL", "redis or rediss"),
+        ({"REDIS_URL": "redis://:pw@cache:abc/0"}, "REDIS_URL", "port after the host"),
+        ({"REDIS_URL": "redis://cache:70000"}, "REDIS_URL", "port after the host"),
         ({"AURORA_REDIS_PREFIX": "has space"}, "AURORA_REDIS_PREFIX", "letters, digits"),
         ({"AURORA_BOT_TTL_SECONDS": "1"}, "AURORA_BOT_TTL_SECONDS", "out of range"),
     ],
@@ -193,6 +195,15 @@ def test_a_bad_scale_out_setting_is_one_clear_line(env, starts_with, mentions):
     message = str(raised.value)
     assert message.startswith(starts_with) and mentions in message
     assert "\n" not in message
+
+
+@pytest.mark.parametrize("raw", ["redis:/:s3cret-pass@cache:6379/0", "unix://user:s3cret-pass@/run/redis.sock"])
+def test_a_refused_redis_url_never_shows_its_password(raw):
+    with pytest.raises(SettingsError) as raised:
+        settings_from_mapping({"REDIS_URL": raw})
+    message = str(raised.value)
+    assert message.startswith("REDIS_URL=") and "redis or rediss" in message
+    assert "s3cret" not in message and "user" not in message
 
 
 def test_role_web_without_redis_stops_startup_with_one_line(tmp_path):

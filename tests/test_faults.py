@@ -103,11 +103,13 @@ def test_every_call_to_a_silent_postgres_ends_within_its_deadline_or_at_dispose(
             except OperationalError as error:
                 errors.append(str(error))
 
+        connections_before = proxy.accepted
         waiting = threading.Thread(target=query)
         waiting.start()
-        time.sleep(0.3)
+        wait_for(lambda: proxy.accepted > connections_before)  # its connection waits on the silent server
         engine.dispose()
-        waiting.join(timeout=0.5)
+        # Left alone it would end after its 1 s of silence: the message tells the dispose ended it.
+        waiting.join(timeout=5)
         assert not waiting.is_alive() and "the app is stopping" in errors[0]
 
         proxy.restore()

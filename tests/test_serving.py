@@ -12,6 +12,7 @@ import ssl
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from pathlib import Path
 
 import flask
 import pytest
@@ -139,6 +140,7 @@ def test_an_app_server_that_is_down_gets_503_json(tmp_path):
     with nginx_proxy(tmp_path / "nginx", free_port()) as proxy:  # nothing listens there
         status, headers, body = exchange(proxy.connect(), get("/api/stats"))
     assert status == 503 and headers["retry-after"] == "5"
+    assert headers["strict-transport-security"] == "max-age=31536000"  # its own add_header drops the server's
     assert json.loads(body)["error"]["status"] == 503
 
 
@@ -353,3 +355,14 @@ def test_many_requests_at_once_are_all_answered(make_app, live_server):
     with ThreadPoolExecutor(max_workers=40) as pool:
         statuses = list(pool.map(lambda _: requests.get(f"{server.url}/api/stats", timeout=10).status_code, range(200)))
     assert statuses == [200] * 200
+
+
+def test_the_systemd_unit_keeps_the_spool_where_its_user_can_write():
+    # The README installs the project as root and runs the unit as user aurora: a spool relative to
+    # the project folder could not be created, and a stop's unwritten records would be lost.
+    lines = [line.strip() for line in open(Path(__file__).parents[1] / "deploy" / "aurora.service", encoding="utf-8")]
+    settings = dict(line.split("=", 1) for line in lines if line and not line.startswith(("#", "[")))
+    environment = dict(line.removeprefix("Environment=").split("=", 1) for line in lines
+                       if line.startswith("Environment="))
+    spool = environment.get("AURORA_SPOOL_DIR", "")
+    assert settings.get("StateDirectory") and spool.startswith(f"/var/lib/{settings['StateDirectory']}/")
