@@ -36,7 +36,9 @@ def test_a_hundred_streams_and_thirty_slow_clients_change_nothing_for_the_others
     # (a stats refresh may be running, and the loop's executor may have grown; neither depends on
     # how many streams are open). Everything they held is given back.
     assert run.during.threads <= run.before.threads + REFRESH_THREADS + LOOP_EXECUTOR_THREADS < STREAMS
-    assert run.during.open_files >= run.before.open_files + STREAMS
+    # Each stream is one connection from nginx to the worker (nginx keeps a few idle ones from
+    # earlier requests, which streams may reuse: counted from zero, not from before).
+    assert run.during.open_files >= STREAMS
     assert run.after.threads <= run.before.threads + LOOP_EXECUTOR_THREADS
     assert run.after.open_files <= run.before.open_files
     assert run.after.rss_kib <= run.before.rss_kib + RSS_SLACK_KIB
