@@ -17,8 +17,10 @@ APP = str(ROOT / "app.py")
 
 
 @contextmanager
-def demo_url() -> Iterator[str]:
-    """The address of a running demo; stopped on leaving."""
+def demo_url(settings: dict[str, str] | None = None, *, init_db: bool = True) -> Iterator[str]:
+    """The address of a running demo on a fresh SQLite file,
+    with `settings` over the demo's own; stopped on leaving. `init_db=False` for a database that
+    cannot be created (a failure state)."""
     port = free_port()
     with tempfile.TemporaryDirectory() as scratch:
         environment = {
@@ -27,10 +29,12 @@ def demo_url() -> Iterator[str]:
             "AURORA_DEMO": "true",
             "AURORA_PORT": str(port),
             "AURORA_PAGE_RATE_LIMIT": "off",
+            **(settings or {}),
         }
-        # A named database needs its tables first (only the embedded default creates its own).
-        subprocess.run([sys.executable, APP, "init-db"], cwd=scratch, env=environment, check=True,
-                       stdout=subprocess.DEVNULL)
+        if init_db:
+            # A named database needs its tables first (only the embedded default creates its own).
+            subprocess.run([sys.executable, APP, "init-db"], cwd=scratch, env=environment, check=True,
+                           stdout=subprocess.DEVNULL)
         app = subprocess.Popen([sys.executable, APP], cwd=scratch, env=environment,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
