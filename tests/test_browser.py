@@ -150,8 +150,20 @@ def test_a_missing_database_is_said_on_the_page_with_no_loading_and_no_empty_cha
     assert page.locator(f"#{ids.kpi_change(ids.KPI_USERS)}").inner_text() == "database unavailable"
     chart = page.locator(f"#{ids.ACTIVITY_CHART}")
     chart.locator(".annotation-text").wait_for(timeout=10_000)
-    assert chart.locator(".annotation-text").text_content().startswith("No figures: the database is unavailable since")
+    assert chart.locator(".annotation-text").text_content().startswith("No figures: the database is")
     assert chart.locator(".trace").count() == 0 and chart.locator(".xtick, .ytick").count() == 0
+    # The lone "No events" row reads on one line, not one word per line in the icon's column.
+    events_message = page.locator(f"#{ids.RECENT_EVENTS} li.muted")
+    assert events_message.evaluate("li => { const r = document.createRange(); r.selectNodeContents(li); "
+                                   "return r.getClientRects().length; }") == 1
+    assert page.locator(f"#{ids.TOP_COMMANDS}").inner_text() == "No commands: database unavailable"
+    health_chart = page.locator(f"#{ids.BOT_HEALTH_CHART}")
+    health_chart.locator(".annotation-text").wait_for(timeout=10_000)
+    assert health_chart.locator(".xtick, .ytick").count() == 0  # a message, no empty axes
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(500)  # the responsive chart lays itself out again
+    box, message = chart.bounding_box(), chart.locator(".annotation").bounding_box()
+    assert box["x"] <= message["x"] and message["x"] + message["width"] <= box["x"] + box["width"]
     assert page.console_errors == []
 
 

@@ -164,3 +164,18 @@ def test_without_redis_a_restart_starts_the_window_afresh(make_runner, fake, clo
     connected(second_sink)
     health = second_sink.latest()[1].command_health
     assert health.commands == () and health.since >= restarted
+
+
+def test_right_after_start_the_connected_share_counts_the_time_since_start(make_runner, fake, clock):
+    sink = RecordingSink(clock)
+    make_runner(fake, sink)
+    connected(sink)
+
+    def share():
+        health = sink.latest()[1].command_health
+        value = health.gateway.connected_share if health else None
+        return value if value else None
+
+    # Connected within moments of starting: nearly all of the time the window has existed, not a
+    # share of 24 h nobody watched.
+    assert wait_for(share) > 0.9

@@ -98,6 +98,33 @@ def test_connected_share_counts_the_time_between_connect_and_disconnect():
     assert gateway.reconnects == 1
 
 
+def test_connected_share_counts_from_the_first_connection_not_over_24_hours():
+    clock = FrozenClock()
+    window = HealthWindow(clock())
+    clock.advance(minutes=2)  # logging in
+    assert window.summary(clock()).gateway.connected_share is None  # nothing known yet, not 0 %
+    window.connected(clock())
+    clock.advance(minutes=1)
+    assert window.summary(clock()).gateway.connected_share == pytest.approx(1.0)
+    clock.advance(hours=30)
+    assert window.summary(clock()).gateway.connected_share == pytest.approx(1.0)
+
+
+def test_connected_share_after_a_restart_with_history_counts_the_gap_as_disconnected():
+    clock = FrozenClock()
+    before = HealthWindow(clock())
+    before.connected(clock())
+    clock.advance(hours=1)
+    before.disconnected(clock())
+    clock.advance(hours=1)  # the restart's gap
+    window = HealthWindow(clock())
+    for slot, data in before.take_unsaved().items():
+        window.merge(slot, data, {})
+    window.since = before.since
+    window.connected(clock())
+    assert window.summary(clock()).gateway.connected_share == pytest.approx(0.5)
+
+
 def test_10000_runs_keep_memory_flat():
     clock = FrozenClock()
     window = HealthWindow(clock())

@@ -12,7 +12,7 @@ from aurora.combine import combine
 from aurora.context import context_of
 from aurora.layouts import ids
 from aurora.layouts.callbacks import OUTPUTS, failure_values, page_values, unavailable_values
-from aurora.layouts.figures import activity_figure
+from aurora.layouts.figures import MESSAGE_LINE_CHARACTERS, activity_figure
 from aurora.layouts.formatting import bot_status_text, commands_view, ping_view, servers_view, users_view
 from aurora.layouts.page import KPI_CARDS, build_layout
 from aurora.models import ActivityPoint, BotOffline, BotSnapshot, DatabaseStats, RecentEvent
@@ -112,8 +112,11 @@ def test_a_failing_database_is_said_everywhere_instead_of_loading_with_no_empty_
     assert {by_id[(ids.kpi_value(card), "children")] for card, *_ in KPI_CARDS} == {"—"}
     figure = by_id[(ids.ACTIVITY_CHART, "figure")]
     assert figure.data == () and not figure.layout.xaxis.visible and not figure.layout.yaxis.visible
-    assert figure.layout.annotations[0].text == f"No figures: the database is unavailable since {since:%Y-%m-%d %H:%M} UTC"
+    message = figure.layout.annotations[0].text
+    assert message.replace("<br>", " ") == f"No figures: the database is unavailable since {since:%Y-%m-%d %H:%M} UTC"
+    assert max(len(line) for line in message.split("<br>")) <= MESSAGE_LINE_CHARACTERS  # fits a phone
     assert by_id[(ids.GLANCE, "children")] == []
+    assert [item.children for item in by_id[(ids.TOP_COMMANDS, "children")]] == ["No commands: database unavailable"]
     assert by_id[(ids.STATUS_BANNER, "children")] == (
         f"Database unavailable since {since:%Y-%m-%d %H:%M} UTC: {problem}. Retrying automatically."
     )

@@ -242,7 +242,7 @@ def command_health_schema() -> dict:
                 "gateway": object_schema(
                     {
                         "guildsJoined": COUNT, "guildsLeft": COUNT, "reconnects": COUNT, "resumes": COUNT,
-                        "connectedPercent": nullable({**percent, "description": "share of the window connected"}),
+                        "connectedPercent": nullable({**percent, "description": "share of the time since the first connection that was connected"}),
                     }
                 ),
                 "process": object_schema(

@@ -102,6 +102,8 @@ class HealthWindow:
         self._lifetime: dict[str, tuple[list[int], list[float]]] = {}
         self._late_total = 0
         self._connected_at: datetime | None = None
+        # The connected share counts from the first connection: logging in is not time disconnected.
+        self._first_connected: datetime | None = None
         self._merges = 0
         self._closed: tuple[tuple[int, int], dict[str, Counts], list[Counts]] | None = None
 
@@ -128,6 +130,8 @@ class HealthWindow:
         self.settle(now)
         if self._connected_at is None:
             self._connected_at = now
+        if self._first_connected is None:
+            self._first_connected = now
 
     def disconnected(self, now: datetime) -> None:
         self.settle(now)
@@ -234,16 +238,26 @@ class HealthWindow:
             lifetime=tuple(
                 LifetimeHistogram(name, tuple(buckets), total[0]) for name, (buckets, total) in sorted(self._lifetime.items())
             ),
-            gateway=self._gateway(window, now - since),
+            gateway=self._gateway(window, self._observed(since, now)),
         )
 
-    def _gateway(self, window: range, observed: timedelta) -> GatewayHealth:
+    def _observed(self, since: datetime, now: datetime) -> timedelta | None:
+        """The time the connected share is a share of: since the window began when it holds slots
+        from before a restart (the restart's gap was time disconnected), else since this process
+        first connected; None before anything is known."""
+        if self._merges:
+            return now - since
+        if self._first_connected is None:
+            return None
+        return now - max(since, self._first_connected)
+
+    def _gateway(self, window: range, observed: timedelta | None) -> GatewayHealth:
         totals = dict.fromkeys(GATEWAY_FIELDS, 0)
         for slot in window:
             if (data := self._slots.get(slot)) is not None:
                 for name, value in data.gateway.items():
                     totals[name] = totals.get(name, 0) + value
-        observed_ms = observed.total_seconds() * 1000
+        observed_ms = observed.total_seconds() * 1000 if observed is not None else 0
         share = min(1.0, totals["connected_ms"] / observed_ms) if observed_ms > 0 else None
         return GatewayHealth(
             guilds_joined=totals["guilds_joined"], guilds_left=totals["guilds_left"],

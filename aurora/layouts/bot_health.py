@@ -14,11 +14,17 @@ from aurora.api.routes import stats_service
 from aurora.command_health.figures import CommandHealth, CommandTiming
 from aurora.layouts import ids
 from aurora.layouts.day_callbacks import ZONE_INPUTS
-from aurora.layouts.figures import COMMAND_COLOUR, GRID_COLOUR, TEXT_COLOUR, chart_hours, hover_labels
+from aurora.layouts.figures import (
+    COMMAND_COLOUR,
+    GRID_COLOUR,
+    TEXT_COLOUR,
+    chart_hours,
+    hover_labels,
+    message_figure,
+)
 from aurora.layouts.formatting import clock_time, shown_text
 from aurora.layouts.zones import UTC_VIEW, ViewZone, view_zone
-from aurora.models import Stats
-from aurora.service import StatsUnavailable
+from aurora.models import BotSnapshot
 
 LATE_COLOUR = "#D55E00"  # Okabe-Ito vermillion, apart from the p95 line's blue for any colour vision
 FAILING_PERCENT = 5.0
@@ -34,7 +40,8 @@ DEFAULT_SORT = "p95"
 COLUMNS = ("Command", "Runs", "p50", "p95", "p99", "Failures", "Late", "Marks")
 LOADING = "Loading…"
 NO_BOT = "No figures from the bot: it is not running, or has not reported yet."
-WAITING = "Waiting for the first figures…"
+NO_ANSWERS = "No answers to chart in the last 24 hours"
+CHART_HEIGHT = 220
 
 
 def _ms(value: float | None) -> str:
@@ -91,7 +98,10 @@ def table(health: CommandHealth, sort: str | None) -> html.Table | html.P:
 
 
 def health_figure(health: CommandHealth | None, zone: ViewZone = UTC_VIEW) -> go.Figure:
+    """The 24-h line; a message instead while no hour has an answer (bare axes would read as data)."""
     hours = list(health.hours) if health else []
+    if not any(hour.runs or hour.late for hour in hours):
+        return message_figure(NO_ANSWERS if health else NO_BOT, height=CHART_HEIGHT)
     x = chart_hours(hours)
     figure = go.Figure(
         data=[
@@ -104,18 +114,24 @@ def health_figure(health: CommandHealth | None, zone: ViewZone = UTC_VIEW) -> go
         ]
     )
     figure.update_layout(
-        template=go.layout.Template(), height=220, margin={"l": 48, "r": 40, "t": 8, "b": 32},
+        template=go.layout.Template(), height=CHART_HEIGHT, margin={"l": 48, "r": 40, "t": 8, "b": 32},
         paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
         font={"color": TEXT_COLOUR, "family": "Inter, system-ui, sans-serif"},
         legend={"orientation": "h", "y": 1.18, "x": 0}, hovermode="closest", uirevision="bot-health",
         yaxis={"title": "p95, ms", "gridcolor": GRID_COLOUR, "rangemode": "tozero"},
+        # Whole numbers only: with few late answers Plotly would tick 0.5 steps and print "1, 1, 0".
         yaxis2={"title": "late", "overlaying": "y", "side": "right", "rangemode": "tozero", "showgrid": False,
-                "tickformat": ",d"},
+                "tickformat": ",d", "dtick": late_tick_step(max(hour.late for hour in hours))},
     )
     labels = zone.hour_labels([hour.hour for hour in hours])
     ticks = list(range(0, len(hours), 3))
     figure.update_xaxes(showgrid=False, tickmode="array", tickvals=[x[i] for i in ticks], ticktext=[labels[i] for i in ticks])
     return figure
+
+
+def late_tick_step(most_late: int) -> int:
+    """A whole step giving at most about five ticks."""
+    return max(1, -(-most_late // 5))
 
 
 def summary_text(health: CommandHealth) -> str:
@@ -141,15 +157,14 @@ def since_text(health: CommandHealth, now, zone: ViewZone) -> str:
     return ""
 
 
-def section_values(stats: Stats | None, sort: str | None, zone: ViewZone = UTC_VIEW) -> list:
-    """[table, figure, summary, since] for the section's outputs."""
-    if stats is None:
-        return [html.P(WAITING, className="muted"), health_figure(None, zone), "", ""]
-    health = stats.bot.command_health
+def section_values(bot: BotSnapshot, sort: str | None, zone: ViewZone = UTC_VIEW) -> list:
+    """[table, figure, summary, since] for the section's outputs, from the bot's own snapshot: its
+    health never waits for the database, and shows while the database fails."""
+    health = bot.command_health
     if health is None:
         return [html.P(NO_BOT, className="muted"), health_figure(None, zone), "", ""]
     return [table(health, sort), health_figure(health, zone), summary_text(health),
-            since_text(health, stats.bot.taken_at, zone)]
+            since_text(health, bot.taken_at, zone)]
 
 
 def bot_health_section() -> html.Section:
@@ -173,7 +188,7 @@ def bot_health_section() -> html.Section:
             html.P(id=ids.BOT_HEALTH_SINCE, className="muted"),
             html.Div(html.P(LOADING, className="muted"), id=ids.BOT_HEALTH_TABLE, className="table-wrap"),
             dcc.Graph(id=ids.BOT_HEALTH_CHART, config={"displayModeBar": False, "responsive": True},
-                      style={"height": "220px"}),
+                      style={"height": f"{CHART_HEIGHT}px"}),
             html.P(id=ids.BOT_HEALTH_SUMMARY, className="muted"),
         ],
     )
@@ -192,8 +207,4 @@ def register_bot_health_callbacks(app: Dash) -> None:
         *ZONE_INPUTS,
     )
     def refresh_bot_health(_n_intervals, sort, choice, browser) -> list:
-        try:
-            stats = stats_service().current()
-        except StatsUnavailable:
-            stats = None
-        return section_values(stats, sort, view_zone(choice, browser))
+        return section_values(stats_service().bot_snapshot(), sort, view_zone(choice, browser))

@@ -130,7 +130,7 @@ def failure_values(unavailable: StatsUnavailable, bot: BotSnapshot, zone: ViewZo
             [],  # the day at a glance
             *[no_update] * (len(DAY_OUTPUTS) - 1),
             [html.Li(f"No events: {NO_DATABASE}", className="event muted")],
-            [],
+            [html.Li(f"No commands: {NO_DATABASE}", className="muted")],
             no_update,
             bot_snapshot_text(bot, zone),
             f"badge bot {bot.status}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from datetime import UTC, datetime
 
 import plotly.graph_objects as go
@@ -24,6 +25,8 @@ SO_FAR = " · so far"
 
 
 TICK_EVERY_HOURS = 3
+# Plotly's annotations never wrap: a message breaks into lines this long, which fit a phone's chart.
+MESSAGE_LINE_CHARACTERS = 36
 
 
 def chart_hours(points) -> list[datetime]:
@@ -117,17 +120,17 @@ def activity_figure(
     return figure
 
 
-def message_figure(text: str) -> go.Figure:
+def message_figure(text: str, height: int = 320) -> go.Figure:
     """No chart, only `text` where it would stand: an empty chart's bare axes would read as "no activity"."""
     figure = go.Figure()
     figure.update_layout(
         template=go.layout.Template(),
-        height=320,
+        height=height,
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
         xaxis={"visible": False},
         yaxis={"visible": False},
-        annotations=[{"text": text, "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5,
+        annotations=[{"text": "<br>".join(textwrap.wrap(text, MESSAGE_LINE_CHARACTERS)), "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5,
                       "font": {"color": TEXT_COLOUR, "size": 14}}],
     )
     return figure
