@@ -28,6 +28,7 @@ from aurora.layouts.figures import activity_figure
 from aurora.layouts.formatting import KpiView, bot_status_text, clock_time
 from aurora.layouts.page import KPI_CARDS, build_layout
 from aurora.layouts.zones import UTC_VIEW, ViewZone, view_zone
+from aurora.metrics import PAGE_RENDERS
 from aurora.models import Stats
 from aurora.service import StatsUnavailable
 
@@ -119,6 +120,7 @@ def unavailable_values(progress: float | None = None) -> list:
 def refresh_values(zone: ViewZone = UTC_VIEW) -> list:
     try:
         stats, body = stats_service().current_with_json()
+        PAGE_RENDERS.inc()  # bench.viewers --pages reads renders per stats version from /metrics
         return page_values(stats, zone, event_id(body))
     except StatsUnavailable as unavailable:
         return unavailable_values(unavailable.progress)
