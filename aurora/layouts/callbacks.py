@@ -12,7 +12,6 @@ from dash.exceptions import PreventUpdate
 from flask import has_request_context, request
 
 from aurora.api.routes import stats_service, stream_slots_and_client
-from aurora.api.stream import event_id
 from aurora.contract import alerts_to_list
 from aurora.layouts import ids
 from aurora.layouts.alerts_strip import alert_strip
@@ -22,11 +21,13 @@ from aurora.layouts.day_callbacks import (
     ZONE_INPUTS,
     already_shown,
     day_values,
+    hour_buttons_values,
     register_day_callbacks,
 )
 from aurora.layouts.figures import activity_figure
 from aurora.layouts.formatting import KpiView, bot_status_text, clock_time
 from aurora.layouts.page import KPI_CARDS, build_layout
+from aurora.layouts.renders import PageRender, Render, as_sent, current_render, rendered_once_per_view
 from aurora.layouts.zones import UTC_VIEW, ViewZone, view_zone
 from aurora.metrics import PAGE_RENDERS
 from aurora.models import Stats
@@ -117,11 +118,15 @@ def unavailable_values(progress: float | None = None) -> list:
     return [no_update] * (len(OUTPUTS) - 3) + banner
 
 
-def refresh_values(zone: ViewZone = UTC_VIEW) -> list:
+def render_page(stats: Stats, version: str, zone: ViewZone) -> PageRender:
+    """Everything a refresh sends a page showing `version` in `zone` (counted: renders per version)."""
+    PAGE_RENDERS.inc()
+    return PageRender(as_sent(page_values(stats, zone, version)), as_sent(hour_buttons_values(stats, zone)))
+
+
+def refresh_values(render: Render, zone: ViewZone = UTC_VIEW) -> list:
     try:
-        stats, body = stats_service().current_with_json()
-        PAGE_RENDERS.inc()  # bench.viewers --pages reads renders per stats version from /metrics
-        return page_values(stats, zone, event_id(body))
+        return current_render(render, zone).page
     except StatsUnavailable as unavailable:
         return unavailable_values(unavailable.progress)
 
@@ -147,6 +152,9 @@ def install_page(app: Dash, refresh_seconds: int) -> None:
 
 
 def register_callbacks(app: Dash) -> None:
+    # One memo per app: every page this app serves shares its renders.
+    render = rendered_once_per_view(render_page)
+
     @app.callback(
         *OUTPUTS,
         Input(ids.REFRESH_INTERVAL, "n_intervals"),
@@ -157,10 +165,10 @@ def register_callbacks(app: Dash) -> None:
     def refresh_page(_n_intervals, live_event_id, choice, browser, rendered) -> list:
         if already_shown(ctx.triggered_id, live_event_id, rendered):
             raise PreventUpdate
-        return refresh_values(view_zone(choice, browser))
+        return refresh_values(render, view_zone(choice, browser))
 
     @app.callback(Output(ids.LIVE_STATS_READY, ids.LIVE_STREAMS_PROP), Input(ids.REFRESH_INTERVAL, "n_intervals"))
     def offer_live_stream(_n_intervals: int) -> str:
         return live_streams_state()
 
-    register_day_callbacks(app)
+    register_day_callbacks(app, render)

@@ -25,8 +25,10 @@ from aurora.hour_names import (
 from aurora.layouts import ids
 from aurora.layouts.day import activity_table, glance_items, hour_button_labels, hour_panel, hour_title
 from aurora.layouts.day_page import HIDE_TABLE, SHOW_TABLE
+from aurora.layouts.renders import Render, current_render
 from aurora.layouts.zones import LOCAL_CHOICE, UTC_CHOICE, ViewZone, view_zone
 from aurora.models import ACTIVITY_HOURS, Stats, iso_utc
+from aurora.service import StatsUnavailable
 
 # Filled by the page's refresh callback (aurora.layouts.callbacks), after the chart. The chart's
 # table has its own callback: built only while it is shown, not carried by every refresh.
@@ -164,7 +166,15 @@ def zone_toggle_values(zone: ViewZone, choice: str | None) -> list:
     return [f"Times: {zone.name}", "Show times in UTC"]
 
 
-def register_day_callbacks(app: Dash) -> None:
+def hour_buttons_now(render: Render, zone: ViewZone) -> list:
+    """The hour buttons of the current stats' render in `zone`; nothing changes before the first."""
+    try:
+        return current_render(render, zone, wait_for_first=False).hour_buttons
+    except StatsUnavailable:
+        return [no_update] * len(BUTTON_OUTPUTS)
+
+
+def register_day_callbacks(app: Dash, render: Render) -> None:
     app.clientside_callback(
         ClientsideFunction(namespace="aurora", function_name="browserZone"),
         Output(ids.BROWSER_ZONE, "data"),
@@ -205,7 +215,7 @@ def register_day_callbacks(app: Dash) -> None:
     def label_hours(_n_intervals, live_event_id, choice, browser, rendered):
         if already_shown(ctx.triggered_id, live_event_id, rendered):
             raise PreventUpdate
-        return hour_buttons_values(context_of().service.current_if_ready(), view_zone(choice, browser))
+        return hour_buttons_now(render, view_zone(choice, browser))
 
     @app.callback(
         *(Output(button, "aria-pressed") for button in BUTTON_IDS),
