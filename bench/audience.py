@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
 import tempfile
 import time
@@ -32,6 +33,7 @@ import aiohttp
 from bench.common import ROOT, child_pids, gunicorn, process_figures, wait_for_http
 
 RECORDING = ROOT / "bench" / "page_requests.json"
+LIVE_JS = ROOT / "assets" / "live.js"
 UPDATE_PATH = "/_dash-update-component"
 LIVE_INPUT = "live-stats.data"
 TICK_INPUT = "refresh-interval.n_intervals"
@@ -66,9 +68,15 @@ class Figures:
     # stats event id -> when the first page got it, and when each page had every answer for it
     event_seen: dict[str, float] = field(default_factory=dict)
     event_done: dict[str, list[float]] = field(default_factory=dict)
-    requests_per_refresh: list[int] = field(default_factory=list)
+    requests_sent: dict[str, list[int]] = field(default_factory=dict)  # stats event id -> per page
     rss_kib: list[int] = field(default_factory=list)
     renders: float = 0.0
+
+
+def spread_seconds() -> float:
+    """The random wait live.js puts between a stream event and the page's request (0 if it has none)."""
+    found = re.search(r"SPREAD_MILLISECONDS = (\d+)", LIVE_JS.read_text())
+    return int(found.group(1)) / 1000 if found else 0.0
 
 
 def load_recording() -> list[dict]:
@@ -90,6 +98,7 @@ class Page:
         offset = datetime.now(UTC).astimezone(ZoneInfo(zone)).utcoffset()
         self.values[ZONE_INPUT] = {"offsetMinutes": int(offset.total_seconds() // 60), "zone": zone}
         self.lock = asyncio.Lock()  # the renderer answers one change after another
+        self.spread_seconds = spread_seconds()
 
     def body(self, callback: dict, changed: set[str]) -> bytes:
         with_values = {
@@ -156,8 +165,9 @@ class Page:
                         event_id = line[4:].strip().decode()
                     elif line.startswith(b"event: stats") and event_id is not None:
                         self.figures.event_seen.setdefault(event_id, time.monotonic())
+                        await asyncio.sleep(random.uniform(0, self.spread_seconds))
                         sent = await self.change({LIVE_INPUT: event_id})
-                        self.figures.requests_per_refresh.append(sent)
+                        self.figures.requests_sent.setdefault(event_id, []).append(sent)
                         self.figures.event_done.setdefault(event_id, []).append(time.monotonic())
                     if stop.is_set():
                         return
@@ -222,13 +232,16 @@ async def audience(base: str, pages: int, seconds: float, worker: int) -> Figure
         *(page.tick(every, stop, every * index / pages) for index, page in enumerate(page_list)),
         *(poll_api(base, address(index, 200), stop, figures) for index in range(POLLERS)),
     )]
-    first_events = set()
+    shown_at_start = {page.values.get("rendered-stats.data") for page in page_list}
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         figures.rss_kib.append(process_figures(worker).rss_kib)
         await asyncio.sleep(1)
-        if not first_events:
-            first_events = set(figures.event_seen)  # the stats every page already showed: not a refresh
+    # The refreshes under way finish before the end (a page still waiting would otherwise not count).
+    finishing = time.monotonic() + REQUEST_TIMEOUT
+    while time.monotonic() < finishing and any(
+            len(figures.event_done.get(event, [])) < pages for event in set(figures.event_seen) - shown_at_start):
+        await asyncio.sleep(0.5)
     stop.set()
     await asyncio.sleep(1)
     for task in tasks:
@@ -237,7 +250,7 @@ async def audience(base: str, pages: int, seconds: float, worker: int) -> Figure
     figures.renders = await renders_so_far(base) - renders_before
     for session in sessions:
         await session.close()
-    for event in first_events:
+    for event in shown_at_start:  # what every page showed already: not a refresh
         figures.event_seen.pop(event, None)
         figures.event_done.pop(event, None)
     return figures
@@ -266,7 +279,6 @@ def report(pages: int, figures: Figures) -> str:
         return f"{percentile(values, 0.5) * 1000:,.0f} ms / {percentile(values, 0.99) * 1000:,.0f} ms"
 
     refreshes = sorted(figures.event_seen)
-    versions = len(refreshes) + 1  # and the one every page showed when the run began
     updated = [max(figures.event_done.get(event, [float("nan")])) - figures.event_seen[event] for event in refreshes]
     complete = [len(figures.event_done.get(event, [])) for event in refreshes]
     lines = [
@@ -280,9 +292,10 @@ def report(pages: int, figures: Figures) -> str:
         f"refreshes (new stats versions): {len(refreshes)}; pages updated per refresh: {complete} of {pages}",
         "every page's figures updated, seconds after each refresh: "
         + (", ".join(f"{value:.2f}" for value in updated) or "-"),
-        f"requests per page per refresh: {percentile(figures.requests_per_refresh, 0.5):.0f} (median)",
-        f"renders on the server during the run: {figures.renders:.0f}; per stats version: "
-        + f"{figures.renders / versions:.1f}"
+        "requests per page per refresh (median): "
+        + f"{percentile([n for event in refreshes for n in figures.requests_sent.get(event, [])], 0.5):.0f}",
+        f"renders on the server during the run: {figures.renders:.0f}; per new stats version: "
+        + (f"{figures.renders / len(refreshes):.1f}" if refreshes else "-")
         + f" (distinct views in the run: {min(pages, len(ZONES))} zones)",
     ]
     return "\n".join(lines)
