@@ -17,6 +17,7 @@ from aurora.layouts import ids
 from aurora.layouts.alerts_strip import alert_strip
 from aurora.layouts.components import event_items, shard_items, top_command_items
 from aurora.layouts.day_callbacks import (
+    BUTTON_OUTPUTS,
     DAY_OUTPUTS,
     ZONE_INPUTS,
     already_shown,
@@ -125,10 +126,13 @@ def render_page(stats: Stats, version: str, zone: ViewZone) -> PageRender:
 
 
 def refresh_values(render: Render, zone: ViewZone = UTC_VIEW) -> list:
+    """The refresh callback's answer: OUTPUTS, then the hour buttons' BUTTON_OUTPUTS (one request
+    per update brings both)."""
     try:
-        return current_render(render, zone).page
+        rendered = current_render(render, zone)
+        return [*rendered.page, *rendered.hour_buttons]
     except StatsUnavailable as unavailable:
-        return unavailable_values(unavailable.progress)
+        return [*unavailable_values(unavailable.progress), *[no_update] * len(BUTTON_OUTPUTS)]
 
 
 def live_streams_state() -> str:
@@ -157,6 +161,7 @@ def register_callbacks(app: Dash) -> None:
 
     @app.callback(
         *OUTPUTS,
+        *BUTTON_OUTPUTS,
         Input(ids.REFRESH_INTERVAL, "n_intervals"),
         Input(ids.LIVE_STATS, "data"),
         *ZONE_INPUTS,
@@ -171,4 +176,4 @@ def register_callbacks(app: Dash) -> None:
     def offer_live_stream(_n_intervals: int) -> str:
         return live_streams_state()
 
-    register_day_callbacks(app, render)
+    register_day_callbacks(app)

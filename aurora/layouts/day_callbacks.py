@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 from dash import ClientsideFunction, Dash, Input, Output, State, ctx, html, no_update
-from dash.exceptions import PreventUpdate
 
 from aurora.context import context_of
 from aurora.hour_names import (
@@ -25,12 +24,11 @@ from aurora.hour_names import (
 from aurora.layouts import ids
 from aurora.layouts.day import activity_table, glance_items, hour_button_labels, hour_panel, hour_title
 from aurora.layouts.day_page import HIDE_TABLE, SHOW_TABLE
-from aurora.layouts.renders import Render, current_render
 from aurora.layouts.zones import LOCAL_CHOICE, UTC_CHOICE, ViewZone, view_zone
 from aurora.models import ACTIVITY_HOURS, Stats, iso_utc
-from aurora.service import StatsUnavailable
 
-# Filled by the page's refresh callback (aurora.layouts.callbacks), after the chart. The chart's
+# Filled by the page's refresh callback (aurora.layouts.callbacks), after the chart; the hour
+# buttons' BUTTON_OUTPUTS come with the same answer, after every other output. The chart's
 # table has its own callback: built only while it is shown, not carried by every refresh.
 DAY_OUTPUTS = [
     Output(ids.GLANCE, "children"),
@@ -166,15 +164,7 @@ def zone_toggle_values(zone: ViewZone, choice: str | None) -> list:
     return [f"Times: {zone.name}", "Show times in UTC"]
 
 
-def hour_buttons_now(render: Render, zone: ViewZone) -> list:
-    """The hour buttons of the current stats' render in `zone`; nothing changes before the first."""
-    try:
-        return current_render(render, zone, wait_for_first=False).hour_buttons
-    except StatsUnavailable:
-        return [no_update] * len(BUTTON_OUTPUTS)
-
-
-def register_day_callbacks(app: Dash, render: Render) -> None:
+def register_day_callbacks(app: Dash) -> None:
     app.clientside_callback(
         ClientsideFunction(namespace="aurora", function_name="browserZone"),
         Output(ids.BROWSER_ZONE, "data"),
@@ -204,18 +194,6 @@ def register_day_callbacks(app: Dash, render: Render) -> None:
     )
     def show_hour(fragment, choice, browser):
         return hour_panel_values(fragment, view_zone(choice, browser), context_of().hours)
-
-    @app.callback(
-        *BUTTON_OUTPUTS,
-        Input(ids.REFRESH_INTERVAL, "n_intervals"),
-        Input(ids.LIVE_STATS, "data"),
-        *ZONE_INPUTS,
-        State(ids.RENDERED_STATS, "data"),
-    )
-    def label_hours(_n_intervals, live_event_id, choice, browser, rendered):
-        if already_shown(ctx.triggered_id, live_event_id, rendered):
-            raise PreventUpdate
-        return hour_buttons_now(render, view_zone(choice, browser))
 
     @app.callback(
         *(Output(button, "aria-pressed") for button in BUTTON_IDS),
