@@ -68,6 +68,10 @@ STATS_SHARED = Counter(
     "aurora_stats_shared", "Stats refreshes answered with the result another process computed",
     registry=PROCESS_REGISTRY,
 )
+PAGE_RENDERS = Counter(
+    "aurora_page_renders", "Renders of the page's figures for one stats version and one view (time zone)",
+    registry=PROCESS_REGISTRY,
+)
 STATS_COMPUTATION_SECONDS = Histogram(
     "aurora_stats_computation_seconds", "Duration of one database stats computation", registry=PROCESS_REGISTRY,
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),

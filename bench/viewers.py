@@ -1,6 +1,7 @@
 """Viewers scale: the production setup holding the stream cap while slow clients push.
 
     python -m bench.viewers [--seconds 30] [--streams 100] [--slow 30] [--no-browser]
+    python -m bench.viewers --pages N [--seconds 75]    (an audience of open pages: bench/audience.py)
 
 The README's production setup (nginx with deploy/nginx.conf in front of gunicorn with
 gunicorn.conf.py, one worker, default settings but AURORA_TRUSTED_PROXY_HOPS=1 and
@@ -44,8 +45,8 @@ from bench.common import (
     ProcessFigures,
     Result,
     child_pids,
+    format_table,
     gunicorn,
-    print_results,
     process_figures,
     refresh_callback_body,
     wait_for_http,
@@ -342,11 +343,19 @@ def run(seconds: float = 30, streams: int = 100, slow: int = 30, browser: bool =
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.viewers", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--seconds", type=float, help="30 s; 75 s with --pages")
     parser.add_argument("--streams", type=int, default=100)
     parser.add_argument("--slow", type=int, default=30)
     parser.add_argument("--no-browser", dest="browser", action="store_false")
-    return print_results(parser, argv, run)
+    parser.add_argument("--pages", type=int, help="open pages all updating together (bench/audience.py)")
+    args = parser.parse_args(argv)
+    if args.pages:
+        from bench.audience import AUDIENCE_SECONDS
+        from bench.audience import main as audience
+
+        return audience(args.pages, args.seconds or AUDIENCE_SECONDS)
+    print(format_table(run(args.seconds or 30, args.streams, args.slow, args.browser)))
+    return 0
 
 
 if __name__ == "__main__":

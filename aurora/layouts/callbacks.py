@@ -12,7 +12,6 @@ from dash.exceptions import PreventUpdate
 from flask import has_request_context, request
 
 from aurora.api.routes import stats_service, stream_slots_and_client
-from aurora.api.stream import event_id
 from aurora.contract import alerts_to_list
 from aurora.layouts import ids
 from aurora.layouts.alerts_strip import alert_strip
@@ -28,7 +27,9 @@ from aurora.layouts.day_callbacks import (
 from aurora.layouts.figures import activity_figure, message_figure
 from aurora.layouts.formatting import NO_VALUE, KpiView, bot_snapshot_text, bot_status_text, clock_time
 from aurora.layouts.page import KPI_CARDS, build_layout
+from aurora.layouts.renders import PageRender, Render, as_sent, current_render, rendered_once_per_view
 from aurora.layouts.zones import UTC_VIEW, ViewZone, view_zone
+from aurora.metrics import PAGE_RENDERS
 from aurora.models import BotSnapshot, Stats
 from aurora.service import StatsUnavailable
 
@@ -144,12 +145,19 @@ def failure_values(unavailable: StatsUnavailable, bot: BotSnapshot, zone: ViewZo
     return values
 
 
-def refresh_values(zone: ViewZone = UTC_VIEW) -> list:
+def render_page(stats: Stats, version: str, zone: ViewZone) -> PageRender:
+    """Everything a refresh sends a page showing `version` in `zone` (counted: renders per version)."""
+    PAGE_RENDERS.inc()
+    failure = stats_service().failure
+    return PageRender(as_sent(page_values(stats, zone, version, failure[0] if failure else None)))
+
+
+def refresh_values(render: Render, zone: ViewZone = UTC_VIEW) -> list:
+    """The refresh callback's answer (OUTPUTS): the render of the current stats for `zone`, shared by
+    every page asking for that version and zone; or what the page says without figures."""
     service = stats_service()
     try:
-        stats, body = service.current_with_json()
-        failure = service.failure
-        return page_values(stats, zone, event_id(body), failure[0] if failure else None)
+        return current_render(render, zone).page
     except StatsUnavailable as unavailable:
         if unavailable.failing_since is not None:
             return failure_values(unavailable, service.bot_snapshot(), zone)
@@ -177,6 +185,9 @@ def install_page(app: Dash, refresh_seconds: int) -> None:
 
 
 def register_callbacks(app: Dash) -> None:
+    # One memo per app: every page this app serves shares its renders.
+    render = rendered_once_per_view(render_page)
+
     @app.callback(
         *OUTPUTS,
         Input(ids.REFRESH_INTERVAL, "n_intervals"),
@@ -187,7 +198,7 @@ def register_callbacks(app: Dash) -> None:
     def refresh_page(_n_intervals, live_event_id, choice, browser, rendered) -> list:
         if already_shown(ctx.triggered_id, live_event_id, rendered):
             raise PreventUpdate
-        return refresh_values(view_zone(choice, browser))
+        return refresh_values(render, view_zone(choice, browser))
 
     @app.callback(Output(ids.LIVE_STATS_READY, ids.LIVE_STREAMS_PROP), Input(ids.REFRESH_INTERVAL, "n_intervals"))
     def offer_live_stream(_n_intervals: int) -> str:

@@ -1,0 +1,72 @@
+"""The page's renders are memoised by (stats version, zone): many concurrent requests for one view make
+one render, each view its own, and the memo holds at most its bound."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from aurora.layouts.renders import PageRender, rendered_once_per_view
+from aurora.layouts.zones import UTC_VIEW, view_zone
+
+KOLKATA = view_zone(None, {"zone": "Asia/Kolkata"})
+
+
+def counting_render(pause: float = 0.0):
+    made: list[tuple[str, str]] = []
+
+    def render(_stats, version, zone) -> PageRender:
+        time.sleep(pause)  # long enough for every request to arrive while it is being made
+        made.append((version, zone.name))
+        return PageRender([version, zone.name], [])
+
+    return render, made
+
+
+def test_concurrent_requests_for_one_view_share_one_render():
+    render, made = counting_render(pause=0.3)
+    memo = rendered_once_per_view(render)
+    answers = []
+    threads = [threading.Thread(target=lambda: answers.append(memo(None, "v1", UTC_VIEW))) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert made == [("v1", "UTC")]
+    assert len(answers) == 20 and all(answer is answers[0] for answer in answers)
+
+
+def test_each_view_and_each_version_is_rendered_once():
+    render, made = counting_render()
+    memo = rendered_once_per_view(render)
+    for _ in range(3):
+        for version in ("v1", "v2"):
+            for zone in (UTC_VIEW, KOLKATA):
+                assert memo(None, version, zone).page == [version, zone.name]
+    assert sorted(made) == [("v1", "Asia/Kolkata"), ("v1", "UTC"), ("v2", "Asia/Kolkata"), ("v2", "UTC")]
+
+
+def test_the_memo_is_bounded_by_views_not_by_requests():
+    render, made = counting_render()
+    memo = rendered_once_per_view(render, max_views=2)
+    for version in ("v1", "v2", "v3"):
+        memo(None, version, UTC_VIEW)
+    memo(None, "v3", UTC_VIEW)
+    memo(None, "v1", UTC_VIEW)  # aged out: made again
+    assert made == [("v1", "UTC"), ("v2", "UTC"), ("v3", "UTC"), ("v1", "UTC")]
+
+
+def test_a_failed_render_is_not_kept():
+    calls = []
+
+    def failing(_stats, version, zone):
+        calls.append(version)
+        raise RuntimeError("database text the renderer cannot take")
+
+    memo = rendered_once_per_view(failing)
+    for _ in range(2):
+        with pytest.raises(RuntimeError):
+            memo(None, "v1", UTC_VIEW)
+    assert calls == ["v1", "v1"]
