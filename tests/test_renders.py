@@ -20,7 +20,7 @@ def counting_render(pause: float = 0.0):
     def render(_stats, version, zone) -> PageRender:
         time.sleep(pause)  # long enough for every request to arrive while it is being made
         made.append((version, zone.name))
-        return PageRender([version, zone.name], [])
+        return PageRender([version, zone.name])
 
     return render, made
 
