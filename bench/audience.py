@@ -2,8 +2,9 @@
 
     python -m bench.viewers --pages 100 [--seconds 75]
 
-The README's production command (one worker, default settings except AURORA_STREAMS_TOTAL raised to
-the number of pages and both rate limits off) over a fresh demo database. Each page has its own
+The README's production setup, nginx with deploy/nginx.conf (TLS) in front of its production command
+(one worker, default settings except AURORA_STREAMS_TOTAL raised to the number of pages and both rate
+limits off), over a fresh demo database. Each page has its own
 loopback address and a time zone (24 zones, spread round the clock), holds the live stream and
 answers every stats event and every tick of its refresh interval with the callbacks the page sends,
 replayed from bench/page_requests.json (recorded from Chromium by `python -m bench.record_page`): a
@@ -26,11 +27,13 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import aiohttp
 
 from bench.common import ROOT, child_pids, gunicorn, process_figures, wait_for_http
+from bench.nginx import client_tls, nginx_proxy
 
 RECORDING = ROOT / "bench" / "page_requests.json"
 LIVE_JS = ROOT / "assets" / "live.js"
@@ -184,7 +187,8 @@ class Page:
 
 
 async def poll_api(base: str, source: str, stop: asyncio.Event, figures: Figures) -> None:
-    connector = aiohttp.TCPConnector(local_addr=(source, 0), keepalive_timeout=CLIENT_KEEP_ALIVE_SECONDS)
+    connector = aiohttp.TCPConnector(local_addr=(source, 0), keepalive_timeout=CLIENT_KEEP_ALIVE_SECONDS,
+                                     ssl=client_tls())
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(REQUEST_TIMEOUT)) as session:
         while not stop.is_set():
             started = time.perf_counter()
@@ -216,18 +220,19 @@ def refresh_seconds_of(base: str) -> float:
     return int(next(group for group in found.groups() if group)) / 1000
 
 
-async def audience(base: str, pages: int, seconds: float, worker: int) -> Figures:
+async def audience(base: str, pages: int, seconds: float, worker: int, server: str) -> Figures:
+    """Pages and pollers ask `base` (nginx); the layout and /metrics are read from `server` directly."""
     figures, stop, callbacks = Figures(), asyncio.Event(), load_recording()
-    every = refresh_seconds_of(base)
+    every = refresh_seconds_of(server)
     sessions = [aiohttp.ClientSession(connector=aiohttp.TCPConnector(
-        local_addr=(address(index), 0), limit=6, keepalive_timeout=CLIENT_KEEP_ALIVE_SECONDS),
+        local_addr=(address(index), 0), limit=6, keepalive_timeout=CLIENT_KEEP_ALIVE_SECONDS, ssl=client_tls()),
                                       timeout=aiohttp.ClientTimeout(REQUEST_TIMEOUT)) for index in range(pages)]
     page_list = [Page(callbacks, ZONES[index % len(ZONES)], session, base, figures)
                  for index, session in enumerate(sessions)]
     # Each page first shows what it was served (its first stream event is then already shown).
     await asyncio.gather(*(page.change({ZONE_INPUT: page.values[ZONE_INPUT]}) for page in page_list))
     figures.page_seconds.clear()
-    renders_before = await renders_so_far(base)
+    renders_before = await renders_so_far(server)
     tasks = [asyncio.create_task(coroutine) for coroutine in (
         *(page.stream(stop) for page in page_list),
         *(page.tick(every, stop, every * index / pages) for index, page in enumerate(page_list)),
@@ -248,7 +253,7 @@ async def audience(base: str, pages: int, seconds: float, worker: int) -> Figure
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    figures.renders = await renders_so_far(base) - renders_before
+    figures.renders = await renders_so_far(server) - renders_before
     for session in sessions:
         await session.close()
     for event in shown_at_start:  # what every page showed already: not a refresh
@@ -263,11 +268,14 @@ def run_audience(pages: int, seconds: float) -> Figures:
     with tempfile.TemporaryDirectory(prefix="aurora-audience-") as folder:
         env = {**dict.fromkeys(CLEARED, ""), "DATABASE_URL": prepare_database(folder), "AURORA_DEMO": "true",
                "AURORA_SIMULATED_DISCORD": "false", "AURORA_STREAMS_TOTAL": str(max(pages, 100)),
-               "AURORA_RATE_LIMIT": "off", "AURORA_PAGE_RATE_LIMIT": "off"}
+               "AURORA_RATE_LIMIT": "off", "AURORA_PAGE_RATE_LIMIT": "off", "AURORA_TRUSTED_PROXY_HOPS": "1"}
         with gunicorn("app:server", env, workers=1, threads=APP_THREADS) as url:
             wait_for_http(f"{url}/api/stats", timeout=60)
             (worker,) = child_pids(url.pid)
-            return asyncio.run(audience(url, pages, seconds, worker))
+            # Each page's connections (a stream and up to 6 more) and their upstreams, with room.
+            connections = 2 * (pages * 7 + POLLERS) + 512
+            with nginx_proxy(Path(folder) / "nginx", int(url.rsplit(":", 1)[1]), connections=connections) as proxy:
+                return asyncio.run(audience(proxy.url, pages, seconds, worker, url))
 
 
 def percentile(values: list[float], fraction: float) -> float:
