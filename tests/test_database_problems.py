@@ -18,7 +18,8 @@ from aurora.context import context_of
 from aurora.db import create_db_engine, init_db
 from aurora.db_problems import database_problem
 from aurora.layouts import ids
-from aurora.layouts.callbacks import OUTPUTS, refresh_values
+from aurora.layouts.callbacks import OUTPUTS, refresh_values, render_page
+from aurora.layouts.renders import rendered_once_per_view
 from aurora.simulation.server import SimulatedDiscord
 from tests.conftest import POSTGRES_ADMIN_URL
 
@@ -149,7 +150,7 @@ def test_an_app_on_a_missing_database_says_why_in_the_log_the_api_and_the_page(
     assert message.startswith(f"statistics are not available: {cause}") and "failing since" in message
 
     with app.server.test_request_context("/"):
-        values = refresh_values()
+        values = refresh_values(rendered_once_per_view(render_page))
     by_id = dict(zip([(o.component_id, o.component_property) for o in OUTPUTS], values, strict=True))
     assert cause in by_id[(ids.STATUS_BANNER, "children")]
     assert by_id[(ids.ACTIVITY_CHART, "figure")].data == ()
