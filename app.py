@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import NoReturn
 
 from aurora import create_app
-from aurora.config import SettingsError, load_settings
-from aurora.context import context_of
-from aurora.init_db.command import InitDbError, init_database
 from aurora.scaleout.roles import runs_bot_process
-from aurora.serving.asgi import asgi_app
-from aurora.serving.capacity import raise_open_files_limit
-from aurora.serving.worker import listen, server_for
+from aurora.settings import SettingsError, load_settings
 from aurora.startup import StartupError
+from aurora.storage.init_db.command import InitDbError, init_database
+from aurora.web.context import context_of
+from aurora.web.serving.asgi import asgi_app
+from aurora.web.serving.capacity import raise_open_files_limit
+from aurora.web.serving.worker import listen, server_for
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 

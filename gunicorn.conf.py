@@ -5,7 +5,7 @@ exist: more would each open their own gateway connection (one worker serves many
 With AURORA_ROLE=web the bot runs elsewhere and any number of workers may serve (`--workers 4`);
 AURORA_ROLE=bot runs no web server at all (`python app.py`).
 
-Workers are uvicorn's (asyncio) with Aurora's options (`aurora.serving.worker.AuroraWorker`): live
+Workers are uvicorn's (asyncio) with Aurora's options (`aurora.web.serving.worker.AuroraWorker`): live
 streams cost a connection each, not a thread, and the Flask/Dash app runs in a pool of
 AURORA_THREADS threads per worker. The worker's `timeout` is a heartbeat of the worker, not a limit
 on a request, so long streams live. Slow clients are nginx's to cut off (deploy/nginx.conf): bind
@@ -45,14 +45,14 @@ def _prepare_metrics_folder() -> str | None:
 
 _own_metrics_folder = _prepare_metrics_folder()
 
-from aurora.config import SettingsError, load_settings  # noqa: E402  (after the folder, see above)
 from aurora.scaleout.roles import web_refusal  # noqa: E402
-from aurora.serving.capacity import raise_open_files_limit  # noqa: E402
+from aurora.settings import SettingsError, load_settings  # noqa: E402  (after the folder, see above)
+from aurora.web.serving.capacity import raise_open_files_limit  # noqa: E402
 
 # Tells `app:server` it is served with this file's worker (app.py refuses to boot without it).
 os.environ["AURORA_GUNICORN_CONFIG"] = str(Path(__file__).resolve())
 
-AURORA_WORKER = "aurora.serving.worker.AuroraWorker"
+AURORA_WORKER = "aurora.web.serving.worker.AuroraWorker"
 worker_class = AURORA_WORKER
 workers = 1
 timeout = 30

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from dash import Dash
 
-    from aurora.config import Settings
-    from aurora.context import AuroraContext
-    from aurora.seams import Clock, SnapshotHandOver
+    from aurora.protocols import Clock, SnapshotHandOver
+    from aurora.settings import Settings
+    from aurora.web.context import AuroraContext
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ def create_app(
     simulation_options: dict | None = None,
 ) -> Dash:
     """Build the dashboard. With a DISCORD_TOKEN, the bot starts in a background thread; showing
-    demo data without one, the bot logs in to a simulated Discord (`aurora.simulation`).
+    demo data without one, the bot logs in to a simulated Discord (`aurora.demo.simulation`).
     `bot_options` tunes that runner (tests shorten its timers), `simulation_options` the
     simulation (`start_simulation`'s seed, rhythm and poll interval)."""
     # Imported here, as in Flask's flaskr: importing any aurora module loads only what it needs.
@@ -36,14 +36,14 @@ def create_app(
 
     from aurora.alerts.monitor import alert_board, start_alert_monitor
     from aurora.api.stream import StreamSlots
-    from aurora.context import AuroraContext
-    from aurora.db import create_db_engine
-    from aurora.hour_service import HourBreakdowns
+    from aurora.demo.simulation.demo_bot import runs_simulated_discord, start_simulation
     from aurora.scaleout.roles import connect_shared, snapshot_source, web_refusal
-    from aurora.service import utc_now
-    from aurora.serving.capacity import open_files_limit, stream_cap
-    from aurora.simulation.demo_bot import runs_simulated_discord, start_simulation
     from aurora.startup import StartupError, hold_bot_lease, prepare_database, start_bot, stats_service
+    from aurora.stats.hours import HourBreakdowns
+    from aurora.stats.service import utc_now
+    from aurora.storage.db import create_db_engine
+    from aurora.web.context import AuroraContext
+    from aurora.web.serving.capacity import open_files_limit, stream_cap
 
     clock = clock or utc_now
     if (refusal := web_refusal(settings)) is not None:
@@ -111,11 +111,11 @@ def install_app(app: Dash, parts: AuroraContext) -> None:
     from aurora.api.health import install_health
     from aurora.api.rate_limit import install_rate_limits
     from aurora.api.routes import create_api_blueprint, register_error_handlers
-    from aurora.context import install_context
     from aurora.layouts.callbacks import install_page
     from aurora.layouts.page_guard import install_page_guard
-    from aurora.metrics import install_metrics
-    from aurora.security import (
+    from aurora.web.context import install_context
+    from aurora.web.metrics import install_metrics
+    from aurora.web.security import (
         install_access_control,
         install_proxy_fix,
         install_relative_redirects,

@@ -1,4 +1,4 @@
-"""The thread and the asyncio loop the Discord bot runs on; the bot itself is `aurora.bot`.
+"""The thread and the asyncio loop the Discord bot runs on; the bot itself is `aurora.bot.client`.
 
 Everything discord.py owns stays on that loop: calls into it go through
 `asyncio.run_coroutine_threadsafe`, and what comes out is the frozen `BotSnapshot` the bot
@@ -18,15 +18,15 @@ import time
 import aiohttp
 import discord
 
-from aurora.bot import IDENTIFY_DELAY_SECONDS, AuroraBot, create_bot
-from aurora.bot_commands import CommandServices
-from aurora.bot_state import BotState
-from aurora.cogs.presence import TICK_SECONDS
-from aurora.command_health.monitor import WindowStore
-from aurora.config import Settings, SettingsError
-from aurora.models import OfflineCause
-from aurora.recorder import CommandRecorder
-from aurora.seams import Clock, SnapshotSink
+from aurora.bot.client import IDENTIFY_DELAY_SECONDS, AuroraBot, create_bot
+from aurora.bot.cogs.presence import TICK_SECONDS
+from aurora.bot.cogs.slash_commands import CommandServices
+from aurora.bot.command_health.monitor import WindowStore
+from aurora.bot.recorder import CommandRecorder
+from aurora.bot.state import BotState
+from aurora.protocols import Clock, SnapshotSink
+from aurora.settings import Settings, SettingsError
+from aurora.stats.model import OfflineCause
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Setting values from their text: each parser takes the variable's name for its one-line error.
 
-Pure functions over strings; `aurora.config` is the one place that reads the environment and uses them.
+Pure functions over strings; `aurora.settings` is the one place that reads the environment and uses them.
 """
 
 from __future__ import annotations

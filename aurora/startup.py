@@ -11,24 +11,24 @@ import logging
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
-from aurora.bot_commands import CommandServices
+from aurora.bot.cogs.slash_commands import CommandServices
+from aurora.bot.command_health.redis_window import RedisWindowStore
+from aurora.bot.record_spool import RecordSpool
+from aurora.bot.recorder import CommandRecorder
 from aurora.bot_runner import BotRunner
-from aurora.command_health.redis_window import RedisWindowStore
-from aurora.config import Settings
-from aurora.db import init_db, missing_tables
-from aurora.db_problems import database_problem
-from aurora.demo import is_demo_database, seed_demo
-from aurora.init_db.indexes import log_missing_indexes
+from aurora.demo.seed import is_demo_database, seed_demo
+from aurora.protocols import AlertSource, Clock, SnapshotSink, SnapshotSource
 from aurora.queries.aggregates import IncrementalStats
 from aurora.queries.balances import balance_of
 from aurora.queries.glance import with_day_glance
-from aurora.record_spool import RecordSpool
-from aurora.recorder import CommandRecorder
 from aurora.scaleout.lease import BotLease, LeaseHeld
 from aurora.scaleout.redis_link import RedisError, describe
 from aurora.scaleout.roles import SharedRedis, bot_thread_refusal, shared_compute
-from aurora.seams import AlertSource, Clock, SnapshotSink, SnapshotSource
-from aurora.service import StatsService
+from aurora.settings import Settings
+from aurora.stats.service import StatsService
+from aurora.storage.db import init_db, missing_tables
+from aurora.storage.init_db.indexes import log_missing_indexes
+from aurora.storage.problems import database_problem
 
 log = logging.getLogger(__name__)
 

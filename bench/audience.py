@@ -52,7 +52,7 @@ POLLERS = 10
 AUDIENCE_SECONDS = 75  # two refreshes at AURORA_REFRESH_SECONDS' default
 POLL_SECONDS = 1.0
 REQUEST_TIMEOUT = 30
-# Well below the server's keep-alive (5 s, aurora.serving.worker), with room for either event loop
+# Well below the server's keep-alive (5 s, aurora.web.serving.worker), with room for either event loop
 # lagging under load: a connection the server is closing is not reused (a browser would retry such a
 # request on a fresh connection; this client would count it as failed).
 CLIENT_KEEP_ALIVE_SECONDS = 2

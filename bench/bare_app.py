@@ -14,8 +14,8 @@ import redis
 from a2wsgi import WSGIMiddleware
 from flask import Flask, Response
 
-from aurora.config import load_settings
 from aurora.scaleout.redis_link import client_options
+from aurora.settings import load_settings
 
 BODY = Path(os.environ["BENCH_BODY_FILE"]).read_bytes()
 REDIS_URL = os.environ.get("BENCH_REDIS_URL")

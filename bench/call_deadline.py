@@ -1,4 +1,4 @@
-"""What the deadline on PostgreSQL calls costs (`aurora.db_deadline`): a query's round trip through
+"""What the deadline on PostgreSQL calls costs (`aurora.storage.deadline`): a query's round trip through
 the app's engine with it and through the same engine's settings without it, side by side.
 
     python -m bench.call_deadline [--url postgresql+psycopg2://postgres@127.0.0.1:5432/test] [--queries 2000] [--rounds 10]
@@ -17,7 +17,7 @@ import time
 import psycopg2.extensions
 from sqlalchemy import create_engine, text
 
-from aurora.db import create_db_engine
+from aurora.storage.db import create_db_engine
 
 
 def one_round(engine, queries: int) -> tuple[float, float]:

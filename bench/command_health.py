@@ -19,11 +19,11 @@ from datetime import UTC, datetime, timedelta
 
 from discord.utils import time_snowflake
 
-from aurora.command_health.tracker import InteractionTracker
-from aurora.command_health.window import HealthWindow
-from aurora.models import BotSnapshot
+from aurora.bot.command_health.tracker import InteractionTracker
+from aurora.bot.command_health.window import HealthWindow
+from aurora.demo.simulation.payloads import Shapes, frame, interaction
 from aurora.scaleout import codec
-from aurora.simulation.payloads import Shapes, frame, interaction
+from aurora.stats.model import BotSnapshot
 from bench.common import Result, format_table
 
 START = datetime(2026, 1, 1, tzinfo=UTC)

@@ -8,7 +8,7 @@ is (gunicorn.conf.py's worker; the same WSGI adapter with AURORA_THREADS threads
 from a2wsgi import WSGIMiddleware
 from dash import Dash, html
 
-from aurora.config import load_settings
+from aurora.settings import load_settings
 
 app = Dash(__name__, title="empty")
 app.layout = html.Div("ready", id="ready")

@@ -31,7 +31,7 @@ import numpy as np
 import psycopg2.extensions
 from sqlalchemy import create_engine, make_url, text
 
-from aurora.db import init_db, metadata
+from aurora.storage.db import init_db, metadata
 from bench.common import progress
 
 SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000, "10m": 10_000_000}
@@ -92,7 +92,7 @@ def _read_meta(engine) -> dict[str, str]:
 def _timestamps(microseconds: np.ndarray, sqlite: bool) -> list[str]:
     stamps = np.datetime_as_string(microseconds.astype("datetime64[us]"), unit="us")
     if sqlite:
-        # The text form SQLAlchemy writes (a zero fraction is left out, see aurora.db).
+        # The text form SQLAlchemy writes (a zero fraction is left out, see aurora.storage.db).
         return [stamp.replace("T", " ").removesuffix(".000000") for stamp in stamps.tolist()]
     return [stamp + "+00" for stamp in stamps.tolist()]
 
@@ -177,7 +177,7 @@ def _total_rows(size: int) -> int:
 def _no_wait_callback():
     """psycopg2 refuses COPY while a wait callback is set, and an app engine made earlier in this
     process (a benchmark measured before this data set was generated) sets one for the whole
-    process (aurora.db_deadline); it is lifted while a data set loads, nothing else running."""
+    process (aurora.storage.deadline); it is lifted while a data set loads, nothing else running."""
     previous = psycopg2.extensions.get_wait_callback()
     psycopg2.extensions.set_wait_callback(None)
     try:

@@ -31,8 +31,8 @@ import redis
 from werkzeug.test import EnvironBuilder
 
 from aurora import create_app
-from aurora.config import Settings
-from aurora.context import context_of
+from aurora.settings import Settings
+from aurora.web.context import context_of
 
 LIMIT = "100000000/minute"
 

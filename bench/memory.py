@@ -17,7 +17,7 @@ import threading
 import time
 import urllib.request
 
-from aurora.simulation.server import SimulatedDiscord
+from aurora.demo.simulation.server import SimulatedDiscord
 from bench.common import (
     Result,
     format_table,

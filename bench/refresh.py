@@ -25,11 +25,11 @@ from datetime import timedelta
 import numpy as np
 from sqlalchemy import insert
 
-from aurora.db import COMMAND_RUN, create_db_engine, moderation_cases, transactions, users
-from aurora.models import FiguresPreparing
 from aurora.queries.aggregates import IncrementalStats
 from aurora.queries.glance import DayGlance
 from aurora.queries.reference import compute_database_stats
+from aurora.stats.model import FiguresPreparing
+from aurora.storage.db import COMMAND_RUN, create_db_engine, moderation_cases, transactions, users
 from bench.common import Result, format_table
 from bench.generate import (
     COMMAND_NAMES,

@@ -31,13 +31,13 @@ from datetime import timedelta
 import numpy as np
 from sqlalchemy import event
 
-from aurora.cache import SnapshotCache
-from aurora.db import create_db_engine
-from aurora.models import FiguresPreparing
+from aurora.bot.snapshot_cache import SnapshotCache
 from aurora.queries.aggregates import STEP_SECONDS, IncrementalStats
 from aurora.queries.glance import DayGlance, glance_of_refresh
 from aurora.queries.reference import compute_database_stats
-from aurora.service import StatsService
+from aurora.stats.model import FiguresPreparing
+from aurora.stats.service import StatsService
+from aurora.storage.db import create_db_engine
 from bench.common import Result, format_table
 from bench.daily_volume import VOLUMES, ensure_busy_dataset
 from bench.generate import POSTGRES_URL, remove_appended_rows

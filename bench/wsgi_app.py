@@ -8,8 +8,8 @@ import functools
 import logging
 
 from aurora import create_app
-from aurora.config import load_settings
-from aurora.context import context_of
+from aurora.settings import load_settings
+from aurora.web.context import context_of
 
 
 @functools.cache

@@ -19,15 +19,15 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from aurora import create_app
-from aurora.bot_commands import CommandServices
+from aurora.bot.cogs.slash_commands import CommandServices
+from aurora.bot.recorder import CommandRecorder
 from aurora.bot_runner import BotRunner
-from aurora.config import Settings
-from aurora.context import context_of
-from aurora.db import create_db_engine, init_db
-from aurora.recorder import CommandRecorder
 from aurora.scaleout.redis_link import connect
-from aurora.serving.asgi import asgi_app
-from aurora.serving.worker import listen, server_for
+from aurora.settings import Settings
+from aurora.storage.db import create_db_engine, init_db
+from aurora.web.context import context_of
+from aurora.web.serving.asgi import asgi_app
+from aurora.web.serving.worker import listen, server_for
 from tests.fakes.snapshot_sink import no_balance, no_stats
 from tests.support import FAST_BOT_OPTIONS, FrozenClock
 
@@ -134,7 +134,7 @@ def client(make_app):
 
 
 class LiveServer:
-    """The app served as `python app.py` serves it (aurora.serving.asgi under uvicorn, Aurora's options,
+    """The app served as `python app.py` serves it (aurora.web.serving.asgi under uvicorn, Aurora's options,
     its listening socket) on a free loopback port, from a thread of the test process."""
 
     def __init__(self, app) -> None:

@@ -13,10 +13,10 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, insert
 
-from aurora.context import context_of, install_context
-from aurora.db import COMMAND_RUN, moderation_cases, transactions, users
-from aurora.models import BotSnapshot, CommandCount, FiguresPreparing, ShardSnapshot
-from aurora.service import StatsService
+from aurora.stats.model import BotSnapshot, CommandCount, FiguresPreparing, ShardSnapshot
+from aurora.stats.service import StatsService
+from aurora.storage.db import COMMAND_RUN, moderation_cases, transactions, users
+from aurora.web.context import context_of, install_context
 
 # A fixed moment with a non-zero minute, so "now" and "start of the hour" differ. Nothing may
 # depend on the date the suite runs on: `dev.py test` also runs the suite's clock-driven part

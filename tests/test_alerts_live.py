@@ -10,9 +10,9 @@ import logging
 import pytest
 from sqlalchemy.engine import make_url
 
-from aurora.context import context_of
+from aurora.demo.simulation.server import SimulatedDiscord
 from aurora.scaleout.snapshots import RedisSnapshotStore
-from aurora.simulation.server import SimulatedDiscord
+from aurora.web.context import context_of
 from tests.fakes.discord_webhook import WEBHOOK_TOKEN, FakeWebhook
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.openapi_check import stats_validator

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from aurora import create_app
-from aurora.config import Settings
-from aurora.context import context_of
+from aurora.settings import Settings
+from aurora.web.context import context_of
 from tests.support import NOW, case, command, insert_rows, iso_z, serve_preparing, transaction, user
 
 pytestmark = pytest.mark.clock

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, func, make_url, select, text
 
-from aurora.db import create_db_engine, transactions
+from aurora.storage.db import create_db_engine, transactions
 from bench.generate import SIZES, ensure_dataset
 
 pytestmark = pytest.mark.postgres

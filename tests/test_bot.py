@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
+from aurora.bot.snapshot_cache import SnapshotCache
 from aurora.bot_runner import BotAlreadyRunning
-from aurora.cache import SnapshotCache
-from aurora.context import context_of
-from aurora.db import COMMAND_RUN, transactions
-from aurora.simulation.server import SimulatedDiscord
+from aurora.demo.simulation.server import SimulatedDiscord
+from aurora.storage.db import COMMAND_RUN, transactions
+from aurora.web.context import context_of
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.support import NOW, insert_rows, iso_z, user, with_fake_discord
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from aurora.bot_state import BotState, ShardReading, finite_ms
+from aurora.bot.state import BotState, ShardReading, finite_ms
 from tests.support import NOW
 
 pytestmark = pytest.mark.clock

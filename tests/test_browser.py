@@ -12,11 +12,11 @@ from sqlalchemy.engine import make_url
 
 from aurora import create_app
 from aurora.api.stream import event_id
-from aurora.config import Settings
-from aurora.context import context_of
+from aurora.demo.simulation.director import Rhythm
+from aurora.demo.simulation.server import SimulatedDiscord
 from aurora.layouts import ids
-from aurora.simulation.director import Rhythm
-from aurora.simulation.server import SimulatedDiscord
+from aurora.settings import Settings
+from aurora.web.context import context_of
 from tests.conftest import POSTGRES_ADMIN_URL
 from tests.support import (
     FAST_BOT_OPTIONS,

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from aurora.context import context_of
+from aurora.demo.simulation.server import SimulatedDiscord
 from aurora.layouts import ids
-from aurora.metrics import PROCESS_REGISTRY
-from aurora.simulation.server import SimulatedDiscord
+from aurora.web.context import context_of
+from aurora.web.metrics import PROCESS_REGISTRY
 from tests.support import command, insert_rows
 
 pytestmark = [pytest.mark.browser, pytest.mark.clock]

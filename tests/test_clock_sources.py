@@ -20,8 +20,8 @@ OTHER_CLOCKS = {
     "aurora/api/rate_limit.py": [(94, "time.time()")],
     # The simulated Discord's own clock, apart from the app's on purpose: the bot measures its
     # offset from Discord's Date headers, as it does with the real Discord.
-    "aurora/simulation/rest.py": [(84, "time.time()")],
-    "aurora/simulation/gateway.py": [(93, "time.time()")],
+    "aurora/demo/simulation/rest.py": [(84, "time.time()")],
+    "aurora/demo/simulation/gateway.py": [(93, "time.time()")],
 }
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from aurora.models import BotOffline, BotSnapshot, DatabaseStats
 from aurora.queries.reference import compute_database_stats
 from aurora.scaleout.codec import CodecError, dumps, loads
+from aurora.stats.model import BotOffline, BotSnapshot, DatabaseStats
 from tests.support import NOW, connected_snapshot
 
 pytestmark = pytest.mark.clock

@@ -9,13 +9,13 @@ import logging
 import pytest
 from sqlalchemy import select
 
-from aurora.bot import AuroraBot
-from aurora.bot_commands import CommandServices
-from aurora.cogs.commands import CommandLog
-from aurora.db import COMMAND_RUN, transactions
-from aurora.models import CommandCount
-from aurora.recorder import CommandRecorder
-from aurora.simulation.server import SimulatedDiscord
+from aurora.bot.client import AuroraBot
+from aurora.bot.cogs.command_log import CommandLog
+from aurora.bot.cogs.slash_commands import CommandServices
+from aurora.bot.recorder import CommandRecorder
+from aurora.demo.simulation.server import SimulatedDiscord
+from aurora.stats.model import CommandCount
+from aurora.storage.db import COMMAND_RUN, transactions
 from tests.fakes.snapshot_sink import RecordingSink, no_balance, no_stats, wait_for
 from tests.support import NOW
 
@@ -52,7 +52,7 @@ def test_a_completed_command_is_recorded_and_moves_the_last_command_time(make_ru
 
 
 def test_a_failed_command_is_counted_answered_and_not_recorded(make_runner, fake, bot_engine, clock, caplog):
-    caplog.set_level(logging.WARNING, logger="aurora.cogs.commands")
+    caplog.set_level(logging.WARNING, logger="aurora.bot.cogs.command_log")
     sink = RecordingSink(clock)
     runner = make_runner(fake, sink, balance_of=failing_balance)
     wait_for(lambda: sink.latest()[1].status == "connected")

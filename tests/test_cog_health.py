@@ -9,10 +9,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from aurora.command_health.redis_window import RedisWindowStore
+from aurora.bot.command_health.redis_window import RedisWindowStore
+from aurora.demo.simulation.server import SimulatedDiscord
 from aurora.scaleout import codec
 from aurora.scaleout.redis_link import RedisHealth
-from aurora.simulation.server import SimulatedDiscord
 from tests.fakes.snapshot_sink import RecordingSink, wait_for
 from tests.support import FrozenClock
 

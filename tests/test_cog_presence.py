@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from aurora.simulation.server import SimulatedDiscord
+from aurora.demo.simulation.server import SimulatedDiscord
 from tests.fakes.snapshot_sink import RecordingSink, wait_for
 
 pytestmark = pytest.mark.clock
@@ -19,7 +19,7 @@ def fake():
 
 
 def test_the_ticker_survives_a_snapshot_that_could_not_be_published(make_runner, fake, clock, caplog):
-    caplog.set_level(logging.ERROR, logger="aurora.cogs.presence")
+    caplog.set_level(logging.ERROR, logger="aurora.bot.cogs.presence")
     sink = RecordingSink(clock)
     make_runner(fake, sink)  # a tick every 0.05 s, no events once connected
     wait_for(lambda: sink.latest()[1].status == "connected")

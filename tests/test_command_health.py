@@ -12,10 +12,10 @@ import numpy
 import pytest
 from discord.utils import time_snowflake
 
-from aurora.command_health import histogram
-from aurora.command_health.discord_time import DiscordTime
-from aurora.command_health.tracker import InteractionTracker
-from aurora.command_health.window import SLOTS_KEPT, HealthWindow, Run
+from aurora.bot.command_health import histogram
+from aurora.bot.command_health.discord_time import DiscordTime
+from aurora.bot.command_health.tracker import InteractionTracker
+from aurora.bot.command_health.window import SLOTS_KEPT, HealthWindow, Run
 from tests.support import FrozenClock
 
 pytestmark = pytest.mark.clock

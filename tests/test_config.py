@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from aurora.config import Settings, SettingsError, load_settings, settings_from_mapping
+from aurora.settings import Settings, SettingsError, load_settings, settings_from_mapping
 
 ROOT = Path(__file__).resolve().parent.parent
 

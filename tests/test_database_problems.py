@@ -14,13 +14,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from aurora.context import context_of
-from aurora.db import create_db_engine, init_db
-from aurora.db_problems import database_problem
+from aurora.demo.simulation.server import SimulatedDiscord
 from aurora.layouts import ids
 from aurora.layouts.callbacks import OUTPUTS, refresh_values, render_page
 from aurora.layouts.renders import rendered_once_per_view
-from aurora.simulation.server import SimulatedDiscord
+from aurora.storage.db import create_db_engine, init_db
+from aurora.storage.problems import database_problem
+from aurora.web.context import context_of
 from tests.conftest import POSTGRES_ADMIN_URL
 
 pytestmark = pytest.mark.postgres

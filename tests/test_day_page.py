@@ -9,8 +9,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from dash import no_update
 
-from aurora.db import create_db_engine
-from aurora.hour_service import HourBreakdowns
 from aurora.layouts import ids
 from aurora.layouts.callbacks import OUTPUTS, page_values
 from aurora.layouts.day import activity_table, glance_items, hour_button_labels, hour_title
@@ -31,8 +29,10 @@ from aurora.layouts.figures import COMMAND_COLOUR, SO_FAR, TRANSACTION_COLOUR, a
 from aurora.layouts.formatting import clock_time
 from aurora.layouts.labels import kind_label
 from aurora.layouts.zones import LOCAL_CHOICE, UTC_CHOICE, UTC_VIEW, view_zone
-from aurora.models import ActivityPoint, DatabaseStats, DayAtAGlance, KindTotals, SameHourTotals
 from aurora.scaleout import codec
+from aurora.stats.hours import HourBreakdowns
+from aurora.stats.model import ActivityPoint, DatabaseStats, DayAtAGlance, KindTotals, SameHourTotals
+from aurora.storage.db import create_db_engine
 from tests.support import NOW, command, insert_rows
 from tests.test_page import ACTIVITY, CONNECTED, stats_with
 

@@ -1,4 +1,4 @@
-"""The wait callback behind the deadlines on PostgreSQL calls (aurora.db_deadline) is process-wide:
+"""The wait callback behind the deadlines on PostgreSQL calls (aurora.storage.deadline) is process-wide:
 every psycopg2 connection in the process then connects through libpq's non-blocking calls, which
 leave `connect_timeout` to the caller. A silent server (here a socket that accepts and answers
 nothing) must still end every connect attempt at its `connect_timeout`."""
@@ -13,7 +13,7 @@ import psycopg2
 import pytest
 from sqlalchemy import make_url
 
-from aurora.db import CONNECT_TIMEOUT_SECONDS, create_db_engine
+from aurora.storage.db import CONNECT_TIMEOUT_SECONDS, create_db_engine
 
 pytestmark = pytest.mark.postgres
 MARGIN_SECONDS = 5  # far above the checks' 0.1 s slices: only a connect that is never ended fails

@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from aurora.models import iso_utc
 from aurora.queries.glance import DayGlance, glance_of_refresh
 from aurora.queries.hours import hour_breakdown
 from aurora.queries.reference import compute_database_stats
+from aurora.stats.model import iso_utc
 from tests.openapi_check import assert_conforms, document
 from tests.support import NOW, case, command, insert_rows, iso_z, transaction
 

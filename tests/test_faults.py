@@ -14,11 +14,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from aurora.context import context_of
-from aurora.db import create_db_engine
+from aurora.demo.simulation.server import SimulatedDiscord
 from aurora.layouts import ids
-from aurora.service import utc_now
-from aurora.simulation.server import SimulatedDiscord
+from aurora.stats.service import utc_now
+from aurora.storage.db import create_db_engine
+from aurora.web.context import context_of
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.support import NOW, insert_rows, user, with_fake_discord
 

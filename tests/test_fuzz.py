@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from schemathesis.core.warnings import SchemathesisWarning
 
 from aurora import create_app
-from aurora.config import Settings
-from aurora.context import context_of
+from aurora.settings import Settings
+from aurora.web.context import context_of
 from tests.conftest import LiveServer
 from tests.openapi_check import assert_conforms, stats_validator
 

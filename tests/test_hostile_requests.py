@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from aurora.metrics import HTTP_METHODS, HTTP_REQUESTS, OTHER_METHOD, UNMATCHED_ROUTE
+from aurora.web.metrics import HTTP_METHODS, HTTP_REQUESTS, OTHER_METHOD, UNMATCHED_ROUTE
 
 ACCESS_TOKEN = "a-long-enough-access-token"
 HOSTILE_HOST = "evil.example"

@@ -20,7 +20,7 @@ from aurora.layouts.figures import activity_figure
 from aurora.layouts.formatting import LONGEST_SHOWN, clock_time, shown_text
 from aurora.layouts.labels import kind_label
 from aurora.layouts.zones import UTC_VIEW, ViewZone
-from aurora.models import ActivityPoint, RecentEvent
+from aurora.stats.model import ActivityPoint, RecentEvent
 from tests.support import case, command, insert_rows, transaction
 from tests.test_page_guard import body_like_the_renderer, no_error_logged, post
 

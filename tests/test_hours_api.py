@@ -13,9 +13,6 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import event
 
-from aurora.db import moderation_cases, transactions
-from aurora.hour_names import BreakdownUnavailable, MalformedHour, parse_hour
-from aurora.hour_service import HourBreakdowns
 from aurora.queries.glance import (
     FIRST_FILL_BUDGETS_PER_REFRESH,
     DayGlance,
@@ -23,6 +20,9 @@ from aurora.queries.glance import (
     with_day_glance,
 )
 from aurora.queries.reference import compute_database_stats
+from aurora.stats.hour_parsing import BreakdownUnavailable, MalformedHour, parse_hour
+from aurora.stats.hours import HourBreakdowns
+from aurora.storage.db import moderation_cases, transactions
 from tests.openapi_check import assert_conforms, document
 from tests.support import NOW, case, command, insert_rows, iso_z, transaction
 

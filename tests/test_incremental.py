@@ -16,11 +16,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import delete, func, select, text, update
 
-from aurora.db import moderation_cases, transactions, users
-from aurora.models import FiguresPreparing
 from aurora.queries import aggregates, pieces
 from aurora.queries.aggregates import IncrementalStats
 from aurora.queries.reference import compute_database_stats
+from aurora.stats.model import FiguresPreparing
+from aurora.storage.db import moderation_cases, transactions, users
 from tests.support import NOW, FrozenClock, case, command, insert_rows, transaction, user
 
 pytestmark = pytest.mark.clock

@@ -12,11 +12,11 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from aurora import create_app
-from aurora.config import Settings
-from aurora.context import context_of
-from aurora.db import create_db_engine, metadata
-from aurora.init_db.command import InitDbError, init_database
-from aurora.init_db.indexes import recommended_indexes
+from aurora.settings import Settings
+from aurora.storage.db import create_db_engine, metadata
+from aurora.storage.init_db.command import InitDbError, init_database
+from aurora.storage.init_db.indexes import recommended_indexes
+from aurora.web.context import context_of
 from tests.support import NOW, FrozenClock
 
 RECOMMENDED = {wanted.describe() for wanted in recommended_indexes()}

@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
 
-from aurora.config import Settings
-from aurora.db import create_db_engine, metadata
-from aurora.init_db.command import init_database
+from aurora.settings import Settings
+from aurora.storage.db import create_db_engine, metadata
+from aurora.storage.init_db.command import init_database
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.postgres

@@ -8,10 +8,10 @@ import uuid
 import pytest
 import redis
 
-from aurora.context import context_of
+from aurora.demo.simulation.server import SimulatedDiscord
 from aurora.scaleout.lease import BotLease, LeaseHeld, lease_key
-from aurora.simulation.server import SimulatedDiscord
 from aurora.startup import StartupError
+from aurora.web.context import context_of
 from tests.support import with_fake_discord
 
 wait_for = SimulatedDiscord.wait_for

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import pytest
 
 from aurora import create_app
-from aurora.config import Settings
-from aurora.context import context_of
+from aurora.settings import Settings
+from aurora.web.context import context_of
 from bench.nginx import nginx_proxy
 from tests.conftest import LiveServer
 from tests.fakes.gunicorn_server import gunicorn_server
@@ -140,7 +140,7 @@ ORDINARY = {
 
 @pytest.fixture(scope="module")
 def app_py(tmp_path_factory) -> Connect:
-    """The stack `python app.py` serves (aurora.serving.worker's uvicorn options), in this process."""
+    """The stack `python app.py` serves (aurora.web.serving.worker's uvicorn options), in this process."""
     folder = tmp_path_factory.mktemp("malformed")
     # The web stack only: no bot logged in to a simulated Discord beside it.
     settings = Settings(database_url=f"sqlite:///{folder / 'aurora.db'}", demo=True, simulated_discord=False,

@@ -14,9 +14,9 @@ import schemathesis
 from sqlalchemy import text
 
 from aurora.api.openapi import build_openapi_document
-from aurora.cache import SnapshotCache
-from aurora.context import context_of
-from aurora.models import BotOffline, BotSnapshot, CommandCount, ShardSnapshot, iso_utc
+from aurora.bot.snapshot_cache import SnapshotCache
+from aurora.stats.model import BotOffline, BotSnapshot, CommandCount, ShardSnapshot, iso_utc
+from aurora.web.context import context_of
 from tests.openapi_check import assert_conforms, document, stats_validator
 from tests.support import NOW, case, command, insert_rows, transaction, user
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from aurora.simulation.server import SimulatedDiscord
+from aurora.demo.simulation.server import SimulatedDiscord
 from tests.support import Stream
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from aurora.api.stream import STREAM_RETRY_SECONDS, StreamSlots, TooManyStreams
-from aurora.config import SettingsError, settings_from_mapping
+from aurora.settings import SettingsError, settings_from_mapping
 from bench.common import refresh_body_from
 from tests.fakes.tcp_proxy import TcpProxy
 

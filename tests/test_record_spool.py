@@ -13,10 +13,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from aurora.db import COMMAND_RUN, create_db_engine, transactions
-from aurora.record_spool import RecordSpool
-from aurora.recorder import CommandRecord, CommandRecorder
-from aurora.simulation.server import SimulatedDiscord
+from aurora.bot.record_spool import RecordSpool
+from aurora.bot.recorder import CommandRecord, CommandRecorder
+from aurora.demo.simulation.server import SimulatedDiscord
+from aurora.storage.db import COMMAND_RUN, create_db_engine, transactions
 from tests.fakes.gunicorn_server import free_port
 from tests.support import NOW, command, insert_rows
 
@@ -44,7 +44,7 @@ def recover(engine, spool: RecordSpool) -> CommandRecorder:
 
 
 def test_a_stop_that_cannot_reach_the_database_keeps_the_records_for_the_next_start(tmp_path, bot_engine, caplog):
-    caplog.set_level(logging.INFO, logger="aurora.recorder")
+    caplog.set_level(logging.INFO, logger="aurora.bot.recorder")
     unreachable_url = f"postgresql+psycopg2://postgres@127.0.0.1:{free_port()}/test"
     unreachable = create_db_engine(unreachable_url)
     spool = RecordSpool(tmp_path / "spool", unreachable_url)
@@ -67,7 +67,7 @@ def test_a_stop_that_cannot_reach_the_database_keeps_the_records_for_the_next_st
 
 
 def test_records_whose_commit_got_no_answer_are_not_written_twice(bot_engine, spool, caplog):
-    caplog.set_level(logging.INFO, logger="aurora.recorder")
+    caplog.set_level(logging.INFO, logger="aurora.bot.recorder")
     insert_rows(bot_engine, transaction_rows=[command(NOW) for _ in range(3)])  # that commit went through
     spool.keep(
         [CommandRecord("ping", None, NOW, uncertain=True)] * 3  # found: not written again
@@ -162,7 +162,7 @@ def test_two_processes_starting_on_one_spool_write_its_records_once(bot_engine, 
 def test_records_claimed_by_a_process_that_ended_are_written_by_the_next_start(bot_engine, spool):
     spool.keep([CommandRecord("ping", None, NOW)])
     # A process claims them and ends (killed, say) before writing them: its lock goes with it.
-    claim = "import sys; from aurora.record_spool import RecordSpool; print(len(RecordSpool(*sys.argv[1:]).read()))"
+    claim = "import sys; from aurora.bot.record_spool import RecordSpool; print(len(RecordSpool(*sys.argv[1:]).read()))"
     ended = subprocess.run([sys.executable, "-c", claim, str(spool.path.parent), str(bot_engine.url)],
                            capture_output=True, text=True, check=True)
     assert ended.stdout.strip() == "1" and not spool.path.exists()

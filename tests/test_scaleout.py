@@ -12,15 +12,15 @@ from datetime import timedelta
 import pytest
 import redis
 
+from aurora.demo.simulation.server import SimulatedDiscord
 from aurora.queries.glance import DayGlance, with_day_glance
 from aurora.queries.reference import compute_database_stats
 from aurora.scaleout.lease import BotLease
 from aurora.scaleout.redis_link import RedisHealth, connect
 from aurora.scaleout.shared_stats import SharedStatsCompute
 from aurora.scaleout.snapshots import OffLoopPublisher, RedisSnapshotStore, snapshot_key
-from aurora.service import StatsService
-from aurora.simulation.server import SimulatedDiscord
 from aurora.startup import StartupError, start_bot
+from aurora.stats.service import StatsService
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.support import NOW, connected_snapshot, insert_rows, transaction
 

@@ -25,8 +25,8 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
-from aurora.db import create_db_engine, init_db
-from aurora.simulation.server import SimulatedDiscord
+from aurora.demo.simulation.server import SimulatedDiscord
+from aurora.storage.db import create_db_engine, init_db
 from tests.fakes.tcp_proxy import TcpProxy
 
 ROOT = Path(__file__).resolve().parent.parent

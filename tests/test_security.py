@@ -10,8 +10,8 @@ from datetime import timedelta
 
 import pytest
 
-from aurora.context import context_of
-from aurora.simulation.server import SimulatedDiscord
+from aurora.demo.simulation.server import SimulatedDiscord
+from aurora.web.context import context_of
 from tests.support import NOW, case, command, insert_rows, transaction, user, with_fake_discord
 from tests.test_stream import Stream
 

@@ -19,9 +19,9 @@ import pytest
 import requests
 
 from aurora.api.stream import STREAM_HEADER, StreamSlots
-from aurora.context import context_of
-from aurora.serving import capacity
-from aurora.simulation.server import SimulatedDiscord
+from aurora.demo.simulation.server import SimulatedDiscord
+from aurora.web.context import context_of
+from aurora.web.serving import capacity
 from bench.nginx import client_tls, free_port, nginx_proxy
 from tests.fakes.gunicorn_server import gunicorn_server
 from tests.support import Stream, command, insert_rows
@@ -342,7 +342,7 @@ def test_the_health_route_says_503_until_the_first_figures(make_app, monkeypatch
 
 
 def test_the_stream_cap_never_exceeds_what_the_process_can_hold(make_app, monkeypatch, caplog):
-    monkeypatch.setattr("aurora.serving.capacity.open_files_limit", lambda: 164)  # room for 50 streams
+    monkeypatch.setattr("aurora.web.serving.capacity.open_files_limit", lambda: 164)  # room for 50 streams
     caplog.set_level(logging.WARNING)
     assert context_of(make_app(stream_max_total=100)).streams.total == 50
     assert "AURORA_STREAMS_TOTAL=100 is more than this process can hold" in caplog.text
@@ -360,7 +360,7 @@ def test_many_requests_at_once_are_all_answered(make_app, live_server):
 def test_the_systemd_unit_keeps_the_spool_where_its_user_can_write():
     # The README installs the project as root and runs the unit as user aurora: a spool relative to
     # the project folder could not be created, and a stop's unwritten records would be lost.
-    lines = [line.strip() for line in open(Path(__file__).parents[1] / "deploy" / "aurora.service", encoding="utf-8")]
+    lines = [line.strip() for line in open(Path(__file__).parents[1] / "deploy" / "aurora.stats.service", encoding="utf-8")]
     settings = dict(line.split("=", 1) for line in lines if line and not line.startswith(("#", "[")))
     environment = dict(line.removeprefix("Environment=").split("=", 1) for line in lines
                        if line.startswith("Environment="))

@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from aurora.db import COMMAND_RUN, create_db_engine, transactions
-from aurora.record_spool import RecordSpool
-from aurora.recorder import CommandRecorder
-from aurora.simulation.server import SimulatedDiscord
+from aurora.bot.record_spool import RecordSpool
+from aurora.bot.recorder import CommandRecorder
+from aurora.demo.simulation.server import SimulatedDiscord
+from aurora.storage.db import COMMAND_RUN, create_db_engine, transactions
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.test_processes import ROOT, TOKEN, fetch_stats, free_port
 

@@ -15,11 +15,11 @@ import pytest
 from discord.utils import snowflake_time
 
 from aurora import create_app
-from aurora.config import Settings
-from aurora.context import context_of
-from aurora.simulation.answer_times import AnswerTimes
-from aurora.simulation.director import Rhythm
-from aurora.simulation.server import SimulatedDiscord
+from aurora.demo.simulation.answer_times import AnswerTimes
+from aurora.demo.simulation.director import Rhythm
+from aurora.demo.simulation.server import SimulatedDiscord
+from aurora.settings import Settings
+from aurora.web.context import context_of
 from tests.support import FAST_BOT_OPTIONS
 
 pytestmark = pytest.mark.clock

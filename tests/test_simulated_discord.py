@@ -17,7 +17,7 @@ import pytest
 import yarl
 from discord.ext import commands
 
-from aurora.simulation.server import SimulatedDiscord
+from aurora.demo.simulation.server import SimulatedDiscord
 
 T = TypeVar("T")
 RunBot = Callable[[discord.Client, str], "BotThread"]

@@ -1,4 +1,4 @@
-"""The demo's simulated Discord (aurora.simulation): the real bot logs in to it, its director's
+"""The demo's simulated Discord (aurora.demo.simulation): the real bot logs in to it, its director's
 commands reach the page through the real recorder, it starts only beside demo data without a token,
 and it stops with the app."""
 
@@ -14,14 +14,14 @@ import pytest
 from sqlalchemy import func, select
 
 from aurora import create_app
-from aurora.config import Settings, SettingsError, settings_from_mapping
-from aurora.context import context_of
-from aurora.db import COMMAND_RUN, create_db_engine, init_db, transactions
-from aurora.demo_rhythm import commands_per_hour
+from aurora.demo.rhythm import commands_per_hour
+from aurora.demo.simulation.demo_bot import SERVER_THREAD, runs_simulated_discord
+from aurora.demo.simulation.director import Director, Rhythm
+from aurora.demo.simulation.server import SimulatedDiscord
 from aurora.queries.reference import compute_database_stats
-from aurora.simulation.demo_bot import SERVER_THREAD, runs_simulated_discord
-from aurora.simulation.director import Director, Rhythm
-from aurora.simulation.server import SimulatedDiscord
+from aurora.settings import Settings, SettingsError, settings_from_mapping
+from aurora.storage.db import COMMAND_RUN, create_db_engine, init_db, transactions
+from aurora.web.context import context_of
 from tests.fakes.discord_webhook import FakeWebhook
 from tests.support import FAST_BOT_OPTIONS, NOW, FrozenClock, insert_rows, user
 
@@ -31,7 +31,7 @@ wait_for = SimulatedDiscord.wait_for
 SMALL = Rhythm(guilds=6, members=(3, 8))
 # The test ticks the director itself: its own thread would only look again in an hour.
 SIMULATION_OPTIONS = {"seed": 7, "rhythm": SMALL, "poll_seconds": 3600}
-BOT_COMMANDS = {"ping", "stats", "balance"}  # aurora/bot_commands.py
+BOT_COMMANDS = {"ping", "stats", "balance"}  # aurora/bot/cogs/slash_commands.py
 
 
 @pytest.fixture
@@ -111,18 +111,18 @@ def test_the_demo_bot_lives_in_the_simulated_discord_and_its_commands_reach_the_
 
 
 def test_a_create_app_that_fails_late_stops_the_simulation_bot_and_alerts(demo_settings, clock, monkeypatch):
-    import aurora.metrics
-    import aurora.simulation.demo_bot
+    import aurora.demo.simulation.demo_bot
+    import aurora.web.metrics
 
     started = []
-    start_simulation = aurora.simulation.demo_bot.start_simulation
-    monkeypatch.setattr(aurora.simulation.demo_bot, "start_simulation",
+    start_simulation = aurora.demo.simulation.demo_bot.start_simulation
+    monkeypatch.setattr(aurora.demo.simulation.demo_bot, "start_simulation",
                         lambda *args, **kwargs: started.append(start_simulation(*args, **kwargs)) or started[-1])
 
     def failing(_server):
         raise RuntimeError("metrics could not be installed")
 
-    monkeypatch.setattr(aurora.metrics, "install_metrics", failing)  # a step after everything started
+    monkeypatch.setattr(aurora.web.metrics, "install_metrics", failing)  # a step after everything started
     with FakeWebhook() as webhook:
         before = set(threading.enumerate())
         with pytest.raises(RuntimeError, match="metrics could not be installed"):

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from aurora.api.stream import STREAM_RETRY_SECONDS, event_id
-from aurora.context import context_of
-from aurora.simulation.server import SimulatedDiscord
+from aurora.demo.simulation.server import SimulatedDiscord
+from aurora.web.context import context_of
 from tests.support import NOW, Stream, command, insert_rows
 
 pytestmark = pytest.mark.clock

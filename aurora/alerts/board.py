@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from aurora.models import AlertRecord
+from aurora.stats.model import AlertRecord
 
 
 class AlertBoard:

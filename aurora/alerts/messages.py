@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from aurora.alerts.state import AlertEvent
-from aurora.models import AlertCondition, iso_utc
+from aurora.stats.model import AlertCondition, iso_utc
 
 TITLES: dict[AlertCondition, str] = {
     "bot_offline": "Bot offline",

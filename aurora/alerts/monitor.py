@@ -14,11 +14,11 @@ from aurora.alerts.messages import alert_payload
 from aurora.alerts.sender import DRAIN_SECONDS, WebhookSender
 from aurora.alerts.state import AlertEvent, AlertLedger
 from aurora.alerts.store import MemoryAlertStore, RedisAlertStore
-from aurora.config import Settings
+from aurora.protocols import Clock, SnapshotSource
 from aurora.scaleout.redis_link import RedisError
 from aurora.scaleout.roles import SharedRedis
-from aurora.seams import Clock, SnapshotSource
-from aurora.service import StatsService
+from aurora.settings import Settings
+from aurora.stats.service import StatsService
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from aurora.models import ALERT_CONDITIONS, AlertCondition, AlertRecord
+from aurora.stats.model import ALERT_CONDITIONS, AlertCondition, AlertRecord
 
 COOLDOWN = timedelta(minutes=15)
 RESOLVED_SHOWN = 5

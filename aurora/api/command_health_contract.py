@@ -7,8 +7,8 @@ from __future__ import annotations
 import csv
 import io
 
-from aurora.command_health.figures import CommandHealth, CommandTiming
-from aurora.models import iso_utc
+from aurora.layouts.bot_health_figures import CommandHealth, CommandTiming
+from aurora.stats.model import iso_utc
 
 CSV_COLUMNS = ("command", "kind", "runs", "p50_ms", "p95_ms", "p99_ms", "failures", "failure_percent", "late")
 

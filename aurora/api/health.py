@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, jsonify
 
-from aurora.context import context_of
+from aurora.web.context import context_of
 
 HEALTH_PATH = "/healthz"
 HEALTH_ENDPOINT = "aurora_health"

@@ -3,7 +3,7 @@
 Built from plain dicts on demand (no file, no I/O) so that it cannot drift from the code without a
 test noticing: tests validate real responses against these schemas and fuzz the running app with it.
 The document describes exactly what the routes answer, errors included; the shapes mirror
-`aurora.contract.stats_to_dict` field for field.
+`aurora.stats.json_form.stats_to_dict` field for field.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from aurora.api.schemas import (
     stats_schema,
 )
 from aurora.api.stream import STREAM_RETRY_SECONDS
-from aurora.hour_names import HOUR_PATTERN
+from aurora.stats.hour_parsing import HOUR_PATTERN
 
 
 def _error_response(status: int, description: str, headers: dict | None = None) -> dict:

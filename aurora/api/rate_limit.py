@@ -2,7 +2,7 @@
 
 `AURORA_RATE_LIMIT` is a shared limit on the API's routes, `AURORA_PAGE_RATE_LIMIT` one on Dash's
 own (the page, its layout, dependencies and callbacks; not the assets), each keyed by the address
-Flask sees (behind trusted proxies the forwarded one: `aurora.security.install_proxy_fix`). Fixed
+Flask sees (behind trusted proxies the forwarded one: `aurora.web.security.install_proxy_fix`). Fixed
 windows, counted in Redis and shared by every process (keys under `AURORA_REDIS_PREFIX`), or in this
 process's memory without `REDIS_URL`; while Redis does not answer, Flask-Limiter counts in memory
 and tries Redis again now and then. Its check runs after access control: a request refused for
@@ -25,8 +25,8 @@ from flask_limiter import Limit, Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
 
 from aurora.api.routes import API_ENDPOINTS, json_error
-from aurora.config import Settings
 from aurora.scaleout.redis_link import RedisError, client_options
+from aurora.settings import Settings
 
 # Dash's routes a page makes per load and per refresh, under its routes prefix (assets are not limited).
 PAGE_ROUTES = ("", "<path:path>", "_dash-layout", "_dash-dependencies", "_dash-update-component")

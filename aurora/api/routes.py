@@ -15,11 +15,11 @@ from aurora.api.command_health_contract import command_health_csv
 from aurora.api.guards import api_method_error, echo_names, install_request_guards, raw_method, shortened
 from aurora.api.openapi import openapi_json
 from aurora.api.stream import STREAM_HEADER, StreamSlots, TooManyStreams
-from aurora.context import context_of
-from aurora.contract import activity_to_csv, hour_breakdown_to_dict
-from aurora.hour_names import BreakdownUnavailable, HourOutOfRange, MalformedHour, parse_hour
-from aurora.models import iso_utc
-from aurora.service import StatsService, StatsUnavailable
+from aurora.stats.hour_parsing import BreakdownUnavailable, HourOutOfRange, MalformedHour, parse_hour
+from aurora.stats.json_form import activity_to_csv, hour_breakdown_to_dict
+from aurora.stats.model import iso_utc
+from aurora.stats.service import StatsService, StatsUnavailable
+from aurora.web.context import context_of
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def create_api_blueprint() -> Blueprint:
         if request.method != "HEAD" and (reason := slots.refusal(client)) is not None:
             refused = TooManyStreams(reason)
             return json_error(429, refused.message, {"Retry-After": str(refused.retry_after)})
-        # The ASGI layer (aurora.serving.asgi) takes the slot and writes the events under these headers.
+        # The ASGI layer (aurora.web.serving.asgi) takes the slot and writes the events under these headers.
         return Response(b"", mimetype="text/event-stream",
                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", STREAM_HEADER: client})
 

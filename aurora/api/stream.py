@@ -1,11 +1,11 @@
 """`/api/stats/realtime`: the stats as Server-Sent Events, with bounded streams.
 
 The Flask view makes every decision (token, method, parameters, Accept, rate limit, room for a
-stream) and then hands the open stream to the ASGI layer (`aurora.serving.asgi`) with a response
+stream) and then hands the open stream to the ASGI layer (`aurora.web.serving.asgi`) with a response
 header, like an upstream's `X-Accel-Redirect`; that layer takes the slot and writes the events
 from one `StatsFanOut` per process. An open stream therefore holds no thread: only a connection and a small
 asyncio task. Streams are still capped per client address and in total (connections and file
-descriptors are finite: `aurora.serving.capacity` bounds the total by them), live at most
+descriptors are finite: `aurora.web.serving.capacity` bounds the total by them), live at most
 `stream_max_seconds`, and send a heartbeat comment so proxies keep them open.
 """
 
@@ -17,7 +17,7 @@ import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 
-from aurora.service import StatsService, StatsUnavailable
+from aurora.stats.service import StatsService, StatsUnavailable
 
 RETRY_MILLISECONDS = 5000
 POLL_SECONDS = 0.5

@@ -6,7 +6,7 @@ from dash import html
 
 from aurora.layouts.formatting import clock_time, shown_text
 from aurora.layouts.zones import UTC_VIEW, ViewZone
-from aurora.models import CommandCount, RecentEvent, ShardSnapshot
+from aurora.stats.model import CommandCount, RecentEvent, ShardSnapshot
 
 EVENT_ICONS = {"success": "●", "error": "▲", "info": "◆"}
 

@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 
 from dash import html
 
-from aurora.combine import daily_mean_change, kind_change
 from aurora.layouts.formatting import change_vs_daily_mean, shown_text
 from aurora.layouts.labels import kind_label
 from aurora.layouts.zones import UTC_VIEW, ViewZone, calendar_date
-from aurora.models import (
+from aurora.stats.assemble import daily_mean_change, kind_change
+from aurora.stats.model import (
     COIN_FLOWS,
     SAME_HOUR_DAYS,
     ActivityPoint,

@@ -3,7 +3,7 @@
 - A click on a bar, Enter on a focused bar or a click on a table row's hour (assets/chart_keys.js hands
   those two to the chart's click) writes the selected hour into the address (`#hour=2026-11-28T14:00Z`);
   the same hour again, Close or Escape (assets/day.js clicks Close) clears it. The panel follows the address, so a reload or a shared link shows it.
-- The panel's numbers come from the hour breakdowns of the app's context (`aurora.hour_service`).
+- The panel's numbers come from the hour breakdowns of the app's context (`aurora.stats.hours`).
 - Times follow the viewer's zone (`aurora.layouts.zones`): the browser's zone (assets/day.js, through
   `Intl`) unless UTC was chosen; the choice is kept in the browser's local storage.
 """
@@ -12,8 +12,11 @@ from __future__ import annotations
 
 from dash import ClientsideFunction, Dash, Input, Output, State, ctx, html, no_update
 
-from aurora.context import context_of
-from aurora.hour_names import (
+from aurora.layouts import ids
+from aurora.layouts.day import activity_table, glance_items, hour_panel, hour_title
+from aurora.layouts.day_page import HIDE_TABLE, SHOW_TABLE
+from aurora.layouts.zones import LOCAL_CHOICE, UTC_CHOICE, ViewZone, view_zone
+from aurora.stats.hour_parsing import (
     BreakdownUnavailable,
     HourOutOfRange,
     MalformedHour,
@@ -21,11 +24,8 @@ from aurora.hour_names import (
     hour_of_hash,
     parse_hour,
 )
-from aurora.layouts import ids
-from aurora.layouts.day import activity_table, glance_items, hour_panel, hour_title
-from aurora.layouts.day_page import HIDE_TABLE, SHOW_TABLE
-from aurora.layouts.zones import LOCAL_CHOICE, UTC_CHOICE, ViewZone, view_zone
-from aurora.models import Stats
+from aurora.stats.model import Stats
+from aurora.web.context import context_of
 
 # Filled by the page's refresh callback (aurora.layouts.callbacks), after the chart. The chart's
 # table has its own callback: built only while it is shown, not carried by every refresh.

@@ -7,7 +7,7 @@ from dash import dcc, html
 
 from aurora.layouts import ids
 from aurora.layouts.day import glance_items
-from aurora.models import Stats
+from aurora.stats.model import Stats
 
 SHOW_TABLE = "Show as table"
 HIDE_TABLE = "Hide table"

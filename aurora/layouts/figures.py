@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import plotly.graph_objects as go
 
 from aurora.layouts.zones import UTC_VIEW, ViewZone
-from aurora.models import ActivityPoint, SameHourTotals, iso_utc
+from aurora.stats.model import ActivityPoint, SameHourTotals, iso_utc
 
 # Okabe-Ito: told apart with any colour vision (blue and orange; the means sky blue and yellow, dotted).
 # These are the dark theme's; assets/theme.css gives the means darker colours on a light page, and

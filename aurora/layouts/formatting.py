@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from aurora.layouts.zones import UTC_VIEW, ViewZone, calendar_date
-from aurora.models import BotSnapshot, Stats
+from aurora.stats.model import BotSnapshot, Stats
 
 NO_VALUE = "—"
 # What a text from the database may not bring onto the page (Unicode categories): control characters,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dash import dcc, html
 
-from aurora.contract import alerts_to_list
 from aurora.layouts import ids
 from aurora.layouts.alerts_strip import alert_strip
 from aurora.layouts.bot_health import bot_health_section
@@ -28,7 +27,8 @@ from aurora.layouts.formatting import (
     servers_view,
     users_view,
 )
-from aurora.models import Stats
+from aurora.stats.json_form import alerts_to_list
+from aurora.stats.model import Stats
 
 LOADING = "Loading…"
 

@@ -21,9 +21,9 @@ from dash import no_update
 from plotly.utils import PlotlyJSONEncoder
 
 from aurora.api.stream import event_id
-from aurora.context import context_of
 from aurora.layouts.zones import ViewZone
-from aurora.models import Stats
+from aurora.stats.model import Stats
+from aurora.web.context import context_of
 
 # Zones a browser may name are a few hundred; renders of one version are some tens of KB each.
 MAX_VIEWS = 256

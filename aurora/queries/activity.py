@@ -11,10 +11,10 @@ from datetime import datetime
 
 from sqlalchemy import Connection, case, func, select
 
-from aurora.db import COMMAND_RUN, transactions
-from aurora.models import ActivityPoint
 from aurora.queries import MICROSECOND
 from aurora.queries.scope import activity_points, activity_window, hour_bucket, to_hourly_grid
+from aurora.stats.model import ActivityPoint
+from aurora.storage.db import COMMAND_RUN, transactions
 
 
 def hourly_counts(conn: Connection, now: datetime) -> list[tuple[datetime | str, int, int]]:

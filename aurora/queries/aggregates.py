@@ -36,8 +36,6 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, Integer, Text, cast, func, literal, select, union_all
 
-from aurora.db import transactions
-from aurora.models import CommandCount, DatabaseStats, FiguresPreparing
 from aurora.queries import MICROSECOND
 from aurora.queries.events import recent_events
 from aurora.queries.ledger import (
@@ -58,6 +56,8 @@ from aurora.queries.scope import (
     to_hourly_grid,
 )
 from aurora.queries.user_counts import active_users, active_users_month_ago, advance
+from aurora.stats.model import CommandCount, DatabaseStats, FiguresPreparing
+from aurora.storage.db import transactions
 
 RECONCILE_EVERY = timedelta(minutes=10)
 # How long one call keeps counting before it answers (FiguresPreparing while hours are missing).

@@ -14,8 +14,6 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
-from aurora.db import transactions
-from aurora.models import CommandCount
 from aurora.queries.scope import (
     ACTIVE_USER_ROWS,
     COMMAND_ROWS,
@@ -24,6 +22,8 @@ from aurora.queries.scope import (
     last_day_window,
     month_edge,
 )
+from aurora.stats.model import CommandCount
+from aurora.storage.db import transactions
 
 
 def _count(conn: Connection, rows: Rows, *where) -> int:

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, literal, select
 
-from aurora.db import COMMAND_RUN, moderation_cases, transactions
-from aurora.models import RecentEvent
 from aurora.queries import MICROSECOND
+from aurora.stats.model import RecentEvent
+from aurora.storage.db import COMMAND_RUN, moderation_cases, transactions
 
 RECENT_EVENTS_LIMIT = 10
 FIRST_MOMENT = datetime.min.replace(tzinfo=UTC)

@@ -30,8 +30,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine
 
-from aurora.db import COMMAND_RUN
-from aurora.models import (
+from aurora.protocols import StatsCompute
+from aurora.queries import MICROSECOND
+from aurora.queries.hour_kinds import CASE_ROWS, HourKinds, KindsCounting
+from aurora.queries.hours import window_hours
+from aurora.queries.pieces import INDEX_ENTRIES_PER_ROW, ROWS_PER_STATEMENT, count_per_hour
+from aurora.queries.scope import DAY, HOUR, HOURS, SETTLED_AFTER, TRANSACTION_ROWS
+from aurora.stats.model import (
     BASELINE_DAYS,
     SAME_HOUR_DAYS,
     DatabaseStats,
@@ -39,12 +44,7 @@ from aurora.models import (
     KindTotals,
     SameHourTotals,
 )
-from aurora.queries import MICROSECOND
-from aurora.queries.hour_kinds import CASE_ROWS, HourKinds, KindsCounting
-from aurora.queries.hours import window_hours
-from aurora.queries.pieces import INDEX_ENTRIES_PER_ROW, ROWS_PER_STATEMENT, count_per_hour
-from aurora.queries.scope import DAY, HOUR, HOURS, SETTLED_AFTER, TRANSACTION_ROWS
-from aurora.seams import StatsCompute
+from aurora.storage.db import COMMAND_RUN
 
 RECONCILE_EVERY = timedelta(hours=1)
 # What one refresh may read for the glance (at least one range of hours): a count of rows rather than

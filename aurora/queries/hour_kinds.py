@@ -15,10 +15,10 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, literal, select, true
 
-from aurora.db import COMMAND_RUN, moderation_cases, transactions
 from aurora.queries import MICROSECOND
 from aurora.queries.pieces import ROWS_PER_STATEMENT, as_hour, next_piece
 from aurora.queries.scope import HOUR, TRANSACTION_ROWS, Rows, hour_bucket
+from aurora.storage.db import COMMAND_RUN, moderation_cases, transactions
 
 CASE_ROWS = Rows(moderation_cases, moderation_cases.c.created_at, true())
 # Coins are summed as |amount| = high * COIN_PART + low, both parts summed apart: abs() of BIGINT's

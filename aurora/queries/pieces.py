@@ -24,10 +24,10 @@ from functools import cache
 
 from sqlalchemy import ColumnElement, Connection, bindparam, case, func, literal, select
 
-from aurora.db import COMMAND_RUN, transactions, users
 from aurora.queries import MICROSECOND
 from aurora.queries.events import LAST_MOMENT
 from aurora.queries.scope import COMMAND_ROWS, HOUR, TRANSACTION_ROWS, Rows, hour_bucket
+from aurora.storage.db import COMMAND_RUN, transactions, users
 
 # Index entries one statement may read: an index-only scan reads one to several million a second,
 # so even on a loaded machine a statement stays far below the 5 s statement timeout.

@@ -6,7 +6,6 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from aurora.models import DatabaseStats
 from aurora.queries.activity import activity_overview
 from aurora.queries.counts import (
     count_active_users,
@@ -16,6 +15,7 @@ from aurora.queries.counts import (
 )
 from aurora.queries.events import recent_events
 from aurora.queries.scope import baseline_window, last_day_window
+from aurora.stats.model import DatabaseStats
 
 
 def compute_database_stats(engine: Engine, now: datetime) -> DatabaseStats:

@@ -20,9 +20,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, func, select
 
-from aurora.db import users
 from aurora.queries.pieces import count_between, count_from, users_after
 from aurora.queries.scope import ACTIVE_USER_ROWS, month_edge
+from aurora.storage.db import users
 
 
 @dataclass(frozen=True)

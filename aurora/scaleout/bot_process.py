@@ -11,16 +11,16 @@ import logging
 import threading
 import time
 
-from aurora.config import Settings
-from aurora.context import SHUTDOWN_SECONDS
-from aurora.db import create_db_engine
+from aurora.protocols import Clock
 from aurora.scaleout.lease import BotLease
 from aurora.scaleout.redis_link import describe
 from aurora.scaleout.roles import bot_process_refusal, connect_shared
 from aurora.scaleout.snapshots import OffLoopPublisher, RedisSnapshotStore
-from aurora.seams import Clock
-from aurora.service import StatsService, utc_now
+from aurora.settings import Settings
 from aurora.startup import StartupError, hold_bot_lease, prepare_database, start_bot, stats_service
+from aurora.stats.service import StatsService, utc_now
+from aurora.storage.db import create_db_engine
+from aurora.web.context import SHUTDOWN_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class BotProcess:
         if self.lease is not None:
             self.lease.release()
         if self._engine is not None:
-            self._engine.dispose()  # ends a refresh stuck on a silent database (aurora.db_deadline)
+            self._engine.dispose()  # ends a refresh stuck on a silent database (aurora.storage.deadline)
             self._engine = None
         if self._service is not None:
             self._service.close(max(0.0, deadline - time.monotonic()))

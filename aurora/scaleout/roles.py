@@ -15,13 +15,13 @@ from dataclasses import dataclass
 
 import redis
 
-from aurora.cache import SnapshotCache
-from aurora.config import Settings
-from aurora.metrics import observe_refresh_source, timed_compute
+from aurora.bot.snapshot_cache import SnapshotCache
+from aurora.protocols import Clock, SnapshotHandOver, StatsCompute
 from aurora.scaleout.redis_link import RedisHealth, connect
 from aurora.scaleout.shared_stats import SharedStatsCompute
 from aurora.scaleout.snapshots import RedisSnapshotStore
-from aurora.seams import Clock, SnapshotHandOver, StatsCompute
+from aurora.settings import Settings
+from aurora.web.metrics import observe_refresh_source, timed_compute
 
 # What each role may run: decided here, and only here.
 WEB_REFUSED = "AURORA_ROLE=bot runs no web server: start the bot with `python app.py`"

@@ -29,10 +29,10 @@ from datetime import datetime
 import redis
 from sqlalchemy import Engine
 
-from aurora.models import DatabaseStats, DayAtAGlance
+from aurora.protocols import StatsCompute
 from aurora.scaleout import codec
 from aurora.scaleout.redis_link import RedisError, RedisHealth
-from aurora.seams import StatsCompute
+from aurora.stats.model import DatabaseStats, DayAtAGlance
 
 log = logging.getLogger(__name__)
 

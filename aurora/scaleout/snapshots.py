@@ -1,6 +1,6 @@
 """Bot snapshots shared through Redis: the bot process publishes, every web worker reads.
 
-`RedisSnapshotStore` has the interface of `SnapshotCache` (`aurora.seams.SnapshotHandOver`). Each
+`RedisSnapshotStore` has the interface of `SnapshotCache` (`aurora.protocols.SnapshotHandOver`). Each
 snapshot is stored with a TTL of `ttl_seconds`; the bot publishes several times per TTL, so the key
 lives as long as the bot does. When it expires (bot process killed, host gone) or Redis cannot be reached,
 readers get a `disconnected` snapshot: the page says offline instead of showing frozen numbers.
@@ -17,11 +17,11 @@ import threading
 
 import redis
 
-from aurora.cache import SnapshotCache
-from aurora.models import BotSnapshot
+from aurora.bot.snapshot_cache import SnapshotCache
+from aurora.protocols import Clock
 from aurora.scaleout import codec
 from aurora.scaleout.redis_link import RedisError, RedisHealth
-from aurora.seams import Clock
+from aurora.stats.model import BotSnapshot
 
 log = logging.getLogger(__name__)
 

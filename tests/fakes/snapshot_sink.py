@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import threading
 
-from aurora.cache import SnapshotCache
-from aurora.simulation.server import SimulatedDiscord
+from aurora.bot.snapshot_cache import SnapshotCache
+from aurora.demo.simulation.server import SimulatedDiscord
 
 wait_for = SimulatedDiscord.wait_for
 

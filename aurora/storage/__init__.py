@@ -1,0 +1,1 @@
+"""The bot's database: its schema and engine, deadlines on calls, failures as one line, and `init-db`."""
