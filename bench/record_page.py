@@ -7,7 +7,7 @@ headless Chromium page (in a zone with a half-hour offset, so every zone-depende
 asked). Written: one body per server callback the page called (the last one seen), keyed by its
 `output`, and how many requests each refresh brought. bench.viewers replays these bodies as the
 page would: a callback is sent when one of its inputs changed (the stream's event, the interval's
-tick, or an output of an earlier answer), with the page's current values. tests/test_page_recording.py
+tick, or an output of an earlier answer), with the page's current values. tests/e2e/test_page_recording.py
 runs this script and compares its output with the committed file, so the recording follows the page.
 """
 

@@ -21,7 +21,7 @@ TLS to nginx. On loopback only, for `--seconds`:
 Printed: latency p50/p99/max of `/api/stats` and `/` under that load and idle before it (same run),
 time to each stream's first event, how often slow clients were cut off, and the worker's threads,
 resident memory and open files before, during and after. Nothing here is asserted on timings;
-tests/test_viewers.py runs it short and checks that every answer was right.
+tests/e2e/test_viewers.py runs it short and checks that every answer was right.
 """
 
 from __future__ import annotations

@@ -105,7 +105,7 @@ def clock():
 @pytest.fixture
 def settings(database_url, engine, tmp_path) -> Settings:
     """Settings for an existing database (tables created by the `engine` fixture), no demo, and no
-    simulated Discord beside a demo unless a test asks for one (tests/test_simulation.py); records
+    simulated Discord beside a demo unless a test asks for one (tests/demo/test_simulation.py); records
     kept at shutdown go to the test's own folder."""
     return Settings(database_url=database_url, database_is_default=False, demo=False, simulated_discord=False,
                     spool_dir=str(tmp_path / "spool"))

@@ -360,7 +360,7 @@ def test_many_requests_at_once_are_all_answered(make_app, live_server):
 def test_the_systemd_unit_keeps_the_spool_where_its_user_can_write():
     # The README installs the project as root and runs the unit as user aurora: a spool relative to
     # the project folder could not be created, and a stop's unwritten records would be lost.
-    lines = [line.strip() for line in open(Path(__file__).parents[1] / "deploy" / "aurora.stats.service", encoding="utf-8")]
+    lines = [line.strip() for line in open(Path(__file__).parents[2] / "deploy" / "aurora.service", encoding="utf-8")]
     settings = dict(line.split("=", 1) for line in lines if line and not line.startswith(("#", "[")))
     environment = dict(line.removeprefix("Environment=").split("=", 1) for line in lines
                        if line.startswith("Environment="))

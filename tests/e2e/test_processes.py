@@ -18,7 +18,7 @@ import pytest
 from aurora.demo.simulation.server import SimulatedDiscord
 from tests.support import Stream
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "process-test-token"
 
 

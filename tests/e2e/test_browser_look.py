@@ -10,7 +10,7 @@ import pytest
 
 from aurora.layouts import ids
 from tests.support import NOW, case, command, insert_rows, transaction
-from tests.test_browser import open_dashboard, wait_in_page
+from tests.e2e.test_browser import open_dashboard, wait_in_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.clock]
 

@@ -21,7 +21,7 @@ from aurora.bot.recorder import CommandRecorder
 from aurora.demo.simulation.server import SimulatedDiscord
 from aurora.storage.db import COMMAND_RUN, create_db_engine, transactions
 from tests.fakes.tcp_proxy import TcpProxy
-from tests.test_processes import ROOT, TOKEN, fetch_stats, free_port
+from tests.e2e.test_processes import ROOT, TOKEN, fetch_stats, free_port
 
 pytestmark = pytest.mark.postgres
 

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import unavailable
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.postgres, pytest.mark.browser]
 
 

@@ -13,7 +13,7 @@ import pytest
 from aurora.demo.simulation.server import SimulatedDiscord
 from aurora.web.context import context_of
 from tests.support import NOW, case, command, insert_rows, transaction, user, with_fake_discord
-from tests.test_stream import Stream
+from tests.api.test_stream import Stream
 
 pytestmark = pytest.mark.clock
 
@@ -46,7 +46,7 @@ def test_access_token_guards_every_route(make_app, path):
     for header in (basic("admin", "wrong-token-wrong-token"), "Bearer nope", "Bearer", "Basic !!!", "Digest abc"):
         assert client.get(path, headers={"Authorization": header}).status_code == 401
     # Past the token, the stream's view answers with its hand-off to the ASGI layer, which a WSGI test
-    # client lacks (over real HTTP it streams: tests/test_stream.py, tests/test_fuzz.py).
+    # client lacks (over real HTTP it streams: tests/api/test_stream.py, tests/api/test_fuzz.py).
     for header in (f"Bearer {ACCESS_TOKEN}", basic("anyone", ACCESS_TOKEN)):
         response = client.get(path, headers={"Authorization": header}, buffered=False)
         assert response.status_code == 200

@@ -29,7 +29,7 @@ from aurora.demo.simulation.server import SimulatedDiscord
 from aurora.storage.db import create_db_engine, init_db
 from tests.fakes.tcp_proxy import TcpProxy
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 BOT_TTL_SECONDS = 2
 REFRESH_SECONDS = 1

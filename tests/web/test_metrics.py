@@ -68,7 +68,7 @@ def test_the_example_grafana_dashboard_asks_only_for_metrics_that_exist(make_app
     for family in text_string_to_metric_families(text):
         exposed.add(family.name)
         exposed.update(sample.name for sample in family.samples)
-    dashboard = (Path(__file__).resolve().parent.parent / "deploy" / "grafana-aurora.json").read_text()
+    dashboard = (Path(__file__).resolve().parents[2] / "deploy" / "grafana-aurora.json").read_text()
     asked = set(re.findall(r"\baurora_[a-z0-9_]+", dashboard)) - {"aurora_dashboard"}
     assert asked and asked <= exposed, asked - exposed
 

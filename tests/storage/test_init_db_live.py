@@ -21,7 +21,7 @@ from aurora.settings import Settings
 from aurora.storage.db import create_db_engine, metadata
 from aurora.storage.init_db.command import init_database
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.postgres
 INSERT_ROW = text("INSERT INTO transactions (amount, type, created_at) VALUES (0, 'COMMAND_RUN', now())")
 

@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import unavailable
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "bench" / "page_requests.json"
 pytestmark = pytest.mark.browser
 

@@ -17,7 +17,7 @@ from tests.fakes.discord_webhook import WEBHOOK_TOKEN, FakeWebhook
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.openapi_check import stats_validator
 from tests.support import connected_snapshot, iso_z, with_fake_discord
-from tests.test_metrics import scrape
+from tests.web.test_metrics import scrape
 
 pytestmark = pytest.mark.clock
 
