@@ -18,8 +18,8 @@ from aurora.layouts.page import build_layout
 from aurora.settings import Settings, SettingsError, settings_from_mapping
 from aurora.stats.json_form import alerts_to_list
 from aurora.stats.model import AlertRecord, BotSnapshot, CommandCount, ShardSnapshot
-from tests.support import NOW, connected_snapshot, iso_z
 from tests.layouts.test_page import CONNECTED, stats_with
+from tests.support import NOW, connected_snapshot, iso_z
 
 
 def stats_of_page():

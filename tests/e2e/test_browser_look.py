@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 
 from aurora.layouts import ids
-from tests.support import NOW, case, command, insert_rows, transaction
 from tests.e2e.test_browser import open_dashboard, wait_in_page
+from tests.support import NOW, case, command, insert_rows, transaction
 
 pytestmark = [pytest.mark.browser, pytest.mark.clock]
 

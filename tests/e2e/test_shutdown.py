@@ -20,8 +20,8 @@ from aurora.bot.record_spool import RecordSpool
 from aurora.bot.recorder import CommandRecorder
 from aurora.demo.simulation.server import SimulatedDiscord
 from aurora.storage.db import COMMAND_RUN, create_db_engine, transactions
-from tests.fakes.tcp_proxy import TcpProxy
 from tests.e2e.test_processes import ROOT, TOKEN, fetch_stats, free_port
+from tests.fakes.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.postgres
 

@@ -11,9 +11,9 @@ from aurora.bot.command_health.window import HealthWindow, Run
 from aurora.layouts import ids
 from aurora.layouts.bot_health import section_values
 from aurora.scaleout.snapshots import RedisSnapshotStore
-from tests.support import NOW, connected_snapshot
 from tests.api.test_command_health_api import health_snapshot
 from tests.layouts.test_page import CONNECTED
+from tests.support import NOW, connected_snapshot
 
 pytestmark = pytest.mark.clock
 

@@ -15,8 +15,8 @@ import pytest
 from aurora.layouts import ids
 from aurora.layouts.input_values import value_kind
 from aurora.layouts.page_guard import undeclared_values
-from tests.support import NOW, case, command, insert_rows, transaction
 from tests.layouts.test_page_guard import body_like_the_renderer, no_error_logged, post
+from tests.support import NOW, case, command, insert_rows, transaction
 
 # name -> value; some are right for some inputs (null for all of them), which is the point: each
 # input must take what it is written for and refuse the rest.

@@ -33,8 +33,8 @@ from aurora.scaleout import codec
 from aurora.stats.hours import HourBreakdowns
 from aurora.stats.model import ActivityPoint, DatabaseStats, DayAtAGlance, KindTotals, SameHourTotals
 from aurora.storage.db import create_db_engine
-from tests.support import NOW, command, insert_rows
 from tests.layouts.test_page import ACTIVITY, CONNECTED, stats_with
+from tests.support import NOW, command, insert_rows
 
 pytestmark = pytest.mark.clock
 

@@ -21,8 +21,8 @@ from aurora.layouts.formatting import LONGEST_SHOWN, clock_time, shown_text
 from aurora.layouts.labels import kind_label
 from aurora.layouts.zones import UTC_VIEW, ViewZone
 from aurora.stats.model import ActivityPoint, RecentEvent
-from tests.support import case, command, insert_rows, transaction
 from tests.layouts.test_page_guard import body_like_the_renderer, no_error_logged, post
+from tests.support import case, command, insert_rows, transaction
 
 pytestmark = pytest.mark.clock
 

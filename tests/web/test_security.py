@@ -12,8 +12,8 @@ import pytest
 
 from aurora.demo.simulation.server import SimulatedDiscord
 from aurora.web.context import context_of
-from tests.support import NOW, case, command, insert_rows, transaction, user, with_fake_discord
 from tests.api.test_stream import Stream
+from tests.support import NOW, case, command, insert_rows, transaction, user, with_fake_discord
 
 pytestmark = pytest.mark.clock
 
