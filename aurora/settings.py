@@ -59,7 +59,7 @@ class Settings:
     # (aurora.demo.simulation); False keeps the demo's bot disabled.
     simulated_discord: bool = True
     debug: bool = False
-    # Scale-out (README, "Running at scale"): which part this process runs, and the Redis that
+    # Scale-out (docs/scaling.md): which part this process runs, and the Redis that
     # the parts share. The URL can carry a password, hence repr=False.
     role: str = "all"
     redis_url: str | None = field(default=None, repr=False)
@@ -70,7 +70,7 @@ class Settings:
     ddl_lock_timeout_seconds: int = 60
     # Command records the database could not take before a shutdown wait here for the next start.
     spool_dir: str = DEFAULT_SPOOL_DIR
-    # Alerts (README, "Alerts"): a Discord webhook; its URL carries the webhook's token.
+    # Alerts (docs/alerts.md): a Discord webhook; its URL carries the webhook's token.
     alert_webhook_url: str | None = field(default=None, repr=False)
     alert_offline_minutes: int = 5
     alert_stale_minutes: int = 10

@@ -1,4 +1,4 @@
-"""Wiring for the roles (README, "Running at scale").
+"""Wiring for the roles (docs/scaling.md).
 
 - `all` (default): one process, bot thread + web, in-memory snapshot hand-over.
 - `bot`: only the bot; it publishes snapshots to Redis (see `aurora.scaleout.bot_process`).

@@ -1,5 +1,5 @@
 """The JSON shapes the simulated Discord speaks: snowflake ids, users, members, guilds, messages,
-gateway frames and REST answers, as discord.py 2.7 reads them (README, "Simulated Discord").
+gateway frames and REST answers, as discord.py 2.7 reads them (docs/bot.md, "The simulated Discord").
 
 Plain functions and data; the server (`aurora.demo.simulation.server`) holds the state.
 """
