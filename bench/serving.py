@@ -1,4 +1,4 @@
-"""Issue 17, item 4: /api/stats req/s of the README's app server against the same app under stock
+"""/api/stats req/s of the README's app server against the same app under stock
 gunicorn gthread workers, the rate limit on, measured directly (not through nginx), side by side.
 
     python -m bench.serving [--size 100k] [--seconds 10] [--rounds 3] [--redis-url redis://...]
@@ -79,7 +79,7 @@ def run(size: str = "100k", seconds: float = 10, rounds: int = 3, redis_url: str
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.serving", description="issue 17 item 4")
+    parser = argparse.ArgumentParser(prog="python -m bench.serving", description="the app server against stock gthread workers")
     parser.add_argument("--size", default="100k", help="data set behind the app (the stats are cached)")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--rounds", type=int, default=3, help="loads per server, alternating; rates averaged")
