@@ -20,7 +20,7 @@ from aurora.demo.seed import is_demo_database, seed_demo
 from aurora.protocols import AlertSource, Clock, SnapshotSink, SnapshotSource
 from aurora.queries.aggregates import IncrementalStats
 from aurora.queries.balances import balance_of
-from aurora.queries.glance import with_day_glance
+from aurora.queries.day_glance import with_day_glance
 from aurora.scaleout.lease import BotLease, LeaseHeld
 from aurora.scaleout.redis_link import RedisError, describe
 from aurora.scaleout.roles import SharedRedis, bot_thread_refusal, shared_compute

@@ -25,7 +25,7 @@ from aurora.api.schemas import (
     stats_schema,
 )
 from aurora.api.stream import STREAM_RETRY_SECONDS
-from aurora.stats.hour_parsing import HOUR_PATTERN
+from aurora.stats.hour_address import HOUR_PATTERN
 
 
 def _error_response(status: int, description: str, headers: dict | None = None) -> dict:

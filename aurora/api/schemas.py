@@ -5,7 +5,7 @@ from __future__ import annotations
 from aurora.alerts.state import RESOLVED_SHOWN
 from aurora.layouts.bot_health_figures import INTERACTION_KINDS
 from aurora.queries.events import RECENT_EVENTS_LIMIT
-from aurora.queries.scope import HOURS, TOP_COMMANDS_LIMIT
+from aurora.queries.figure_definitions import HOURS, TOP_COMMANDS_LIMIT
 from aurora.stats.model import ALERT_CONDITIONS, BOT_STATUSES, COIN_FLOWS, EVENT_KINDS, OFFLINE_CAUSES
 
 OPENAPI_VERSION = "3.1.0"

@@ -13,7 +13,6 @@ from aurora.api.command_health_contract import failure_percent
 from aurora.api.routes import stats_service
 from aurora.layouts import ids
 from aurora.layouts.bot_health_figures import CommandHealth, CommandTiming
-from aurora.layouts.day_callbacks import ZONE_INPUTS
 from aurora.layouts.figures import (
     COMMAND_COLOUR,
     GRID_COLOUR,
@@ -23,6 +22,7 @@ from aurora.layouts.figures import (
     message_figure,
 )
 from aurora.layouts.formatting import clock_time, shown_text
+from aurora.layouts.interactive_day_callbacks import ZONE_INPUTS
 from aurora.layouts.zones import UTC_VIEW, ViewZone, view_zone
 from aurora.stats.model import BotSnapshot
 

@@ -7,7 +7,7 @@ import io
 import json
 
 from aurora.api.command_health_contract import command_health_to_dict
-from aurora.stats.assemble import daily_mean_change, kind_change
+from aurora.stats.kpi_changes import daily_mean_change, kind_change
 from aurora.stats.model import COIN_FLOWS, AlertRecord, HourBreakdown, Spread, Stats, iso_utc
 
 

@@ -34,7 +34,7 @@ from sqlalchemy import Engine
 
 from aurora.protocols import AlertSource, Clock, SnapshotSource, StatsCompute
 from aurora.queries.reference import compute_database_stats
-from aurora.stats.assemble import combine
+from aurora.stats.combined import combine
 from aurora.stats.json_form import stats_to_json
 from aurora.stats.model import BotSnapshot, DatabaseStats, FiguresPreparing, Stats
 from aurora.storage.problems import database_problem

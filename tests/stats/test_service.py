@@ -12,7 +12,8 @@ from sqlalchemy import text
 
 from aurora.bot.snapshot_cache import SnapshotCache
 from aurora.queries.reference import compute_database_stats
-from aurora.stats.assemble import combine, percent_change
+from aurora.stats.combined import combine
+from aurora.stats.kpi_changes import percent_change
 from aurora.stats.model import BotSnapshot, DatabaseStats, FiguresPreparing, ShardSnapshot
 from aurora.stats.service import StatsService, StatsUnavailable
 from aurora.storage.db import create_db_engine
