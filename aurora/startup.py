@@ -26,9 +26,9 @@ from aurora.scaleout.redis_link import RedisError, describe
 from aurora.scaleout.roles import SharedRedis, bot_thread_refusal, shared_compute
 from aurora.settings import Settings
 from aurora.stats.service import StatsService
-from aurora.storage.db import init_db, missing_tables
 from aurora.storage.init_db.indexes import log_missing_indexes
 from aurora.storage.problems import database_problem
+from aurora.storage.tables import init_db, missing_tables
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from sqlalchemy import create_engine, event, text
 
-from aurora.storage.db import init_db, metadata
+from aurora.storage.tables import init_db, metadata
 from bench.common import progress
 from bench.generate import _analyze, _ensure_postgres_database, _read_meta
 

@@ -31,7 +31,7 @@ import numpy as np
 import psycopg2.extensions
 from sqlalchemy import create_engine, make_url, text
 
-from aurora.storage.db import init_db, metadata
+from aurora.storage.tables import init_db, metadata
 from bench.common import progress
 
 SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000, "10m": 10_000_000}
@@ -92,7 +92,7 @@ def _read_meta(engine) -> dict[str, str]:
 def _timestamps(microseconds: np.ndarray, sqlite: bool) -> list[str]:
     stamps = np.datetime_as_string(microseconds.astype("datetime64[us]"), unit="us")
     if sqlite:
-        # The text form SQLAlchemy writes (a zero fraction is left out, see aurora.storage.db).
+        # The text form SQLAlchemy writes (a zero fraction is left out, see aurora.storage.tables).
         return [stamp.replace("T", " ").removesuffix(".000000") for stamp in stamps.tolist()]
     return [stamp + "+00" for stamp in stamps.tolist()]
 

@@ -29,7 +29,8 @@ from aurora.queries.aggregates import IncrementalStats
 from aurora.queries.day_glance import DayGlance
 from aurora.queries.reference import compute_database_stats
 from aurora.stats.model import FiguresPreparing
-from aurora.storage.db import COMMAND_RUN, create_db_engine, moderation_cases, transactions, users
+from aurora.storage.engine import create_db_engine
+from aurora.storage.tables import COMMAND_RUN, moderation_cases, transactions, users
 from bench.common import Result, format_table
 from bench.generate import (
     COMMAND_NAMES,

@@ -37,7 +37,7 @@ from aurora.queries.day_glance import DayGlance, glance_of_refresh
 from aurora.queries.reference import compute_database_stats
 from aurora.stats.model import FiguresPreparing
 from aurora.stats.service import StatsService
-from aurora.storage.db import create_db_engine
+from aurora.storage.engine import create_db_engine
 from bench.common import Result, format_table
 from bench.daily_volume import VOLUMES, ensure_busy_dataset
 from bench.generate import POSTGRES_URL, remove_appended_rows

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, insert
 
 from aurora.stats.model import BotSnapshot, CommandCount, FiguresPreparing, ShardSnapshot
 from aurora.stats.service import StatsService
-from aurora.storage.db import COMMAND_RUN, moderation_cases, transactions, users
+from aurora.storage.tables import COMMAND_RUN, moderation_cases, transactions, users
 from aurora.web.context import context_of, install_context
 
 # A fixed moment with a non-zero minute, so "now" and "start of the hour" differ. Nothing may

@@ -11,7 +11,7 @@
 - `events`: the recent events (one small statement, used as it is by both); `balances`: /balance.
 
 Every time range here is half-open, `[low, high)`; a closed bound like "created_at <= now" is
-written as "< now + 1 µs" (timestamps have microsecond resolution). See `aurora.storage.db` for why.
+written as "< now + 1 µs" (timestamps have microsecond resolution). See `aurora.storage.tables` for why.
 """
 
 from datetime import timedelta

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, case, func, select
 from aurora.queries import MICROSECOND
 from aurora.queries.figure_definitions import activity_points, activity_window, hour_bucket, to_hourly_grid
 from aurora.stats.model import ActivityPoint
-from aurora.storage.db import COMMAND_RUN, transactions
+from aurora.storage.tables import COMMAND_RUN, transactions
 
 
 def hourly_counts(conn: Connection, now: datetime) -> list[tuple[datetime | str, int, int]]:

@@ -53,7 +53,7 @@ from aurora.queries.hourly_counts import new_rows_per_hour
 from aurora.queries.ledger import Ledger, commands_between, names_between, needed_hours
 from aurora.queries.user_counts import active_users, active_users_month_ago, advance
 from aurora.stats.model import CommandCount, DatabaseStats, FiguresPreparing
-from aurora.storage.db import transactions
+from aurora.storage.tables import transactions
 
 RECONCILE_EVERY = timedelta(minutes=10)
 # How long one call keeps counting before it answers (FiguresPreparing while hours are missing).

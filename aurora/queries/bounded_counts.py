@@ -25,7 +25,7 @@ from sqlalchemy import ColumnElement, Connection, bindparam, func, literal, sele
 from aurora.queries import MICROSECOND
 from aurora.queries.events import LAST_MOMENT
 from aurora.queries.figure_definitions import COMMAND_ROWS, TRANSACTION_ROWS, Rows
-from aurora.storage.db import transactions
+from aurora.storage.tables import transactions
 
 # Index entries one statement may read: an index-only scan reads one to several million a second,
 # so even on a loaded machine a statement stays far below the 5 s statement timeout.

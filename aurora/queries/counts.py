@@ -23,7 +23,7 @@ from aurora.queries.figure_definitions import (
     month_edge,
 )
 from aurora.stats.model import CommandCount
-from aurora.storage.db import transactions
+from aurora.storage.tables import transactions
 
 
 def _count(conn: Connection, rows: Rows, *where) -> int:

@@ -11,7 +11,7 @@ from aurora.queries.figure_definitions import DAY, HOUR, HOURS
 from aurora.queries.hour_kinds import HourKinds
 from aurora.queries.hours import window_hours
 from aurora.stats.model import BASELINE_DAYS, SAME_HOUR_DAYS, DayAtAGlance, KindTotals, SameHourTotals
-from aurora.storage.db import COMMAND_RUN
+from aurora.storage.tables import COMMAND_RUN
 
 
 def needed_hours(now: datetime) -> list[datetime]:

@@ -19,7 +19,7 @@ from aurora.queries import MICROSECOND
 from aurora.queries.bounded_counts import ROWS_PER_STATEMENT, next_piece
 from aurora.queries.figure_definitions import HOUR, TRANSACTION_ROWS, Rows, hour_bucket
 from aurora.queries.hourly_counts import as_hour
-from aurora.storage.db import COMMAND_RUN, moderation_cases, transactions
+from aurora.storage.tables import COMMAND_RUN, moderation_cases, transactions
 
 CASE_ROWS = Rows(moderation_cases, moderation_cases.c.created_at, true())
 # Coins are summed as |amount| = high * COIN_PART + low, both parts summed apart: abs() of BIGINT's

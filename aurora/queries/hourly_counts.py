@@ -22,7 +22,7 @@ from aurora.queries.bounded_counts import (
     in_range,
 )
 from aurora.queries.figure_definitions import COMMAND_ROWS, HOUR, Rows, hour_bucket
-from aurora.storage.db import COMMAND_RUN, transactions
+from aurora.storage.tables import COMMAND_RUN, transactions
 
 # The most hours one statement counts together (a day, for quiet hours).
 HOURS_PER_STATEMENT = 24

@@ -19,7 +19,7 @@ from aurora.queries.hour_kinds import kinds_per_hour
 from aurora.queries.hourly_counts import count_per_hour
 from aurora.stats.hour_address import HourOutOfRange
 from aurora.stats.model import SAME_HOUR_DAYS, CommandCount, HourBreakdown, KindCount, SameHourSpread, Spread
-from aurora.storage.db import COMMAND_RUN
+from aurora.storage.tables import COMMAND_RUN
 
 
 def window_hours(now: datetime) -> list[datetime]:

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, func, select
 
 from aurora.queries.bounded_counts import ROWS_PER_STATEMENT, count_between, count_from
 from aurora.queries.figure_definitions import ACTIVE_USER_ROWS, month_edge
-from aurora.storage.db import users
+from aurora.storage.tables import users
 
 
 @dataclass(frozen=True)

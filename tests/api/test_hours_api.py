@@ -22,7 +22,7 @@ from aurora.queries.day_glance import (
 from aurora.queries.reference import compute_database_stats
 from aurora.stats.hour_address import BreakdownUnavailable, MalformedHour, parse_hour
 from aurora.stats.hours import HourBreakdowns
-from aurora.storage.db import moderation_cases, transactions
+from aurora.storage.tables import moderation_cases, transactions
 from tests.openapi_check import assert_conforms, document
 from tests.support import NOW, case, command, insert_rows, iso_z, transaction
 

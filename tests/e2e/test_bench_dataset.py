@@ -9,7 +9,8 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, func, make_url, select, text
 
-from aurora.storage.db import create_db_engine, transactions
+from aurora.storage.engine import create_db_engine
+from aurora.storage.tables import transactions
 from bench.generate import SIZES, ensure_dataset
 
 pytestmark = pytest.mark.postgres

@@ -37,7 +37,7 @@ from aurora.layouts.zones import LOCAL_CHOICE, UTC_CHOICE, UTC_VIEW, view_zone
 from aurora.scaleout import codec
 from aurora.stats.hours import HourBreakdowns
 from aurora.stats.model import ActivityPoint, DatabaseStats, DayAtAGlance, KindTotals, SameHourTotals
-from aurora.storage.db import create_db_engine
+from aurora.storage.engine import create_db_engine
 from tests.layouts.test_page import ACTIVITY, CONNECTED, stats_with
 from tests.support import NOW, command, insert_rows
 

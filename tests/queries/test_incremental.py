@@ -20,7 +20,7 @@ from aurora.queries import aggregates, bounded_counts, hourly_counts, user_count
 from aurora.queries.aggregates import IncrementalStats
 from aurora.queries.reference import compute_database_stats
 from aurora.stats.model import FiguresPreparing
-from aurora.storage.db import moderation_cases, transactions, users
+from aurora.storage.tables import moderation_cases, transactions, users
 from tests.support import NOW, FrozenClock, case, command, insert_rows, transaction, user
 
 pytestmark = pytest.mark.clock

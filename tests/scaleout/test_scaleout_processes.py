@@ -26,7 +26,8 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from aurora.demo.simulation.server import SimulatedDiscord
-from aurora.storage.db import create_db_engine, init_db
+from aurora.storage.engine import create_db_engine
+from aurora.storage.tables import init_db
 from tests.fakes.tcp_proxy import TcpProxy
 
 ROOT = Path(__file__).resolve().parents[2]

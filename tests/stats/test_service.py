@@ -21,7 +21,7 @@ from aurora.stats.combined import combine
 from aurora.stats.kpi_changes import percent_change
 from aurora.stats.model import BotSnapshot, DatabaseStats, FiguresPreparing, ShardSnapshot
 from aurora.stats.service import StatsService, StatsUnavailable
-from aurora.storage.db import create_db_engine
+from aurora.storage.engine import create_db_engine
 from tests.support import NOW, command, insert_rows, user
 
 pytestmark = pytest.mark.clock
