@@ -14,8 +14,9 @@ from discord.utils import time_snowflake
 
 from aurora.bot.command_health import histogram
 from aurora.bot.command_health.discord_time import DiscordTime
+from aurora.bot.command_health.slots import SLOTS_KEPT, Run
 from aurora.bot.command_health.tracker import InteractionTracker
-from aurora.bot.command_health.window import SLOTS_KEPT, HealthWindow, Run
+from aurora.bot.command_health.window import HealthWindow
 from tests.support import FrozenClock
 
 pytestmark = pytest.mark.clock

@@ -21,7 +21,8 @@ import aiohttp
 from discord.utils import snowflake_time
 
 from aurora.bot.command_health.discord_time import DiscordTime
-from aurora.bot.command_health.window import HealthWindow, Run
+from aurora.bot.command_health.slots import Run
+from aurora.bot.command_health.window import HealthWindow
 from aurora.layouts.bot_health_figures import InteractionKind
 from aurora.protocols import Clock
 
