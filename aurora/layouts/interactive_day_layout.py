@@ -1,5 +1,6 @@
 """The interactive day's place in the page layout: the chart's controls, the hour panel, the day at a
-glance, the time-zone switch and the stores behind them (filled by `aurora.layouts.interactive_day_callbacks`)."""
+glance, the time-zone switch and the stores behind them (filled by
+`aurora.layouts.interactive_day_callbacks`)."""
 
 from __future__ import annotations
 

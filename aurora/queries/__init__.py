@@ -1,7 +1,7 @@
 """Read-only, parameterised queries. Each takes a connection and `now` and returns plain values.
 
-- `figure_definitions`: what each database figure counts (rows, time windows, list sizes) and the one pandas
-  gridding of the hourly activity series, shared by both ways of computing the stats;
+- `figure_definitions`: what each database figure counts (rows, time windows, list sizes) and the
+  one pandas gridding of the hourly activity series, shared by both ways of computing the stats;
 - `counts`, `activity`: the reference definitions, plain statements over whole windows, which the
   tests and the bench check the incremental stats (`aurora.queries.aggregates`, what the app runs) against;
 - `aggregates`, `ledger`, `hour_tallies`, `user_counts`: the incremental stats the app runs (hours

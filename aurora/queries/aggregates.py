@@ -6,8 +6,9 @@ bot's volume one such statement outlasts the statement timeout. Here (`aurora.qu
 
 - Every hour the figures reach is counted once and kept: command runs for 31 days of hours, and
   for the last day's hours every row and the runs per name. Counting happens in bounded pieces
-  (`aurora.queries.bounded_counts`, `aurora.queries.hourly_counts`), as many per refresh as `step_seconds` allows. Until every hour is in,
-  a call raises `FiguresPreparing` with the share done, and the service calls again at once.
+  (`aurora.queries.bounded_counts`, `aurora.queries.hourly_counts`), as many per refresh as
+  `step_seconds` allows. Until every hour is in, a call raises `FiguresPreparing` with the share
+  done, and the service calls again at once.
 - Rows inserted since the last refresh are found by id (`id > last seen`, a primary-key range
   scan) and added to their hour, so new rows, back-dated ones included, count at once.
 - A window's edges (parts of an hour) are counted live; the open hour is kept like the others, so

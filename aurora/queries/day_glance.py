@@ -2,8 +2,8 @@
 and transactions and moderation cases by kind against the 30 days before.
 
 `with_day_glance(compute)` wraps the service's stats compute and adds `DatabaseStats.glance`. Its
-figures (`aurora.queries.day_glance_figures`) come from kept hours (`aurora.queries.hour_kinds.HourKinds`, every hour from the first of
-the 30-day baseline to the open hour), so a refresh counts only:
+figures (`aurora.queries.day_glance_figures`) come from kept hours (`aurora.queries.hour_kinds.HourKinds`,
+every hour from the first of the 30-day baseline to the open hour), so a refresh counts only:
 
 - the open hour, and any hour last counted before it had been closed for SETTLED_AFTER (a row the
   bot commits late still lands in it);
