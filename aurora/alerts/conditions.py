@@ -9,7 +9,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from aurora.layouts.bot_health_figures import CommandHealth
+from aurora.bot.command_health.figures import CommandHealth
 from aurora.settings import Settings
 from aurora.stats.model import AlertCondition, BotSnapshot, Stats, iso_utc
 

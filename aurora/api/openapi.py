@@ -1,9 +1,9 @@
 """The OpenAPI 3.1 description of the API, served as `/api/openapi.json`.
 
-Built from plain dicts on demand (no file, no I/O) so that it cannot drift from the code without a
-test noticing: tests validate real responses against these schemas and fuzz the running app with it.
-The document describes exactly what the routes answer, errors included; the shapes mirror
-`aurora.stats.json_form.stats_to_dict` field for field.
+Built from plain dicts on demand (no file, no I/O). The answers' schemas are not written here: they
+come from the same definitions that write the answers (`aurora.stats.json_form`), so the document
+cannot drift from them; tests still validate real responses against it and fuzz the running app with it.
+The document describes exactly what the routes answer, errors included.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import json
 
-from aurora.api.command_health_contract import CSV_COLUMNS
 from aurora.api.schemas import (
     API_VERSION,
     NO_STORE,
@@ -21,11 +20,11 @@ from aurora.api.schemas import (
     SECONDS,
     error_schema,
     header,
-    hour_breakdown_schema,
-    stats_schema,
 )
 from aurora.api.stream import STREAM_RETRY_SECONDS
+from aurora.stats.command_health_form import CSV_COLUMNS
 from aurora.stats.hour_parsing import HOUR_PATTERN
+from aurora.stats.json_form import HOUR_BREAKDOWN, STATS
 
 
 def _error_response(status: int, description: str, headers: dict | None = None) -> dict:
@@ -236,7 +235,7 @@ def build_openapi_document(*, rate_limit: str | None, access_control: bool) -> d
         "info": {"title": "Aurora Dashboard API", "version": API_VERSION, "description": description},
         "paths": _paths(access_control, limit_headers),
         "components": {
-            "schemas": {"Stats": stats_schema(), "HourBreakdown": hour_breakdown_schema()},
+            "schemas": {"Stats": STATS.json_schema(), "HourBreakdown": HOUR_BREAKDOWN.json_schema()},
             "responses": _responses_component(access_control, limit_headers),
         },
     }

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal, get_args
 
-from aurora.layouts.bot_health_figures import CommandHealth
+from aurora.bot.command_health.figures import CommandHealth
 
 BotStatus = Literal["connected", "connecting", "reconnecting", "disconnected", "disabled"]
 # Why the bot is not on Discord: a rejected token is final (a new token needs a restart); the others
