@@ -11,6 +11,7 @@ from dash import Dash, Input, Output, dcc, html
 
 from aurora.api.routes import stats_service
 from aurora.bot.command_health.figures import CommandHealth, CommandTiming
+from aurora.bot.snapshot import BotSnapshot
 from aurora.layouts import ids
 from aurora.layouts.day_callbacks import ZONE_INPUTS
 from aurora.layouts.figures import (
@@ -24,7 +25,6 @@ from aurora.layouts.figures import (
 from aurora.layouts.formatting import clock_time, shown_text
 from aurora.layouts.zones import UTC_VIEW, ViewZone, view_zone
 from aurora.stats.command_health_form import failure_percent
-from aurora.stats.model import BotSnapshot
 
 LATE_COLOUR = "#D55E00"  # Okabe-Ito vermillion, apart from the p95 line's blue for any colour vision
 FAILING_PERCENT = 5.0

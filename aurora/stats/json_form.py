@@ -12,6 +12,7 @@ import io
 import json
 
 from aurora.alerts.state import RESOLVED_SHOWN
+from aurora.bot.snapshot import BOT_STATUSES, OFFLINE_CAUSES
 from aurora.queries.events import RECENT_EVENTS_LIMIT
 from aurora.queries.scope import TOP_COMMANDS_LIMIT
 from aurora.stats.command_health_form import COMMAND_HEALTH
@@ -31,9 +32,7 @@ from aurora.stats.json_shape import (
 from aurora.stats.model import (
     ACTIVITY_HOURS,
     ALERT_CONDITIONS,
-    BOT_STATUSES,
     EVENT_KINDS,
-    OFFLINE_CAUSES,
     AlertRecord,
     HourBreakdown,
     Stats,
