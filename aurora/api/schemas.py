@@ -1,8 +1,10 @@
-"""The HTTP side of the OpenAPI document (`aurora.api.openapi`): versions, the error body, headers.
-The answers' own schemas come from their one definition (`aurora.stats.json_form`)."""
+"""The HTTP side of the OpenAPI document (`aurora.api.openapi`): versions, headers, the error body and
+the error answers the operations share. The answers' own schemas come from their one definition
+(`aurora.stats.json_form`)."""
 
 from __future__ import annotations
 
+from aurora.api.stream import STREAM_RETRY_SECONDS
 from aurora.stats.json_shape import STRING, Prop, leaf, obj
 
 OPENAPI_VERSION = "3.1.0"
@@ -29,3 +31,52 @@ RATE_LIMIT_HEADERS = {
 }
 RETRY_AFTER = {"Retry-After": header("seconds until a retry can succeed (sent with 429 and 503 only)", SECONDS)}
 NO_STORE = {"Cache-Control": header("never cached", {"type": "string", "const": "no-store"})}
+
+
+def error_response(status: int, description: str, headers: dict | None = None) -> dict:
+    response: dict = {
+        "description": description,
+        "content": {"application/json": {"schema": error_schema(status)}},
+    }
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def error_responses(access_control: bool, limit_headers: dict) -> dict:
+    """The error answers the operations share (`#/components/responses`)."""
+    responses = {
+        "BadRequest": error_response(400, "A query parameter was given (no endpoint takes any)."),
+        "MethodNotAllowed": error_response(
+            405,
+            "Any method other than the operation's (GET/HEAD); `Allow` lists the allowed ones.",
+            {"Allow": header("the allowed methods", {"type": "string"})},
+        ),
+        "NotAcceptable": error_response(
+            406, "The Accept header rules out the operation's only media type (no header or */* accepts it)."
+        ),
+        "TooManyRequests": error_response(
+            429,
+            "The per-client request budget is spent; `Retry-After` says when its window ends.",
+            {**RETRY_AFTER, **RATE_LIMIT_HEADERS},
+        ),
+        "TooManyStreams": error_response(
+            429,
+            "The request budget is spent (`Retry-After`: when its window ends), or too many streams are open "
+            f"from this client or in total (`Retry-After`: {STREAM_RETRY_SECONDS}, also said in the message).",
+            {**RETRY_AFTER, **limit_headers},
+        ),
+        "Unavailable": error_response(
+            503,
+            "No statistics yet: the database has not answered since startup, or the first figures of a "
+            "large database are being prepared (the message says how far along).",
+            {"Retry-After": header("seconds until a retry is worth it", SECONDS)},
+        ),
+    }
+    if access_control:
+        responses["Unauthorized"] = error_response(
+            401,
+            "An access token is configured and the request did not carry it.",
+            {"WWW-Authenticate": header("the accepted scheme(s)", {"type": "string"})},
+        )
+    return responses
