@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from operator import attrgetter
 from typing import Any
 
@@ -63,9 +64,12 @@ class Prop:
     shape: Shape
     source: Source = itself
 
+    @cached_property
+    def _getter(self) -> Callable[[Any], Any]:
+        return attrgetter(self.source) if isinstance(self.source, str) else self.source
+
     def value_of(self, model: Any) -> Any:
-        getter = attrgetter(self.source) if isinstance(self.source, str) else self.source
-        return self.shape.write(getter(model))
+        return self.shape.write(self._getter(model))
 
 
 def obj(*props: Prop, **keywords: Any) -> Shape:
