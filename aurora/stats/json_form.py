@@ -36,7 +36,6 @@ from aurora.stats.model import (
     AlertRecord,
     HourBreakdown,
     Stats,
-    iso_utc,
 )
 
 BOOLEAN = leaf({"type": "boolean"})
@@ -122,9 +121,10 @@ def stats_to_json(stats: Stats) -> bytes:
 
 
 def activity_to_csv(stats: Stats) -> str:
+    """`/api/activity.csv`: the rows of `activityOverview`, its keys as the header."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["hour", "commands", "transactions"])
+    writer.writerow(ACTIVITY_POINT.schema["properties"])
     for point in stats.activity:
-        writer.writerow([iso_utc(point.hour), point.commands, point.transactions])
+        writer.writerow(ACTIVITY_POINT.write(point).values())
     return buffer.getvalue()
