@@ -13,7 +13,8 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, insert
 
-from aurora.stats.model import BotSnapshot, CommandCount, FiguresPreparing, ShardSnapshot
+from aurora.bot.snapshot import BotSnapshot, CommandCount, ShardSnapshot
+from aurora.stats.model import FiguresPreparing
 from aurora.stats.service import StatsService
 from aurora.storage.db import COMMAND_RUN, moderation_cases, transactions, users
 from aurora.web.context import context_of, install_context

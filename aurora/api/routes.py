@@ -11,10 +11,10 @@ import logging
 from flask import Blueprint, Flask, Response, jsonify, request
 from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed
 
-from aurora.api.command_health_contract import command_health_csv
 from aurora.api.guards import api_method_error, echo_names, install_request_guards, raw_method, shortened
 from aurora.api.openapi import openapi_json
 from aurora.api.stream import STREAM_HEADER, StreamSlots, TooManyStreams
+from aurora.stats.command_health_form import command_health_csv
 from aurora.stats.hour_parsing import BreakdownUnavailable, HourOutOfRange, MalformedHour, parse_hour
 from aurora.stats.json_form import activity_to_csv, hour_breakdown_to_dict
 from aurora.stats.model import iso_utc

@@ -36,6 +36,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, Integer, Text, cast, func, literal, select, union_all
 
+from aurora.bot.snapshot import CommandCount
 from aurora.queries import MICROSECOND
 from aurora.queries.events import recent_events
 from aurora.queries.ledger import (
@@ -56,7 +57,7 @@ from aurora.queries.scope import (
     to_hourly_grid,
 )
 from aurora.queries.user_counts import active_users, active_users_month_ago, advance
-from aurora.stats.model import CommandCount, DatabaseStats, FiguresPreparing
+from aurora.stats.model import DatabaseStats, FiguresPreparing
 from aurora.storage.db import transactions
 
 RECONCILE_EVERY = timedelta(minutes=10)

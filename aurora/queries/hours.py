@@ -12,12 +12,13 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
+from aurora.bot.snapshot import CommandCount
 from aurora.queries import MICROSECOND
 from aurora.queries.hour_kinds import kinds_per_hour
 from aurora.queries.pieces import command_names_between, count_per_hour
 from aurora.queries.scope import COMMAND_ROWS, DAY, HOUR, TRANSACTION_ROWS, activity_window
 from aurora.stats.hour_parsing import HourOutOfRange
-from aurora.stats.model import SAME_HOUR_DAYS, CommandCount, HourBreakdown, KindCount, SameHourSpread, Spread
+from aurora.stats.model import SAME_HOUR_DAYS, HourBreakdown, KindCount, SameHourSpread, Spread
 from aurora.storage.db import COMMAND_RUN
 
 

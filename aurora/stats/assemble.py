@@ -6,15 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from aurora.stats.model import (
-    BASELINE_DAYS,
-    MONTH,
-    AlertRecord,
-    BotSnapshot,
-    DatabaseStats,
-    KindTotals,
-    Stats,
-)
+from aurora.bot.snapshot import MONTH, BotSnapshot
+from aurora.stats.model import BASELINE_DAYS, AlertRecord, DatabaseStats, KindTotals, Stats
 
 
 def percent_change(base: Decimal | int, current: int) -> float | None:

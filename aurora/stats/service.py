@@ -32,11 +32,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
+from aurora.bot.snapshot import BotSnapshot
 from aurora.protocols import AlertSource, Clock, SnapshotSource, StatsCompute
 from aurora.queries.reference import compute_database_stats
 from aurora.stats.assemble import combine
 from aurora.stats.json_form import stats_to_json
-from aurora.stats.model import BotSnapshot, DatabaseStats, FiguresPreparing, Stats
+from aurora.stats.model import DatabaseStats, FiguresPreparing, Stats
 from aurora.storage.problems import database_problem
 
 log = logging.getLogger(__name__)

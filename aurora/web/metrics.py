@@ -29,9 +29,10 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import Engine
 
 from aurora.bot.command_health.exposition import command_health_metrics
+from aurora.bot.snapshot import BOT_STATUSES
 from aurora.protocols import StatsCompute
 from aurora.stats.json_form import stats_to_dict
-from aurora.stats.model import ALERT_CONDITIONS, BOT_STATUSES, DatabaseStats, FiguresPreparing
+from aurora.stats.model import ALERT_CONDITIONS, DatabaseStats, FiguresPreparing
 from aurora.stats.service import StatsService, StatsUnavailable
 from aurora.web.context import context_of
 

@@ -10,10 +10,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
+from aurora.bot.snapshot import BotSnapshot, ShardSnapshot
 from aurora.bot.snapshot_cache import SnapshotCache
 from aurora.queries.reference import compute_database_stats
 from aurora.stats.assemble import combine, percent_change
-from aurora.stats.model import BotSnapshot, DatabaseStats, FiguresPreparing, ShardSnapshot
+from aurora.stats.model import DatabaseStats, FiguresPreparing
 from aurora.stats.service import StatsService, StatsUnavailable
 from aurora.storage.db import create_db_engine
 from tests.support import NOW, command, insert_rows, user

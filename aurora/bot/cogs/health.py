@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 import discord
 from discord.ext import commands, tasks
 
+from aurora.bot.command_health.figures import InteractionKind
 from aurora.bot.command_health.monitor import UNREGISTERED, kind_of
-from aurora.layouts.bot_health_figures import InteractionKind
 
 if TYPE_CHECKING:
     from aurora.bot.client import AuroraBot

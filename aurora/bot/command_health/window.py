@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from aurora.bot.command_health import histogram
-from aurora.layouts.bot_health_figures import (
+from aurora.bot.command_health.figures import (
     CommandHealth,
     CommandTiming,
     GatewayHealth,
