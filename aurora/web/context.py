@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
 
+from aurora.settings import SHUTDOWN_SECONDS, Settings
+
 if TYPE_CHECKING:
     from dash import Dash
     from sqlalchemy import Engine
@@ -21,14 +23,10 @@ if TYPE_CHECKING:
     from aurora.demo.simulation.demo_bot import Simulation
     from aurora.protocols import SnapshotHandOver
     from aurora.scaleout.lease import BotLease
-    from aurora.settings import Settings
     from aurora.stats.hours import HourBreakdowns
     from aurora.stats.service import StatsService
 
 EXTENSION_KEY = "aurora"
-# The README's promise for a stop (SIGTERM, SIGINT, SIGQUIT): what the app does in it, leaving the
-# last 2 s for the server's own stop and the process's exit on a busy machine.
-SHUTDOWN_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
