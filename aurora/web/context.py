@@ -1,6 +1,7 @@
-"""The per-app context: what request handlers, callbacks and entry points reach, through one accessor.
+"""The per-app context: the parts `create_app` built, kept on the Flask server as an extension entry.
 
-`create_app` builds it and stores it on the Flask server; everything else asks `context_of`.
+Routes and installers are handed the parts they use; the page's callbacks (which Dash calls with
+no way to hand them anything) and the entry points (app.py, the ASGI layer) ask `context_of`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ EXTENSION_KEY = "aurora"
 
 @dataclass(frozen=True)
 class AuroraContext:
-    """The app's parts, for request handlers, callbacks and entry points (`context_of`)."""
+    """The app's parts, for the page's callbacks and the entry points (`context_of`)."""
 
     settings: Settings
     engine: Engine
