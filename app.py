@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import NoReturn
 
 from aurora import create_app
-from aurora.scaleout.roles import runs_bot_process
 from aurora.settings import SettingsError, load_settings
 from aurora.startup import StartupError
 from aurora.storage.init_db.command import InitDbError, init_database
@@ -92,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         if args.command == "init-db":
             return run_init_db(settings, check=args.check)
-        if runs_bot_process(settings):
+        if settings.runs_bot_process:
             return run_bot_role(settings)
         sock = _listen(settings)
         raise_open_files_limit()  # before create_app sizes the live streams by it

@@ -45,7 +45,6 @@ def _prepare_metrics_folder() -> str | None:
 
 _own_metrics_folder = _prepare_metrics_folder()
 
-from aurora.scaleout.roles import web_refusal  # noqa: E402
 from aurora.settings import SettingsError, load_settings  # noqa: E402  (after the folder, see above)
 from aurora.web.serving.capacity import raise_open_files_limit  # noqa: E402
 
@@ -77,7 +76,7 @@ def _check_settings(server) -> None:
         settings = load_settings()
     except SettingsError as error:
         raise SystemExit(f"aurora: {error}") from None
-    if (refusal := web_refusal(settings)) is not None:
+    if (refusal := settings.web_refusal) is not None:
         raise SystemExit(f"aurora: {refusal}")
     if server.cfg.worker_class_str != AURORA_WORKER:
         raise SystemExit(
@@ -89,12 +88,8 @@ def _check_settings(server) -> None:
             "aurora: gunicorn's --threads applies to gthread workers only; set AURORA_THREADS instead "
             "(the threads that run the app in each of Aurora's workers)"
         )
-    if settings.bot_enabled and server.cfg.workers > 1:
-        raise SystemExit(
-            f"aurora: DISCORD_TOKEN is set and gunicorn would start {server.cfg.workers} workers, each with "
-            "its own bot and gateway connection; run one worker (it serves many clients at once), or run "
-            "the bot as its own process (AURORA_ROLE=bot) and these as AURORA_ROLE=web"
-        )
+    if (refusal := settings.workers_refusal(server.cfg.workers)) is not None:
+        raise SystemExit(f"aurora: {refusal}")
 
 
 def child_exit(server, worker) -> None:

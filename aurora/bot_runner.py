@@ -23,10 +23,10 @@ from aurora.bot.cogs.presence import TICK_SECONDS
 from aurora.bot.cogs.slash_commands import CommandServices
 from aurora.bot.command_health.monitor import WindowStore
 from aurora.bot.recorder import CommandRecorder
+from aurora.bot.snapshot import OfflineCause
 from aurora.bot.state import BotState
 from aurora.protocols import Clock, SnapshotSink
 from aurora.settings import Settings, SettingsError
-from aurora.stats.model import OfflineCause
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from aurora.stats.model import AlertRecord, BotSnapshot, DatabaseStats
+from aurora.bot.snapshot import BotSnapshot
+from aurora.stats.model import AlertRecord, DatabaseStats
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine

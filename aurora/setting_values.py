@@ -85,6 +85,24 @@ def parse_url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
     return value
 
 
+# Discord's own webhook URLs, and any http(s) URL for a Discord elsewhere.
+_DISCORD_WEBHOOK = re.compile(
+    r"https://(?:(?:ptb|canary)\.)?discord(?:app)?\.com/api(?:/v\d+)?/webhooks/\d+/[A-Za-z0-9_-]+"
+)
+_ANY_WEBHOOK = re.compile(r"https?://[^/\s?#]+/\S*")
+
+
+def parse_webhook_url(name: str, raw: str, *, any_host: bool) -> str:
+    """A Discord webhook URL (`any_host`: any http(s) URL). It holds a token: never part of a message."""
+    value = raw.strip()
+    if not (_DISCORD_WEBHOOK.fullmatch(value) or (any_host and _ANY_WEBHOOK.fullmatch(value))):
+        raise SettingsError(
+            f"{name} is not a Discord webhook URL "
+            "(https://discord.com/api/webhooks/<id>/<token>; the value is not shown: it holds a token)"
+        )
+    return value
+
+
 def read_env_file(path: Path) -> dict[str, str]:
     """Parse a simple KEY=VALUE `.env` file; real environment variables take precedence."""
     values: dict[str, str] = {}

@@ -1,8 +1,12 @@
-"""Settings: the only place that reads the environment.
+"""Settings: the only place that reads the environment, and where the roles' rules are decided.
 
 `load_settings()` builds one frozen `Settings` from `os.environ` (plus an optional `.env` file);
 everything else receives that object. A bad value raises `SettingsError` whose message is one line
 naming the variable, so startup can print it instead of a traceback.
+
+What each role (README, "Running at scale") may run is decided here, and only here: the parse
+refuses a role without what it needs, and the factory, the bot process and gunicorn's config ask
+`Settings` (`web_refusal`, `bot_thread_refusal`, `bot_process_refusal`, `workers_refusal`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from aurora.setting_values import (
     parse_int,
     parse_rate_limit,
     parse_url,
+    parse_webhook_url,
     read_env_file,
 )
 
@@ -28,6 +33,14 @@ DEFAULT_SPOOL_DIR = "aurora-spool"
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg"
 KIB = 1024
+# The README's promise for a stop (SIGTERM, SIGINT, SIGQUIT): what the app does in it, leaving the
+# last 2 s for the server's own stop and the process's exit on a busy machine.
+SHUTDOWN_SECONDS = 3.0
+
+ROLES = ("all", "bot", "web")
+WEB_REFUSED = "AURORA_ROLE=bot runs no web server: start the bot with `python app.py`"
+BOT_THREAD_REFUSED = "AURORA_ROLE=web never starts the bot: run it as its own process with AURORA_ROLE=bot"
+BOT_PROCESS_REFUSED = "the bot process needs AURORA_ROLE=bot, REDIS_URL and DISCORD_TOKEN"
 
 
 @dataclass(frozen=True)
@@ -83,6 +96,39 @@ class Settings:
     @property
     def bot_enabled(self) -> bool:
         return bool(self.discord_token)
+
+    @property
+    def runs_bot_process(self) -> bool:
+        """Role bot: the bot as a process of its own, no web server."""
+        return self.role == "bot"
+
+    @property
+    def reads_bot_from_redis(self) -> bool:
+        """Role web: the bot's snapshots come from Redis, published by the bot process."""
+        return self.role == "web"
+
+    @property
+    def web_refusal(self) -> str | None:
+        return WEB_REFUSED if self.runs_bot_process else None
+
+    @property
+    def bot_thread_refusal(self) -> str | None:
+        return BOT_THREAD_REFUSED if self.role == "web" else None
+
+    @property
+    def bot_process_refusal(self) -> str | None:
+        ready = self.runs_bot_process and role_problem(self.role, self.redis_url, self.discord_token) is None
+        return None if ready else BOT_PROCESS_REFUSED
+
+    def workers_refusal(self, workers: int) -> str | None:
+        """Why this process may not run `workers` web workers: each would start its own bot."""
+        if self.bot_enabled and workers > 1:
+            return (
+                f"DISCORD_TOKEN is set and gunicorn would start {workers} workers, each with "
+                "its own bot and gateway connection; run one worker (it serves many clients at once), or run "
+                "the bot as its own process (AURORA_ROLE=bot) and these as AURORA_ROLE=web"
+            )
+        return None
 
     def with_overrides(self, **changes) -> Settings:
         return replace(self, **changes)
@@ -156,13 +202,27 @@ def settings_from_mapping(env: Mapping[str, str]) -> Settings:
     return Settings(**kwargs)
 
 
-_ROLES = ("all", "bot", "web")
+def role_problem(role: str, redis_url: str | None, discord_token: str | None) -> str | None:
+    """What `role` lacks or must not have; the bot and web roles only make sense with Redis."""
+    if role != "all" and redis_url is None:
+        return (
+            f"REDIS_URL is required with AURORA_ROLE={role} (redis://host:6379/0 or rediss://...): "
+            "the bot and web processes share the bot's state and the rate limit through it"
+        )
+    if role == "bot" and not discord_token:
+        return "DISCORD_TOKEN is required with AURORA_ROLE=bot: that process only runs the bot"
+    if role == "web" and discord_token:
+        return (
+            "DISCORD_TOKEN is set but AURORA_ROLE=web never starts the bot; run the bot as its own "
+            "process (AURORA_ROLE=bot) and keep the token out of the web processes"
+        )
+    return None
 
 
 def _parse_scale_out(get: Callable[[str], str | None], kwargs: dict) -> None:
-    """AURORA_ROLE, REDIS_URL and friends; the bot and web roles only make sense with Redis."""
+    """AURORA_ROLE, REDIS_URL and friends."""
     role = (get("AURORA_ROLE") or "all").strip().lower()
-    if role not in _ROLES:
+    if role not in ROLES:
         raise SettingsError(f"AURORA_ROLE={role!r} is not a role (use all, bot or web)")
     kwargs["role"] = role
     if (raw := get("REDIS_URL")) is not None:
@@ -173,26 +233,10 @@ def _parse_scale_out(get: Callable[[str], str | None], kwargs: dict) -> None:
         kwargs["redis_prefix"] = raw.strip()
     if (raw := get("AURORA_BOT_TTL_SECONDS")) is not None:
         kwargs["bot_ttl_seconds"] = parse_int("AURORA_BOT_TTL_SECONDS", raw, low=2, high=600)
-    if role != "all" and "redis_url" not in kwargs:
-        raise SettingsError(
-            f"REDIS_URL is required with AURORA_ROLE={role} (redis://host:6379/0 or rediss://...): "
-            "the bot and web processes share the bot's state and the rate limit through it"
-        )
-    if role == "bot" and "discord_token" not in kwargs:
-        raise SettingsError("DISCORD_TOKEN is required with AURORA_ROLE=bot: that process only runs the bot")
-    if role == "web" and "discord_token" in kwargs:
-        raise SettingsError(
-            "DISCORD_TOKEN is set but AURORA_ROLE=web never starts the bot; run the bot as its own "
-            "process (AURORA_ROLE=bot) and keep the token out of the web processes"
-        )
+    if (problem := role_problem(role, kwargs.get("redis_url"), kwargs.get("discord_token"))) is not None:
+        raise SettingsError(problem)
 
 
-# Discord's own webhook URLs; any other http(s) URL only while DISCORD_API_BASE points at another
-# Discord (a proxy or a test fake).
-_DISCORD_WEBHOOK = re.compile(
-    r"https://(?:(?:ptb|canary)\.)?discord(?:app)?\.com/api(?:/v\d+)?/webhooks/\d+/[A-Za-z0-9_-]+"
-)
-_ANY_WEBHOOK = re.compile(r"https?://[^/\s?#]+/\S*")
 _ALERT_THRESHOLDS = (
     ("AURORA_ALERT_OFFLINE_MINUTES", "alert_offline_minutes", 1, 1440),
     ("AURORA_ALERT_STALE_MINUTES", "alert_stale_minutes", 1, 1440),
@@ -206,14 +250,9 @@ _ALERT_THRESHOLDS = (
 def _parse_alerts(get: Callable[[str], str | None], kwargs: dict) -> None:
     """AURORA_ALERT_* and AURORA_PUBLIC_URL. The webhook URL is a secret: never part of a message."""
     if (raw := get("AURORA_ALERT_WEBHOOK_URL")) is not None:
-        value = raw.strip()
+        # Any other http(s) URL only while DISCORD_API_BASE points at another Discord (a proxy or a fake).
         elsewhere = kwargs.get("discord_api_base", DEFAULT_API_BASE) != DEFAULT_API_BASE
-        if not (_DISCORD_WEBHOOK.fullmatch(value) or (elsewhere and _ANY_WEBHOOK.fullmatch(value))):
-            raise SettingsError(
-                "AURORA_ALERT_WEBHOOK_URL is not a Discord webhook URL "
-                "(https://discord.com/api/webhooks/<id>/<token>; the value is not shown: it holds a token)"
-            )
-        kwargs["alert_webhook_url"] = value
+        kwargs["alert_webhook_url"] = parse_webhook_url("AURORA_ALERT_WEBHOOK_URL", raw, any_host=elsewhere)
     for name, key, low, high in _ALERT_THRESHOLDS:
         if (raw := get(name)) is not None:
             kwargs[key] = parse_int(name, raw, low=low, high=high)

@@ -23,12 +23,13 @@ from aurora.queries.balances import balance_of
 from aurora.queries.day_glance import with_day_glance
 from aurora.scaleout.lease import BotLease, LeaseHeld
 from aurora.scaleout.redis_link import RedisError, describe
-from aurora.scaleout.roles import SharedRedis, bot_thread_refusal, shared_compute
+from aurora.scaleout.roles import SharedRedis, shared_compute
 from aurora.settings import Settings
 from aurora.stats.service import StatsService
 from aurora.storage.init_db.indexes import log_missing_indexes
 from aurora.storage.problems import database_problem
 from aurora.storage.tables import init_db, missing_tables
+from aurora.web.metrics import observe_refresh_source, timed_compute
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def start_bot(
     shared: SharedRedis | None = None, **options
 ) -> BotRunner:
     """The bot thread, started; with `shared` Redis its health window outlives restarts."""
-    if (refusal := bot_thread_refusal(settings)) is not None:
+    if (refusal := settings.bot_thread_refusal) is not None:
         raise StartupError(refusal)
     if shared is not None:
         options.setdefault("health_store", RedisWindowStore(shared.client, prefix=shared.prefix, health=shared.health))
@@ -112,8 +113,10 @@ def stats_service(
 ) -> StatsService:
     """The stats service every role runs: incremental figures (the same as the reference definitions
     at a cost independent of table size) and the day at a glance, with Redis computed once per
-    interval for all processes."""
+    interval for all processes; each computation is counted and timed for /metrics."""
     return StatsService(
         engine, snapshots, refresh_seconds=settings.refresh_seconds, demo=demo, simulated=simulated, clock=clock,
-        compute=shared_compute(settings, shared, with_day_glance(IncrementalStats())), alerts=alerts,
+        compute=shared_compute(settings, shared, timed_compute(with_day_glance(IncrementalStats())),
+                               observe=observe_refresh_source),
+        alerts=alerts,
     )

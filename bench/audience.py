@@ -32,8 +32,8 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 
+from aurora.web.serving.local_nginx import client_tls, nginx_proxy
 from bench.common import ROOT, child_pids, gunicorn, process_figures, wait_for_http
-from bench.nginx import client_tls, nginx_proxy
 
 RECORDING = ROOT / "bench" / "page_requests.json"
 LIVE_JS = ROOT / "assets" / "live.js"

@@ -21,9 +21,9 @@ from discord.utils import time_snowflake
 
 from aurora.bot.command_health.tracker import InteractionTracker
 from aurora.bot.command_health.window import HealthWindow
+from aurora.bot.snapshot import BotSnapshot
 from aurora.demo.simulation.payloads import Shapes, frame, interaction
 from aurora.scaleout import codec
-from aurora.stats.model import BotSnapshot
 from bench.common import Result, format_table
 
 START = datetime(2026, 1, 1, tzinfo=UTC)

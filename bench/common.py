@@ -22,6 +22,8 @@ from http.client import HTTPConnection
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from aurora.web.dash_routes import refresh_body_from
+
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN_CONFIG = ROOT / "gunicorn.conf.py"
 
@@ -245,23 +247,6 @@ def refresh_callback_body(base: str) -> bytes:
     """The body Dash's renderer posts for the page's interval-driven refresh, built from its dependencies."""
     with urllib.request.urlopen(f"{base}/_dash-dependencies") as response:
         return refresh_body_from(json.load(response))
-
-
-def refresh_body_from(dependencies: list[dict]) -> bytes:
-    """The refresh callback's request body, from what `/_dash-dependencies` answered."""
-    ticking = [dep for dep in dependencies if any(i["property"] == "n_intervals" for i in dep["inputs"])]
-    callback = max(ticking, key=lambda dep: len(dep["output"]))  # the refresh: it has every figure as output
-    outputs = []
-    for part in callback["output"].strip(".").split("..."):
-        component, _, prop = part.rpartition(".")
-        outputs.append({"id": component, "property": prop})
-    return json.dumps({
-        "output": callback["output"],
-        "outputs": outputs,
-        "inputs": [{**i, "value": 1 if i["property"] == "n_intervals" else None} for i in callback["inputs"]],
-        "state": [{**s, "value": None} for s in callback.get("state", [])],
-        "changedPropIds": [f"{i['id']}.{i['property']}" for i in callback["inputs"]],
-    }).encode()
 
 
 @dataclass(frozen=True)

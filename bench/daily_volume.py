@@ -16,13 +16,20 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import quote
 
 from sqlalchemy import create_engine, event, text
 
 from aurora.storage.tables import init_db, metadata
 from bench.common import progress
-from bench.generate import _analyze, _ensure_postgres_database, _read_meta
+from bench.datasets import (
+    analyze,
+    complete_data_end,
+    drop_indexes,
+    ensure_postgres_database,
+    mark_complete,
+    reset_schema,
+    schema_url,
+)
 
 GENERATOR_VERSION = "1"
 VOLUMES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000, "2m": 2_000_000}
@@ -83,27 +90,14 @@ def schema_name(label: str, days: int) -> str:
 
 
 def dataset_url(schema: str, base: str) -> str:
-    return f"{base}?options={quote(f'-csearch_path={schema}')}"
-
-
-def _reset(base_url: str, schema: str) -> None:
-    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            # An identifier cannot be a bound parameter; the schema name is built from our constants.
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    finally:
-        admin.dispose()
+    return schema_url(base, schema)
 
 
 def _load(engine, per_day: int, days: int, data_end: datetime, label: str) -> None:
     start = data_end - timedelta(days=days)
     with engine.begin() as conn:
         metadata.create_all(conn)
-        for table in metadata.tables.values():
-            for index in table.indexes:  # loading first and indexing after is several times faster
-                index.drop(conn, checkfirst=True)
+        drop_indexes(conn)
     total = per_day * days
     for day in range(days):
         with engine.begin() as conn:
@@ -123,7 +117,7 @@ def _load(engine, per_day: int, days: int, data_end: datetime, label: str) -> No
 def ensure_busy_dataset(label: str, days: int = DEFAULT_DAYS, *, base_url: str, force: bool = False) -> BusyDataset:
     per_day = VOLUMES[label]
     schema = schema_name(label, days)
-    _ensure_postgres_database(base_url)
+    ensure_postgres_database(base_url)
     url = dataset_url(schema, base_url)
     engine = create_engine(url)  # no statement timeout: building the indexes takes minutes
 
@@ -135,23 +129,18 @@ def ensure_busy_dataset(label: str, days: int = DEFAULT_DAYS, *, base_url: str, 
         dbapi_connection.commit()
 
     try:
-        meta = _read_meta(engine)
-        if not force and meta.get("complete") == "yes" and meta.get("version") == GENERATOR_VERSION:
-            return BusyDataset(label, per_day, days, url, datetime.fromisoformat(meta["data_end"]))
+        if not force and (data_end := complete_data_end(engine, GENERATOR_VERSION)) is not None:
+            return BusyDataset(label, per_day, days, url, data_end)
         started = time.monotonic()
         engine.dispose()
-        _reset(base_url, schema)
+        reset_schema(base_url, schema)
         # The generator's own moment: a fixed wall-clock reading that the benchmarks then use as "now".
         data_end = datetime.now(UTC).replace(microsecond=0)
         _load(engine, per_day, days, data_end, label)
         print(f"indexing per-day {label} ...", flush=True)
         init_db(engine)
-        _analyze(engine, sqlite=False)
-        with engine.begin() as conn:
-            conn.execute(text("CREATE TABLE bench_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"))
-            meta = {"version": GENERATOR_VERSION, "data_end": data_end.isoformat(), "complete": "yes"}
-            conn.execute(text("INSERT INTO bench_meta (key, value) VALUES (:key, :value)"),
-                         [{"key": key, "value": value} for key, value in meta.items()])
+        analyze(engine, sqlite=False)
+        mark_complete(engine, GENERATOR_VERSION, data_end)
         print(f"generated per-day {label} x {days} days in {time.monotonic() - started:.0f}s -> {schema}")
         return BusyDataset(label, per_day, days, url, data_end)
     finally:

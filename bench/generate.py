@@ -25,14 +25,23 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import quote
 
 import numpy as np
 import psycopg2.extensions
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, text
 
 from aurora.storage.tables import init_db, metadata
 from bench.common import progress
+from bench.daily_volume import DEFAULT_DAYS, VOLUMES, ensure_busy_dataset
+from bench.datasets import (
+    analyze,
+    complete_data_end,
+    drop_indexes,
+    ensure_postgres_database,
+    mark_complete,
+    reset_schema,
+    schema_url,
+)
 
 SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000, "10m": 10_000_000}
 ROWS_PER_DAY = 10_000_000 / 90
@@ -61,32 +70,11 @@ class Dataset:
 
 
 def postgres_url(label: str, base: str = POSTGRES_URL) -> str:
-    return f"{base}?options={quote(f'-csearch_path=size_{label}')}"
+    return schema_url(base, f"size_{label}")
 
 
 def sqlite_url(label: str) -> str:
     return f"sqlite:///{SQLITE_FOLDER / f'aurora-bench-{label}.sqlite'}"
-
-
-def _ensure_postgres_database(base: str) -> None:
-    url = make_url(base)
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": url.database})
-            if exists.first() is None:
-                # An identifier cannot be a bound parameter; the name comes from our own constant/URL.
-                conn.execute(text(f'CREATE DATABASE "{url.database}"'))
-    finally:
-        admin.dispose()
-
-
-def _read_meta(engine) -> dict[str, str]:
-    with engine.connect() as conn:
-        try:
-            return dict(conn.execute(text("SELECT key, value FROM bench_meta")).all())
-        except Exception:  # no meta table yet: nothing generated here
-            return {}
 
 
 def _timestamps(microseconds: np.ndarray, sqlite: bool) -> list[str]:
@@ -162,13 +150,6 @@ def _csv(rows) -> io.StringIO:
     return io.StringIO("".join(",".join(cell(value) for value in row) + "\n" for row in rows))
 
 
-def _drop_indexes(conn) -> None:
-    # Loading first and indexing after is several times faster than maintaining indexes per row.
-    for table in metadata.tables.values():
-        for index in table.indexes:
-            index.drop(conn, checkfirst=True)
-
-
 def _total_rows(size: int) -> int:
     return size + max(size // 10, 1) + max(size // 100, 1)
 
@@ -194,7 +175,7 @@ def _load(engine, size: int, data_end: datetime, sqlite: bool, label: str) -> No
 def _load_rows(engine, size: int, data_end: datetime, sqlite: bool, label: str) -> None:
     with engine.begin() as conn:
         metadata.create_all(conn)
-        _drop_indexes(conn)
+        drop_indexes(conn)
     done, total = 0, _total_rows(size)
     raw = engine.raw_connection()
     try:
@@ -220,25 +201,20 @@ def ensure_dataset(label: str, *, sqlite: bool = False, base_url: str = POSTGRES
         SQLITE_FOLDER.mkdir(exist_ok=True)
         url = sqlite_url(label)
     else:
-        _ensure_postgres_database(base_url)
+        ensure_postgres_database(base_url)
         url = postgres_url(label, base_url)
     # No statement timeout here (unlike the app's engine): indexing 10M rows takes minutes.
     engine = create_engine(url)
     try:
-        meta = _read_meta(engine)
-        if not force and meta.get("complete") == "yes" and meta.get("version") == GENERATOR_VERSION:
-            return Dataset(label, size, url, datetime.fromisoformat(meta["data_end"]))
+        if not force and (data_end := complete_data_end(engine, GENERATOR_VERSION)) is not None:
+            return Dataset(label, size, url, data_end)
         started = time.monotonic()
         _reset(engine, sqlite, label, base_url)
         data_end = datetime.now(UTC).replace(microsecond=0)
         _load(engine, size, data_end, sqlite, label)
-        with engine.begin() as conn:
-            init_db(engine)
-            conn.execute(text("CREATE TABLE bench_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"))
-            meta = {"version": GENERATOR_VERSION, "data_end": data_end.isoformat(), "complete": "yes"}
-            conn.execute(text("INSERT INTO bench_meta (key, value) VALUES (:key, :value)"),
-                         [{"key": key, "value": value} for key, value in meta.items()])
-        _analyze(engine, sqlite)
+        init_db(engine)
+        mark_complete(engine, GENERATOR_VERSION, data_end)
+        analyze(engine, sqlite)
         print(f"generated {label} in {time.monotonic() - started:.0f}s -> {engine.url.render_as_string()}")
         return Dataset(label, size, url, data_end)
     finally:
@@ -252,24 +228,7 @@ def _reset(engine, sqlite: bool, label: str, base_url: str) -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         return
-    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "size_{label}" CASCADE'))
-            conn.execute(text(f'CREATE SCHEMA "size_{label}"'))
-    finally:
-        admin.dispose()
-
-
-def _analyze(engine, sqlite: bool) -> None:
-    if sqlite:
-        with engine.begin() as conn:
-            conn.execute(text("ANALYZE"))
-        return
-    # VACUUM sets the visibility map, without which PostgreSQL cannot use index-only scans.
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("SET statement_timeout = 0"))
-        conn.execute(text("VACUUM ANALYZE"))
+    reset_schema(base_url, f"size_{label}")
 
 
 def remove_appended_rows(engine, dataset: Dataset) -> None:
@@ -286,8 +245,6 @@ def _bound(engine, dataset: Dataset):
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.daily_volume import DEFAULT_DAYS, VOLUMES, ensure_busy_dataset  # it builds on this module
-
     parser = argparse.ArgumentParser(prog="python -m bench.generate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", choices=sorted(SIZES, key=SIZES.get), default="1m")
     parser.add_argument("--sqlite", action="store_true", help="a SQLite file instead of PostgreSQL")
@@ -298,7 +255,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=DEFAULT_DAYS, help="days of history with --per-day")
     args = parser.parse_args(argv)
     if args.per_day:
-
         busy = ensure_busy_dataset(args.per_day, args.days, base_url=args.postgres_url, force=args.force)
         print(f"per-day {busy.label}: {busy.transactions:,} transactions over {busy.days} days "
               f"ending {busy.data_end.isoformat()} ({busy.url})")

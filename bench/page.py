@@ -38,7 +38,7 @@ PAYLOAD_LIMIT = 50 * 1024
 
 
 def visit(browser, url: str, shown: str, payloads: list[int] | None = None) -> float:
-    # Through bench.nginx the certificate is a self-signed one.
+    # Through aurora.web.serving.local_nginx the certificate is a self-signed one.
     context = browser.new_context(viewport={"width": 1366, "height": 900}, ignore_https_errors=True)
     page = context.new_page()
     sizes: list[int] = []

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from http.client import HTTPConnection, HTTPException
 from pathlib import Path
 
+from aurora.web.serving.local_nginx import NginxProxy, nginx_proxy
 from bench.common import (
     ROOT,
     ProcessFigures,
@@ -51,7 +52,6 @@ from bench.common import (
     refresh_callback_body,
     wait_for_http,
 )
-from bench.nginx import NginxProxy, nginx_proxy
 
 PER_ADDRESS = 3  # AURORA_STREAMS_PER_CLIENT's default
 POLLERS = 10

@@ -13,10 +13,12 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, insert
 
-from aurora.stats.model import BotSnapshot, CommandCount, FiguresPreparing, ShardSnapshot
+from aurora.bot.snapshot import BotSnapshot, CommandCount, ShardSnapshot
+from aurora.stats.model import FiguresPreparing
 from aurora.stats.service import StatsService
 from aurora.storage.tables import COMMAND_RUN, moderation_cases, transactions, users
 from aurora.web.context import context_of, install_context
+from aurora.web.install import dash_app, install_app
 
 # A fixed moment with a non-zero minute, so "now" and "start of the hour" differ. Nothing may
 # depend on the date the suite runs on: `dev.py test` also runs the suite's clock-driven part
@@ -59,13 +61,17 @@ def preparing_forever(share: float):
     return compute
 
 
-def serve_preparing(app, engine, clock, share: float) -> None:
-    """Give `app` a stats service whose first figures stay `share` prepared (the app's shutdown
-    closes it)."""
+def serve_preparing(app, engine, clock, share: float):
+    """An app with `app`'s parts but a stats service whose first figures stay `share` prepared;
+    `app`'s shutdown closes that service (its context names it too)."""
     context = context_of(app)
     service = StatsService(engine, context.snapshots, refresh_seconds=30, demo=False, clock=clock,
                            compute=preparing_forever(share))
-    install_context(app.server, replace(context, service=service))
+    preparing = replace(context, service=service)
+    install_context(app.server, preparing)
+    served = dash_app()
+    install_app(served, preparing)
+    return served
 
 
 def user(created_at: datetime, *, active: bool = True, username: str | None = None) -> dict:

@@ -17,11 +17,11 @@ DEFAULT_CLOCK = "utc_now"
 OTHER_CLOCKS = {
     # Flask-Limiter's windows end at wall-clock epoch seconds (limits takes no clock): Retry-After is
     # the time until that end, on the same clock.
-    "aurora/api/rate_limit.py": [(94, "time.time()")],
+    "aurora/api/rate_limit.py": [(92, "time.time()")],
     # The simulated Discord's own clock, apart from the app's on purpose: the bot measures its
     # offset from Discord's Date headers, as it does with the real Discord.
-    "aurora/demo/simulation/rest.py": [(84, "time.time()")],
-    "aurora/demo/simulation/gateway.py": [(93, "time.time()")],
+    "aurora/demo/simulation/rest.py": [(82, "time.time()")],
+    "aurora/demo/simulation/gateway.py": [(72, "time.time()")],
 }
 
 

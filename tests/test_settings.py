@@ -211,3 +211,17 @@ def test_role_web_without_redis_stops_startup_with_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().startswith("aurora: REDIS_URL is required with AURORA_ROLE=web")
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_what_each_role_may_run_is_decided_by_the_settings():
+    redis_url = "redis://127.0.0.1:6379/0"
+    alone, bot = Settings(), Settings(role="bot", redis_url=redis_url, discord_token="token")
+    web = Settings(role="web", redis_url=redis_url)
+    assert (alone.web_refusal, alone.bot_thread_refusal) == (None, None)
+    assert alone.bot_process_refusal is not None  # role all runs the bot as a thread, not as a process
+    assert bot.web_refusal is not None and bot.bot_process_refusal is None and bot.runs_bot_process
+    assert Settings(role="bot", redis_url=redis_url).bot_process_refusal is not None  # no token
+    assert web.bot_thread_refusal is not None and web.web_refusal is None and web.reads_bot_from_redis
+    with_token = Settings(discord_token="token")
+    assert with_token.workers_refusal(1) is None and "3 workers" in with_token.workers_refusal(3)
+    assert alone.workers_refusal(4) is None and web.workers_refusal(4) is None

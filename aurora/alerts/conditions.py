@@ -9,9 +9,10 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from aurora.layouts.bot_health_figures import CommandHealth
+from aurora.bot.command_health.figures import CommandHealth
+from aurora.bot.snapshot import BotSnapshot
 from aurora.settings import Settings
-from aurora.stats.model import AlertCondition, BotSnapshot, Stats, iso_utc
+from aurora.stats.model import AlertCondition, Stats, iso_utc
 
 PING_WINDOW = timedelta(minutes=10)
 # A mean of fewer samples is one unlucky heartbeat (the first after a reconnect is often slow).

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 from flask import Flask, Response, jsonify
 
-from aurora.web.context import context_of
+from aurora.api.errors import json_error
+from aurora.stats.service import StatsService
 
 HEALTH_PATH = "/healthz"
 HEALTH_ENDPOINT = "aurora_health"
 
 
-def install_health(server: Flask) -> None:
+def install_health(server: Flask, service: StatsService) -> None:
     def health() -> Response:
-        stats = context_of().service.current_if_ready()
+        stats = service.current_if_ready()
         if stats is None:
-            response = jsonify({"error": {"status": 503, "message": "no statistics yet: the database has not answered"}})
-            response.status_code = 503
+            response = json_error(503, "no statistics yet: the database has not answered")
         else:
             response = jsonify({"status": "ok", "stale": stats.stale})
         response.headers["Cache-Control"] = "no-store"

@@ -1,9 +1,9 @@
 """The OpenAPI 3.1 description of the API, served as `/api/openapi.json`.
 
-Built from plain dicts on demand (no file, no I/O) so that it cannot drift from the code without a
-test noticing: tests validate real responses against these schemas and fuzz the running app with it.
-The document describes exactly what the routes answer, errors included; the shapes mirror
-`aurora.stats.json_form.stats_to_dict` field for field.
+Built from plain dicts on demand (no file, no I/O). The answers' schemas are not written here: they
+come from the same definitions that write the answers (`aurora.stats.json_form`), so the document
+cannot drift from them; tests still validate real responses against it and fuzz the running app with it.
+The document describes exactly what the routes answer, errors included.
 """
 
 from __future__ import annotations
@@ -11,69 +11,19 @@ from __future__ import annotations
 import functools
 import json
 
-from aurora.api.command_health_contract import CSV_COLUMNS
 from aurora.api.schemas import (
     API_VERSION,
     NO_STORE,
     OPENAPI_VERSION,
     RATE_LIMIT_HEADERS,
-    RETRY_AFTER,
     SECONDS,
-    error_schema,
+    error_response,
+    error_responses,
     header,
-    hour_breakdown_schema,
-    stats_schema,
 )
-from aurora.api.stream import STREAM_RETRY_SECONDS
+from aurora.stats.command_health_form import CSV_COLUMNS
 from aurora.stats.hour_address import HOUR_PATTERN
-
-
-def _error_response(status: int, description: str, headers: dict | None = None) -> dict:
-    response: dict = {
-        "description": description,
-        "content": {"application/json": {"schema": error_schema(status)}},
-    }
-    if headers:
-        response["headers"] = headers
-    return response
-
-
-def _responses_component(access_control: bool, limit_headers: dict) -> dict:
-    responses = {
-        "BadRequest": _error_response(400, "A query parameter was given (no endpoint takes any)."),
-        "MethodNotAllowed": _error_response(
-            405,
-            "Any method other than the operation's (GET/HEAD); `Allow` lists the allowed ones.",
-            {"Allow": header("the allowed methods", {"type": "string"})},
-        ),
-        "NotAcceptable": _error_response(
-            406, "The Accept header rules out the operation's only media type (no header or */* accepts it)."
-        ),
-        "TooManyRequests": _error_response(
-            429,
-            "The per-client request budget is spent; `Retry-After` says when its window ends.",
-            {**RETRY_AFTER, **RATE_LIMIT_HEADERS},
-        ),
-        "TooManyStreams": _error_response(
-            429,
-            "The request budget is spent (`Retry-After`: when its window ends), or too many streams are open "
-            f"from this client or in total (`Retry-After`: {STREAM_RETRY_SECONDS}, also said in the message).",
-            {**RETRY_AFTER, **limit_headers},
-        ),
-        "Unavailable": _error_response(
-            503,
-            "No statistics yet: the database has not answered since startup, or the first figures of a "
-            "large database are being prepared (the message says how far along).",
-            {"Retry-After": header("seconds until a retry is worth it", SECONDS)},
-        ),
-    }
-    if access_control:
-        responses["Unauthorized"] = _error_response(
-            401,
-            "An access token is configured and the request did not carry it.",
-            {"WWW-Authenticate": header("the accepted scheme(s)", {"type": "string"})},
-        )
-    return responses
+from aurora.stats.json_form import HOUR_BREAKDOWN, STATS
 
 
 def _ref(name: str) -> dict:
@@ -123,9 +73,9 @@ def _hour_operation(access_control: bool, limit_headers: dict) -> dict:
         }
     ]
     responses = operation["responses"]
-    responses["400"] = _error_response(400, "A query parameter was given, or the hour is malformed or not on the hour.")
-    responses["404"] = _error_response(404, "The hour is not one of the last 24 (by the server's clock).")
-    responses["503"] = _error_response(
+    responses["400"] = error_response(400, "A query parameter was given, or the hour is malformed or not on the hour.")
+    responses["404"] = error_response(404, "The hour is not one of the last 24 (by the server's clock).")
+    responses["503"] = error_response(
         503, "The database did not answer in time.", {"Retry-After": header("seconds until a retry is worth it", SECONDS)}
     )
     operation["responses"] = dict(sorted(responses.items()))
@@ -236,8 +186,8 @@ def build_openapi_document(*, rate_limit: str | None, access_control: bool) -> d
         "info": {"title": "Aurora Dashboard API", "version": API_VERSION, "description": description},
         "paths": _paths(access_control, limit_headers),
         "components": {
-            "schemas": {"Stats": stats_schema(), "HourBreakdown": hour_breakdown_schema()},
-            "responses": _responses_component(access_control, limit_headers),
+            "schemas": {"Stats": STATS.json_schema(), "HourBreakdown": HOUR_BREAKDOWN.json_schema()},
+            "responses": error_responses(access_control, limit_headers),
         },
     }
     if access_control:

@@ -1,8 +1,8 @@
 """Rate limits: Flask-Limiter, one budget per client address for the API and another for the page.
 
 `AURORA_RATE_LIMIT` is a shared limit on the API's routes, `AURORA_PAGE_RATE_LIMIT` one on Dash's
-own (the page, its layout, dependencies and callbacks; not the assets), each keyed by the address
-Flask sees (behind trusted proxies the forwarded one: `aurora.web.security.install_proxy_fix`). Fixed
+own (the page, its layout, dependencies and callbacks; not the assets), each keyed by the client's
+address (`aurora.web.security.client_address`: behind trusted proxies the forwarded one). Fixed
 windows, counted in Redis and shared by every process (keys under `AURORA_REDIS_PREFIX`), or in this
 process's memory without `REDIS_URL`; while Redis does not answer, Flask-Limiter counts in memory
 and tries Redis again now and then. Its check runs after access control: a request refused for
@@ -22,14 +22,13 @@ from collections.abc import Callable, Iterable
 from dash import Dash
 from flask import Blueprint, Response, request
 from flask_limiter import Limit, Limiter, RateLimitExceeded
-from flask_limiter.util import get_remote_address
 
-from aurora.api.routes import API_ENDPOINTS, json_error
+from aurora.api.errors import json_error
+from aurora.api.routes import API_ENDPOINTS
 from aurora.scaleout.redis_link import RedisError, client_options
 from aurora.settings import Settings
-
-# Dash's routes a page makes per load and per refresh, under its routes prefix (assets are not limited).
-PAGE_ROUTES = ("", "<path:path>", "_dash-layout", "_dash-dependencies", "_dash-update-component")
+from aurora.web.dash_routes import PAGE_ROUTES, dash_endpoints
+from aurora.web.security import client_address
 
 
 def storage_settings(settings: Settings) -> dict:
@@ -55,11 +54,10 @@ def install_rate_limits(app: Dash, api: Blueprint, settings: Settings) -> Limite
         return None
     page_budget = []
     if settings.page_rate_limit:
-        prefix = app.config.routes_pathname_prefix
-        not_the_page = outside(prefix + route for route in PAGE_ROUTES)
+        not_the_page = outside(dash_endpoints(app, PAGE_ROUTES))
         page_budget.append(Limit(settings.page_rate_limit, scope="page", shared=True, exempt_when=not_the_page))
     limiter = Limiter(
-        get_remote_address,
+        client_address,
         app=app.server,
         default_limits=page_budget,
         strategy="fixed-window",

@@ -8,18 +8,22 @@ from __future__ import annotations
 import json
 import logging
 
-from flask import Blueprint, Flask, Response, jsonify, request
+from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed
 
-from aurora.api.command_health_contract import command_health_csv
+from aurora.api.errors import json_error
 from aurora.api.guards import api_method_error, echo_names, install_request_guards, raw_method, shortened
 from aurora.api.openapi import openapi_json
 from aurora.api.stream import STREAM_HEADER, StreamSlots, TooManyStreams
+from aurora.settings import Settings
+from aurora.stats.command_health_form import command_health_csv
 from aurora.stats.hour_address import BreakdownUnavailable, HourOutOfRange, MalformedHour, parse_hour
+from aurora.stats.hours import HourBreakdowns
 from aurora.stats.json_form import activity_to_csv, hour_breakdown_to_dict
 from aurora.stats.model import iso_utc
 from aurora.stats.service import StatsService, StatsUnavailable
 from aurora.web.context import context_of
+from aurora.web.security import client_address
 
 log = logging.getLogger(__name__)
 
@@ -40,20 +44,13 @@ API_ENDPOINTS = tuple(f"{API_BLUEPRINT}.{operation}" for operation in OPERATION_
 
 
 def stats_service() -> StatsService:
+    """The current app's stats service, for the page's callbacks (the routes below are handed theirs)."""
     return context_of().service
 
 
 def stream_slots_and_client() -> tuple[StreamSlots, str]:
-    """The live-stream slots and the key this request's client is counted under."""
-    return context_of().streams, request.remote_addr or "unknown"
-
-
-def json_error(status: int, message: str, headers: dict | None = None) -> Response:
-    response = jsonify({"error": {"status": status, "message": message}})
-    response.status_code = status
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
-    return response
+    """The current app's live-stream slots and the key this request's client is counted under."""
+    return context_of().streams, client_address()
 
 
 def reject_query_parameters() -> None:
@@ -62,48 +59,51 @@ def reject_query_parameters() -> None:
         raise BadRequest(f"this endpoint takes no query parameters (got: {names})")
 
 
-def current_stats_or_503():
+def current_stats_or_none(service: StatsService):
     try:
-        return stats_service().current_with_json()
+        return service.current_with_json()
     except StatsUnavailable:
         return None
 
 
-def _unavailable() -> Response:
-    progress = stats_service().preparing
+def unavailable(service: StatsService, refresh_seconds: int) -> Response:
+    """The 503 while there are no figures: being prepared, or the database failing (and since when)."""
+    progress = service.preparing
     if progress is not None:
         return json_error(
             503,
             f"statistics are being prepared ({progress:.0%} done); retry after Retry-After seconds",
             {"Retry-After": str(PREPARING_RETRY_SECONDS)},
         )
-    retry = context_of().settings.refresh_seconds
-    failure = stats_service().failure
+    failure = service.failure
     message = "statistics are not available yet: the database has not answered"
     if failure is not None:
         problem, since = failure
         message = f"statistics are not available: {problem} (failing since {iso_utc(since)})"
-    return json_error(503, message, {"Retry-After": str(min(retry, 30))})
+    return json_error(503, message, {"Retry-After": str(min(refresh_seconds, 30))})
 
 
-def create_api_blueprint() -> Blueprint:
-    """The API's routes; their rate limit is counted before they run (aurora.api.rate_limit)."""
+def create_api_blueprint(
+    settings: Settings, service: StatsService, streams: StreamSlots, hours: HourBreakdowns
+) -> Blueprint:
+    """The API's routes over the parts they read; their rate limit is counted before they run
+    (aurora.api.rate_limit)."""
     api = Blueprint(API_BLUEPRINT, __name__, url_prefix="/api")
 
     @api.route("/stats", methods=API_METHODS, provide_automatic_options=False)
     def stats() -> Response:
         reject_query_parameters()
-        current = current_stats_or_503()
+        current = current_stats_or_none(service)
         if current is None:
-            return _unavailable()
+            return unavailable(service, settings.refresh_seconds)
         _, body = current
         return Response(body, mimetype="application/json", headers={"Cache-Control": "no-store"})
 
     def csv_download(name: str, to_csv) -> Response:
         reject_query_parameters()
-        current = current_stats_or_503()
+        current = current_stats_or_none(service)
         if current is None:
-            return _unavailable()
+            return unavailable(service, settings.refresh_seconds)
         stats, _ = current
         stamp = iso_utc(stats.generated_at).replace(":", "").replace("-", "")
         return Response(
@@ -126,8 +126,8 @@ def create_api_blueprint() -> Blueprint:
     @api.route("/stats/realtime", methods=API_METHODS, provide_automatic_options=False)
     def stats_realtime() -> Response:
         reject_query_parameters()
-        slots, client = stream_slots_and_client()
-        if request.method != "HEAD" and (reason := slots.refusal(client)) is not None:
+        client = client_address()
+        if request.method != "HEAD" and (reason := streams.refusal(client)) is not None:
             refused = TooManyStreams(reason)
             return json_error(429, refused.message, {"Retry-After": str(refused.retry_after)})
         # The ASGI layer (aurora.web.serving.asgi) takes the slot and writes the events under these headers.
@@ -138,7 +138,7 @@ def create_api_blueprint() -> Blueprint:
     def activity_hour(hour: str) -> Response:
         reject_query_parameters()
         try:
-            breakdown = context_of().hours.breakdown(parse_hour(hour))
+            breakdown = hours.breakdown(parse_hour(hour))
         except MalformedHour as error:
             return json_error(400, str(error))
         except HourOutOfRange as error:
@@ -154,7 +154,6 @@ def create_api_blueprint() -> Blueprint:
     @api.route("/openapi.json", methods=API_METHODS, provide_automatic_options=False)
     def openapi_document() -> Response:
         reject_query_parameters()
-        settings = context_of().settings
         body = openapi_json(rate_limit=settings.rate_limit, access_control=settings.access_token is not None)
         return Response(body, mimetype="application/json")
 

@@ -32,7 +32,7 @@ from typing import BinaryIO
 
 from sqlalchemy.engine import make_url
 
-from aurora.bot.recorder import CommandRecord
+from aurora.bot.command_record import CommandRecord
 
 log = logging.getLogger(__name__)
 

@@ -17,13 +17,13 @@ import logging
 import threading
 import time
 from collections import Counter, deque
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from aurora.bot.command_record import CommandRecord
 from aurora.storage.tables import COMMAND_RUN, transactions, users
 
 if TYPE_CHECKING:
@@ -44,15 +44,6 @@ INSERT_COMMAND_RUN = insert(transactions).values(
     description=bindparam("command_name"),
     created_at=bindparam("ran_at", type_=transactions.c.created_at.type),
 )
-
-
-@dataclass(frozen=True)
-class CommandRecord:
-    command_name: str
-    invoker_id: int | None
-    ran_at: datetime
-    # Kept from a commit that got no answer: the row may exist already (see the module's docstring).
-    uncertain: bool = False
 
 
 def as_row(record: CommandRecord) -> dict:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
+from aurora.bot.snapshot import BotSnapshot, disabled_snapshot
 from aurora.protocols import Clock
-from aurora.stats.model import BotSnapshot, disabled_snapshot
 
 
 class SnapshotCache:

@@ -12,7 +12,7 @@ from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from aurora.stats.model import (
+from aurora.bot.snapshot import (
     MONTH,
     BotOffline,
     BotSnapshot,

@@ -9,10 +9,10 @@ from datetime import timedelta
 import plotly.graph_objects as go
 from dash import Dash, Input, Output, dcc, html
 
-from aurora.api.command_health_contract import failure_percent
 from aurora.api.routes import stats_service
+from aurora.bot.command_health.figures import CommandHealth, CommandTiming
+from aurora.bot.snapshot import BotSnapshot
 from aurora.layouts import ids
-from aurora.layouts.bot_health_figures import CommandHealth, CommandTiming
 from aurora.layouts.figures import (
     COMMAND_COLOUR,
     GRID_COLOUR,
@@ -24,7 +24,7 @@ from aurora.layouts.figures import (
 from aurora.layouts.formatting import clock_time, shown_text
 from aurora.layouts.interactive_day_callbacks import ZONE_INPUTS
 from aurora.layouts.zones import UTC_VIEW, ViewZone, view_zone
-from aurora.stats.model import BotSnapshot
+from aurora.stats.command_health_form import failure_percent
 
 LATE_COLOUR = "#D55E00"  # Okabe-Ito vermillion, apart from the p95 line's blue for any colour vision
 FAILING_PERCENT = 5.0

@@ -12,6 +12,7 @@ from dash.exceptions import PreventUpdate
 from flask import has_request_context, request
 
 from aurora.api.routes import stats_service, stream_slots_and_client
+from aurora.bot.snapshot import BotSnapshot
 from aurora.layouts import ids
 from aurora.layouts.alerts_strip import alert_strip
 from aurora.layouts.bot_health import register_bot_health_callbacks
@@ -29,7 +30,7 @@ from aurora.layouts.page import KPI_CARDS, build_layout
 from aurora.layouts.renders import PageRender, Render, as_sent, current_render, rendered_once_per_view
 from aurora.layouts.zones import UTC_VIEW, ViewZone, view_zone
 from aurora.stats.json_form import alerts_to_list
-from aurora.stats.model import BotSnapshot, Stats
+from aurora.stats.model import Stats
 from aurora.stats.service import StatsUnavailable
 from aurora.web.metrics import PAGE_RENDERS
 

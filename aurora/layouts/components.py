@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dash import html
 
+from aurora.bot.snapshot import CommandCount, ShardSnapshot
 from aurora.layouts.formatting import clock_time, shown_text
 from aurora.layouts.zones import UTC_VIEW, ViewZone
-from aurora.stats.model import CommandCount, RecentEvent, ShardSnapshot
+from aurora.stats.model import RecentEvent
 
 EVENT_ICONS = {"success": "●", "error": "▲", "info": "◆"}
 

@@ -6,8 +6,9 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
+from aurora.bot.snapshot import BotSnapshot
 from aurora.layouts.zones import UTC_VIEW, ViewZone, calendar_date
-from aurora.stats.model import BotSnapshot, Stats
+from aurora.stats.model import Stats
 
 NO_VALUE = "—"
 # What a text from the database may not bring onto the page (Unicode categories): control characters,

@@ -29,10 +29,9 @@ from werkzeug.exceptions import BadRequest, NotFound, UnsupportedMediaType
 
 from aurora.api.guards import shortened
 from aurora.layouts.input_values import value_kind
+from aurora.web.dash_routes import CALLBACK_ROUTE, COMPONENT_FILES_ROUTE, dash_endpoints
 
 MAX_DEPTH = 32
-CALLBACK_ROUTE = "_dash-update-component"
-COMPONENT_FILES_ROUTE = "_dash-component-suites/<string:package_name>/<path:fingerprinted_path>"
 
 
 def _too_deep(value, limit: int = MAX_DEPTH) -> bool:
@@ -146,8 +145,7 @@ def install_page_guard(app: Dash) -> None:
             f"callback values without a declared kind (add them to aurora/layouts/input_values.py): {undeclared}"
         )
     server = app.server
-    prefix = app.config.routes_pathname_prefix
-    callback_endpoint = prefix + CALLBACK_ROUTE
+    callback_endpoint, component_files_endpoint = dash_endpoints(app, (CALLBACK_ROUTE, COMPONENT_FILES_ROUTE))
 
     @server.before_request
     def check_callback_request() -> None:
@@ -165,7 +163,7 @@ def install_page_guard(app: Dash) -> None:
             raise BadRequest(f"not a callback request of this page: {problem}")
 
     # Dash registers its view under the route as endpoint name (tests pin it).
-    serve_component_file = server.view_functions[prefix + COMPONENT_FILES_ROUTE]
+    serve_component_file = server.view_functions[component_files_endpoint]
 
     @functools.wraps(serve_component_file)
     def component_file_or_404(**route_values):
@@ -174,4 +172,4 @@ def install_page_guard(app: Dash) -> None:
         except (DependencyException, FileNotFoundError):
             raise NotFound(f"no such component file: {shortened(request.path)}") from None
 
-    server.view_functions[prefix + COMPONENT_FILES_ROUTE] = component_file_or_404
+    server.view_functions[component_files_endpoint] = component_file_or_404

@@ -37,6 +37,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, Integer, Text, cast, func, literal, select, union_all
 
+from aurora.bot.snapshot import CommandCount
 from aurora.queries import MICROSECOND
 from aurora.queries.bounded_counts import commands_and_rows_between
 from aurora.queries.events import recent_events
@@ -53,7 +54,7 @@ from aurora.queries.hour_tallies import count_hours
 from aurora.queries.hourly_counts import new_rows_per_hour
 from aurora.queries.ledger import Ledger, commands_between, names_between, needed_hours
 from aurora.queries.user_counts import active_users, active_users_month_ago, advance
-from aurora.stats.model import CommandCount, DatabaseStats, FiguresPreparing
+from aurora.stats.model import DatabaseStats, FiguresPreparing
 from aurora.storage.tables import transactions
 
 RECONCILE_EVERY = timedelta(minutes=10)

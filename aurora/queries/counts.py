@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
+from aurora.bot.snapshot import CommandCount
 from aurora.queries.figure_definitions import (
     ACTIVE_USER_ROWS,
     COMMAND_ROWS,
@@ -22,7 +23,6 @@ from aurora.queries.figure_definitions import (
     last_day_window,
     month_edge,
 )
-from aurora.stats.model import CommandCount
 from aurora.storage.tables import transactions
 
 

@@ -16,8 +16,9 @@ from datetime import datetime, timedelta
 import pandas as pd
 from sqlalchemy import ColumnElement, Table, func, true
 
+from aurora.bot.snapshot import MONTH
 from aurora.queries import MICROSECOND
-from aurora.stats.model import ACTIVITY_HOURS, MONTH, ActivityPoint
+from aurora.stats.model import ACTIVITY_HOURS, ActivityPoint
 from aurora.storage.tables import COMMAND_RUN, transactions, users
 
 HOUR = timedelta(hours=1)

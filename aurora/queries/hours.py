@@ -12,13 +12,14 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
+from aurora.bot.snapshot import CommandCount
 from aurora.queries import MICROSECOND
 from aurora.queries.bounded_counts import command_names_between
 from aurora.queries.figure_definitions import COMMAND_ROWS, DAY, HOUR, TRANSACTION_ROWS, activity_window
 from aurora.queries.hour_kinds import kinds_per_hour
 from aurora.queries.hourly_counts import count_per_hour
 from aurora.stats.hour_address import HourOutOfRange
-from aurora.stats.model import SAME_HOUR_DAYS, CommandCount, HourBreakdown, KindCount, SameHourSpread, Spread
+from aurora.stats.model import SAME_HOUR_DAYS, HourBreakdown, KindCount, SameHourSpread, Spread
 from aurora.storage.tables import COMMAND_RUN
 
 

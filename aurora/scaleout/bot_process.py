@@ -14,13 +14,12 @@ import time
 from aurora.protocols import Clock
 from aurora.scaleout.lease import BotLease
 from aurora.scaleout.redis_link import describe
-from aurora.scaleout.roles import bot_process_refusal, connect_shared
+from aurora.scaleout.roles import connect_shared
 from aurora.scaleout.snapshots import OffLoopPublisher, RedisSnapshotStore
-from aurora.settings import Settings
+from aurora.settings import SHUTDOWN_SECONDS, Settings
 from aurora.startup import StartupError, hold_bot_lease, prepare_database, start_bot, stats_service
 from aurora.stats.service import StatsService, utc_now
 from aurora.storage.engine import create_db_engine
-from aurora.web.context import SHUTDOWN_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +31,7 @@ class BotProcess:
     """The parts of a bot-role process, startable and stoppable from tests as from `app.py`."""
 
     def __init__(self, settings: Settings, *, clock: Clock = utc_now, bot_options: dict | None = None) -> None:
-        if (refusal := bot_process_refusal(settings)) is not None:
+        if (refusal := settings.bot_process_refusal) is not None:
             raise StartupError(refusal)
         self._settings = settings
         self._clock = clock

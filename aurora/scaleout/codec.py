@@ -1,4 +1,5 @@
-"""The frozen dataclasses of `aurora.stats.model` to JSON and back, for sharing them through Redis.
+"""Frozen dataclasses (`aurora.stats.model`, `aurora.bot.snapshot`) to JSON and back, for sharing
+them through Redis.
 
 Generic over the field types the models use (int, float, str, bool, datetime, Literal, optional
 values, `tuple[X, ...]` and nested dataclasses), so a field added to a model travels without a

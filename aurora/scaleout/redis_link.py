@@ -49,16 +49,6 @@ def connect(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, client_name="aurora", **client_options())
 
 
-def connect_async(url: str):
-    """`connect`'s asyncio twin (same timeouts and retry), for an event loop's own use (its
-    modules loaded only by the processes that serve requests)."""
-    import redis.asyncio
-    from redis.asyncio.retry import Retry as AsyncRetry
-
-    retry = AsyncRetry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,))
-    return redis.asyncio.Redis.from_url(url, client_name="aurora", **{**CLIENT_OPTIONS, "retry": retry})
-
-
 def describe(url: str) -> str:
     """host:port/db of REDIS_URL without credentials, for log lines and messages."""
     kwargs = redis.connection.parse_url(url)

@@ -1,4 +1,4 @@
-"""Wiring for the roles (docs/scaling.md).
+"""Wiring for the roles (docs/scaling.md); what each role may run is decided in `aurora.settings`.
 
 - `all` (default): one process, bot thread + web, in-memory snapshot hand-over.
 - `bot`: only the bot; it publishes snapshots to Redis (see `aurora.scaleout.bot_process`).
@@ -11,6 +11,7 @@ process memory.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
@@ -21,35 +22,6 @@ from aurora.scaleout.redis_link import RedisHealth, connect
 from aurora.scaleout.shared_stats import SharedStatsCompute
 from aurora.scaleout.snapshots import RedisSnapshotStore
 from aurora.settings import Settings
-from aurora.web.metrics import observe_refresh_source, timed_compute
-
-# What each role may run: decided here, and only here.
-WEB_REFUSED = "AURORA_ROLE=bot runs no web server: start the bot with `python app.py`"
-BOT_THREAD_REFUSED = "AURORA_ROLE=web never starts the bot: run it as its own process with AURORA_ROLE=bot"
-BOT_PROCESS_REFUSED = "the bot process needs AURORA_ROLE=bot, REDIS_URL and DISCORD_TOKEN"
-
-
-def runs_bot_process(settings: Settings) -> bool:
-    """Role bot: the bot as a process of its own, no web server."""
-    return settings.role == "bot"
-
-
-def web_refusal(settings: Settings) -> str | None:
-    return WEB_REFUSED if runs_bot_process(settings) else None
-
-
-def bot_thread_refusal(settings: Settings) -> str | None:
-    return BOT_THREAD_REFUSED if settings.role == "web" else None
-
-
-def bot_process_refusal(settings: Settings) -> str | None:
-    ready = runs_bot_process(settings) and settings.redis_url is not None and settings.discord_token
-    return None if ready else BOT_PROCESS_REFUSED
-
-
-def reads_snapshots_from_redis(settings: Settings, shared: SharedRedis | None) -> bool:
-    """Role web: the bot's snapshots come from Redis, published by the bot process."""
-    return settings.role == "web" and shared is not None
 
 
 @dataclass(frozen=True)
@@ -69,24 +41,25 @@ def connect_shared(settings: Settings) -> SharedRedis | None:
 
 def snapshot_source(settings: Settings, shared: SharedRedis | None, clock: Clock) -> SnapshotHandOver:
     """Where the web side reads bot snapshots: Redis in role web, the bot thread's cache otherwise."""
-    if reads_snapshots_from_redis(settings, shared):
+    if settings.reads_bot_from_redis and shared is not None:
         return RedisSnapshotStore(
             shared.client, prefix=shared.prefix, ttl_seconds=settings.bot_ttl_seconds, clock=clock, health=shared.health
         )
     return SnapshotCache(clock)
 
 
-def shared_compute(settings: Settings, shared: SharedRedis | None, inner: StatsCompute) -> StatsCompute:
-    """`inner` (any compute function) timed for /metrics and, with Redis, run once per interval
-    for every process of the deployment."""
-    timed = timed_compute(inner)
+def shared_compute(
+    settings: Settings, shared: SharedRedis | None, inner: StatsCompute, *, observe: Callable[[str], None]
+) -> StatsCompute:
+    """`inner` (any compute function), with Redis run once per interval for every process of the
+    deployment; `observe` hears where each refresh's result came from."""
     if shared is None:
-        return timed
+        return inner
     return SharedStatsCompute(
         shared.client,
-        timed,
+        inner,
         prefix=shared.prefix,
         interval_seconds=settings.refresh_seconds,
         health=shared.health,
-        observe=observe_refresh_source,
+        observe=observe,
     )

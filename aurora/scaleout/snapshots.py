@@ -17,11 +17,11 @@ import threading
 
 import redis
 
+from aurora.bot.snapshot import BotSnapshot
 from aurora.bot.snapshot_cache import SnapshotCache
 from aurora.protocols import Clock
 from aurora.scaleout import codec
 from aurora.scaleout.redis_link import RedisError, RedisHealth
-from aurora.stats.model import BotSnapshot
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from aurora.bot.snapshot import MONTH, BotSnapshot
 from aurora.stats.kpi_changes import percent_change
-from aurora.stats.model import MONTH, AlertRecord, BotSnapshot, DatabaseStats, Stats
+from aurora.stats.model import AlertRecord, DatabaseStats, Stats
 
 
 def combine(

@@ -1,4 +1,9 @@
-"""The public JSON/CSV shape of `Stats` (camelCase, the original dashboard's contract)."""
+"""The public JSON/CSV shape of `Stats` (camelCase, the original dashboard's contract), written once.
+
+Each shape below is both the answer's writer and its JSON Schema (`aurora.stats.json_shape`): the
+API writes `/api/stats` with `STATS`, the OpenAPI document (`aurora.api.openapi`) publishes
+`STATS.json_schema()`, and the page reads the same dicts.
+"""
 
 from __future__ import annotations
 
@@ -6,137 +11,108 @@ import csv
 import io
 import json
 
-from aurora.api.command_health_contract import command_health_to_dict
-from aurora.stats.kpi_changes import daily_mean_change, kind_change
-from aurora.stats.model import COIN_FLOWS, AlertRecord, HourBreakdown, Spread, Stats, iso_utc
+from aurora.alerts.state import RESOLVED_SHOWN
+from aurora.bot.snapshot import BOT_STATUSES, OFFLINE_CAUSES
+from aurora.queries.events import RECENT_EVENTS_LIMIT
+from aurora.queries.figure_definitions import TOP_COMMANDS_LIMIT
+from aurora.stats.command_health_form import COMMAND_HEALTH
+from aurora.stats.day_form import ECONOMY, HOUR_BREAKDOWN, MODERATION
+from aurora.stats.json_shape import (
+    COUNT,
+    HOUR_TIMESTAMP,
+    NAMED_COUNT,
+    STRING,
+    TIMESTAMP,
+    Prop,
+    array,
+    enum,
+    leaf,
+    obj,
+)
+from aurora.stats.model import (
+    ACTIVITY_HOURS,
+    ALERT_CONDITIONS,
+    EVENT_KINDS,
+    AlertRecord,
+    HourBreakdown,
+    Stats,
+)
 
+BOOLEAN = leaf({"type": "boolean"})
+PERCENT = leaf({"type": "number", "description": "percent, one decimal"}).nullable()
+INTEGER = leaf({"type": "integer"}).nullable()
 
-def _iso_or_none(moment) -> str | None:
-    return iso_utc(moment) if moment is not None else None
+SHARD = obj(
+    Prop("id", COUNT, "shard_id"),
+    Prop("status", enum(BOT_STATUSES), "status"),
+    Prop("latency", leaf({"type": "integer", "description": "gateway latency in ms"}, round).nullable(), "latency_ms"),
+)
+OFFLINE = obj(Prop("cause", enum(OFFLINE_CAUSES), "cause"), Prop("since", TIMESTAMP, "since")).nullable().described(
+    "why the bot is not on Discord and since when: rejected_token is final (status "
+    "disconnected); the others are retried with backoff (status reconnecting); null otherwise"
+)
+# Mostly the bot's snapshot, with what the stats know of it (simulated, uptime).
+BOT = obj(
+    Prop("status", enum(BOT_STATUSES), "bot.status"),
+    Prop("simulated", BOOLEAN.described("true while the bot is logged in to the demo's simulated Discord, not Discord"),
+         "simulated"),
+    Prop("commandsRegistered", COUNT.nullable(), "bot.commands_registered"),
+    Prop("cachedUsers", COUNT.nullable(), "bot.user_count"),
+    Prop("lastCommandAt", TIMESTAMP.nullable(), "bot.last_command_at"),
+    Prop("uptimeSeconds", COUNT.nullable(), "uptime_seconds"),
+    Prop("commandFailures", array(NAMED_COUNT), "bot.command_failures"),
+    Prop("offline", OFFLINE, "bot.offline"),
+    Prop("shards", array(SHARD), "bot.shards"),
+)
+RECENT_EVENT = obj(Prop("type", enum(EVENT_KINDS), "kind"), Prop("message", STRING, "message"),
+                   Prop("timestamp", TIMESTAMP, "timestamp"))
+ACTIVITY_POINT = obj(Prop("hour", HOUR_TIMESTAMP, "hour"), Prop("commands", COUNT, "commands"),
+                     Prop("transactions", COUNT, "transactions"))
+ALERT = obj(Prop("condition", enum(ALERT_CONDITIONS), "condition"), Prop("since", TIMESTAMP, "since"),
+            Prop("resolvedAt", TIMESTAMP.nullable(), "resolved_at"))
+ALERTS = array(ALERT, before={
+    "description": "active alerts (resolvedAt null), then the last resolved ones; empty while alerts are off",
+    "maxItems": len(ALERT_CONDITIONS) + RESOLVED_SHOWN,
+})
+
+STATS = obj(
+    Prop("generatedAt", TIMESTAMP, "generated_at"),
+    Prop("demo", BOOLEAN.described("true while generated demo data is shown"), "demo"),
+    Prop("stale", BOOLEAN.described("true while refreshes fail or lag"), "stale"),
+    Prop("staleSince", TIMESTAMP.nullable().described(
+        "when the served database figures were computed; null unless stale"), "stale_since"),
+    Prop("bot", BOT),
+    Prop("guilds", obj(Prop("count", COUNT.nullable(), "guild_count"),
+                       Prop("changeFromLastMonth", INTEGER, "guild_change_from_last_month"))),
+    Prop("users", obj(Prop("active", COUNT, "active_users"),
+                      Prop("changePercentFromLastMonth", PERCENT, "active_users_change_percent"))),
+    Prop("commands", obj(
+        Prop("total", COUNT, "commands_total"),
+        Prop("changePercentFromLastMonth", PERCENT, "commands_change_percent"),
+        Prop("top", array(NAMED_COUNT, after={"maxItems": TOP_COMMANDS_LIMIT}), "top_commands"),
+    )),
+    Prop("ping", obj(Prop("avg", INTEGER, "ping_avg_ms"), Prop("changeFromLastHour", INTEGER, "ping_change_from_last_hour"))),
+    Prop("recentEvents", array(RECENT_EVENT, before={"maxItems": RECENT_EVENTS_LIMIT}), "recent_events"),
+    Prop("activityOverview", array(ACTIVITY_POINT, before={"minItems": ACTIVITY_HOURS, "maxItems": ACTIVITY_HOURS}),
+         "activity"),
+    Prop("alerts", ALERTS, "alerts"),
+    Prop("economy", ECONOMY, "glance"),
+    Prop("moderation", MODERATION, "glance"),
+    Prop("commandHealth", COMMAND_HEALTH, "bot.command_health"),
+)
 
 
 def alerts_to_list(alerts: tuple[AlertRecord, ...]) -> list[dict]:
-    return [
-        {"condition": alert.condition, "since": iso_utc(alert.since), "resolvedAt": _iso_or_none(alert.resolved_at)}
-        for alert in alerts
-    ]
+    return ALERTS.write(alerts)
 
 
 def stats_to_dict(stats: Stats) -> dict:
-    bot = stats.bot
-    return {
-        "generatedAt": iso_utc(stats.generated_at),
-        "demo": stats.demo,
-        "stale": stats.stale,
-        "staleSince": _iso_or_none(stats.stale_since),
-        "bot": {
-            "status": bot.status,
-            "simulated": stats.simulated,
-            "commandsRegistered": bot.commands_registered,
-            "cachedUsers": bot.user_count,
-            "lastCommandAt": _iso_or_none(bot.last_command_at),
-            "uptimeSeconds": stats.uptime_seconds,
-            "commandFailures": [{"name": item.name, "count": item.count} for item in bot.command_failures],
-            "offline": (
-                {"cause": bot.offline.cause, "since": iso_utc(bot.offline.since)} if bot.offline is not None else None
-            ),
-            "shards": [
-                {
-                    "id": shard.shard_id,
-                    "status": shard.status,
-                    "latency": round(shard.latency_ms) if shard.latency_ms is not None else None,
-                }
-                for shard in bot.shards
-            ],
-        },
-        "guilds": {
-            "count": stats.guild_count,
-            "changeFromLastMonth": stats.guild_change_from_last_month,
-        },
-        "users": {
-            "active": stats.active_users,
-            "changePercentFromLastMonth": stats.active_users_change_percent,
-        },
-        "commands": {
-            "total": stats.commands_total,
-            "changePercentFromLastMonth": stats.commands_change_percent,
-            "top": [{"name": item.name, "count": item.count} for item in stats.top_commands],
-        },
-        "ping": {"avg": stats.ping_avg_ms, "changeFromLastHour": stats.ping_change_from_last_hour},
-        "recentEvents": [
-            {"type": event.kind, "message": event.message, "timestamp": iso_utc(event.timestamp)}
-            for event in stats.recent_events
-        ],
-        "activityOverview": [
-            {"hour": iso_utc(point.hour), "commands": point.commands, "transactions": point.transactions}
-            for point in stats.activity
-        ],
-        "alerts": alerts_to_list(stats.alerts),
-        **glance_to_dict(stats),
-        "commandHealth": command_health_to_dict(bot.command_health),
-    }
-
-
-def glance_to_dict(stats: Stats) -> dict:
-    """`economy` and `moderation`: the chart's 24 hours by kind against the 30-day daily mean; null
-    while their hours are still being counted."""
-    glance = stats.glance
-    if glance is None:
-        return {"economy": None, "moderation": None}
-    by_kind = {totals.kind: totals for totals in glance.transactions}
-    economy: dict = {}
-    for flow, kind in COIN_FLOWS:
-        totals = by_kind.get(kind)
-        coins, baseline = (totals.coins, totals.baseline_coins) if totals else (0, 0)
-        economy[flow] = {"coins": coins, "changePercentFromDailyMean": daily_mean_change(coins, baseline)}
-    economy["byKind"] = [
-        {"kind": totals.kind, "count": totals.count, "coins": totals.coins,
-         "changePercentFromDailyMean": kind_change(totals, coins=True)}
-        for totals in glance.transactions
-    ]
-    cases = glance.cases
-    moderation = {
-        "total": {
-            "count": sum(totals.count for totals in cases),
-            "changePercentFromDailyMean": daily_mean_change(
-                sum(totals.count for totals in cases), sum(totals.baseline_count for totals in cases)
-            ),
-        },
-        "byKind": [
-            {"kind": totals.kind, "count": totals.count, "changePercentFromDailyMean": kind_change(totals, coins=False)}
-            for totals in cases
-        ],
-    }
-    return {"economy": economy, "moderation": moderation}
-
-
-def _spread(spread: Spread) -> dict:
-    return {"mean": round(spread.mean, 2), "min": spread.min, "max": spread.max}
+    return STATS.write(stats)
 
 
 def hour_breakdown_to_dict(breakdown: HourBreakdown) -> dict:
     """The JSON of `/api/activity/hours/<hour>`: counts only, no names but command names."""
-    return {
-        "hour": iso_utc(breakdown.hour),
-        "commands": {
-            "total": breakdown.commands_total,
-            "byName": [{"name": item.name, "count": item.count} for item in breakdown.commands],
-        },
-        "transactions": {
-            "total": sum(item.count for item in breakdown.transactions),
-            "coins": sum(item.coins for item in breakdown.transactions),
-            "byKind": [{"kind": item.kind, "count": item.count, "coins": item.coins} for item in breakdown.transactions],
-        },
-        "moderation": {
-            "total": sum(item.count for item in breakdown.cases),
-            "byKind": [{"kind": item.kind, "count": item.count} for item in breakdown.cases],
-        },
-        # The earlier days in summary only: a list per day would let a client rebuild their hourly series.
-        "sameHourPreviousDays": {
-            "commands": _spread(breakdown.same_hour.commands),
-            "transactions": _spread(breakdown.same_hour.transactions),
-        },
-    }
+    return HOUR_BREAKDOWN.write(breakdown)
 
 
 def stats_to_json(stats: Stats) -> bytes:
@@ -145,9 +121,10 @@ def stats_to_json(stats: Stats) -> bytes:
 
 
 def activity_to_csv(stats: Stats) -> str:
+    """`/api/activity.csv`: the rows of `activityOverview`, its keys as the header."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["hour", "commands", "transactions"])
+    writer.writerow(ACTIVITY_POINT.schema["properties"])
     for point in stats.activity:
-        writer.writerow([iso_utc(point.hour), point.commands, point.transactions])
+        writer.writerow(ACTIVITY_POINT.write(point).values())
     return buffer.getvalue()

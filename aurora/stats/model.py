@@ -1,7 +1,7 @@
 """Plain, frozen values that cross module and thread boundaries, and the constants they share.
 
-Nothing in here knows about Discord, SQL or Dash: the bot thread builds `BotSnapshot`s, the
-stats computations (`aurora.queries.aggregates`, or the reference definitions in `aurora.queries`) build
+Nothing in here knows about Discord, SQL or Dash: the bot thread builds `BotSnapshot`s
+(`aurora.bot.snapshot`), the stats computations (`aurora.queries.aggregates`, or the reference definitions in `aurora.queries`) build
 `DatabaseStats`, the service combines them into `Stats`, and the API and the page only ever read
 these. The interfaces that plug the parts together are in `aurora.protocols`.
 """
@@ -9,27 +9,18 @@ these. The interfaces that plug the parts together are in `aurora.protocols`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Literal, get_args
 
-from aurora.layouts.bot_health_figures import CommandHealth
+from aurora.bot.snapshot import BotSnapshot, CommandCount
 
-BotStatus = Literal["connected", "connecting", "reconnecting", "disconnected", "disabled"]
-# Why the bot is not on Discord: a rejected token is final (a new token needs a restart); the others
-# are retried with backoff for as long as the process runs.
-OfflineCause = Literal["rejected_token", "intent_refused", "discord_unreachable", "discord_error"]
 EventKind = Literal["success", "error", "info"]
 AlertCondition = Literal[
     "bot_offline", "data_stale", "ping_high", "command_failures", "shard_down", "command_slow", "late_answers"
 ]
-# The same values as tuples, for what lists them (the /metrics status gauge, the OpenAPI enums).
-BOT_STATUSES: tuple[BotStatus, ...] = get_args(BotStatus)
-OFFLINE_CAUSES: tuple[OfflineCause, ...] = get_args(OfflineCause)
+# The same values as tuples, for what lists them (the /metrics alert gauge, the OpenAPI enums).
 EVENT_KINDS: tuple[EventKind, ...] = get_args(EventKind)
 ALERT_CONDITIONS: tuple[AlertCondition, ...] = get_args(AlertCondition)
-
-# "A month ago" in every month-over-month figure (active users, guilds).
-MONTH = timedelta(days=30)
 
 
 def iso_utc(moment: datetime) -> str:
@@ -37,60 +28,6 @@ def iso_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace(
         "+00:00", "Z"
     )
-
-
-@dataclass(frozen=True)
-class CommandCount:
-    name: str
-    count: int
-
-
-@dataclass(frozen=True)
-class ShardSnapshot:
-    shard_id: int
-    status: BotStatus
-    latency_ms: float | None
-
-
-@dataclass(frozen=True)
-class BotOffline:
-    """Why the bot could not log in or stay connected, since its first failed attempt."""
-
-    cause: OfflineCause
-    since: datetime
-
-
-@dataclass(frozen=True)
-class BotSnapshot:
-    """What the bot thread publishes: plain data, taken on the bot's own loop."""
-
-    status: BotStatus
-    taken_at: datetime
-    guild_count: int | None = None
-    user_count: int | None = None
-    latency_ms: float | None = None
-    commands_registered: int | None = None
-    last_command_at: datetime | None = None
-    started_at: datetime | None = None
-    shards: tuple[ShardSnapshot, ...] = ()
-    # Averages over the samples the bot keeps (see bot_state); None until there are samples.
-    ping_avg_ms: float | None = None
-    ping_previous_hour_avg_ms: float | None = None
-    guild_count_month_ago: int | None = None
-    command_failures: tuple[CommandCount, ...] = ()
-    offline: BotOffline | None = None  # None while connected, connecting for the first time, or disabled
-    # Answer times, failures and late answers per command, and the gateway, over 24 h.
-    command_health: CommandHealth | None = None
-
-    @property
-    def running(self) -> bool:
-        """Connected or on its way there: guilds, ping and uptime mean something. Not while failed
-        logins are retried (`offline`): no connection is on its way then, only the next attempt."""
-        return self.status not in ("disabled", "disconnected") and self.offline is None
-
-
-def disabled_snapshot(now: datetime) -> BotSnapshot:
-    return BotSnapshot(status="disabled", taken_at=now)
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
+from aurora.bot.snapshot import BotSnapshot
 from aurora.protocols import AlertSource, Clock, SnapshotSource, StatsCompute
 from aurora.queries.aggregates import IncrementalStats
 from aurora.stats.combined import combine
 from aurora.stats.json_form import stats_to_json
-from aurora.stats.model import BotSnapshot, DatabaseStats, Stats
+from aurora.stats.model import DatabaseStats, Stats
 from aurora.stats.refresh_schedule import RefreshSchedule, StatsUnavailable
 
 

@@ -1,6 +1,7 @@
-"""The per-app context: what request handlers, callbacks and entry points reach, through one accessor.
+"""The per-app context: the parts `create_app` built, kept on the Flask server as an extension entry.
 
-`create_app` builds it and stores it on the Flask server; everything else asks `context_of`.
+Routes and installers are handed the parts they use; the page's callbacks (which Dash calls with
+no way to hand them anything) and the entry points (app.py, the ASGI layer) ask `context_of`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
+
+from aurora.settings import SHUTDOWN_SECONDS, Settings
 
 if TYPE_CHECKING:
     from dash import Dash
@@ -21,19 +24,15 @@ if TYPE_CHECKING:
     from aurora.demo.simulation.demo_bot import Simulation
     from aurora.protocols import SnapshotHandOver
     from aurora.scaleout.lease import BotLease
-    from aurora.settings import Settings
     from aurora.stats.hours import HourBreakdowns
     from aurora.stats.service import StatsService
 
 EXTENSION_KEY = "aurora"
-# The README's promise for a stop (SIGTERM, SIGINT, SIGQUIT): what the app does in it, leaving the
-# last 2 s for the server's own stop and the process's exit on a busy machine.
-SHUTDOWN_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
 class AuroraContext:
-    """The app's parts, for request handlers, callbacks and entry points (`context_of`)."""
+    """The app's parts, for the page's callbacks and the entry points (`context_of`)."""
 
     settings: Settings
     engine: Engine

@@ -29,11 +29,11 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import Engine
 
 from aurora.bot.command_health.exposition import command_health_metrics
+from aurora.bot.snapshot import BOT_STATUSES
 from aurora.protocols import StatsCompute
 from aurora.stats.json_form import stats_to_dict
-from aurora.stats.model import ALERT_CONDITIONS, BOT_STATUSES, DatabaseStats, FiguresPreparing
+from aurora.stats.model import ALERT_CONDITIONS, DatabaseStats, FiguresPreparing
 from aurora.stats.service import StatsService, StatsUnavailable
-from aurora.web.context import context_of
 
 # `*_created` series double the output and no dashboard here uses them.
 disable_created_metrics()
@@ -44,6 +44,8 @@ HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTI
 OTHER_METHOD = "other"
 UNMATCHED_ROUTE = "unmatched"
 _STARTED_KEY = "aurora.request_started"
+METRICS_PATH = "/metrics"
+METRICS_ENDPOINT = "aurora_metrics"
 
 # Registered in a registry of our own, not prometheus_client's global one: tests build many apps
 # in one process, and the global registry also carries collectors that multiprocess mode lacks.
@@ -200,11 +202,6 @@ def render(service: StatsService, accept: str | None = None) -> tuple[bytes, str
     return encoder(registry), content_type
 
 
-def _metrics_view() -> Response:
-    body, content_type = render(context_of().service, request.headers.get("Accept"))
-    return Response(body, headers={"Content-Type": content_type, "Cache-Control": "no-store"})
-
-
 class _StartTime:
     """WSGI middleware: the moment a request arrived, before any Flask hook (an access check
     that refuses early is still timed)."""
@@ -229,8 +226,14 @@ def _observe(response: Response) -> Response:
     return response
 
 
-def install_metrics(server: Flask) -> None:
+def install_metrics(server: Flask, service: StatsService) -> None:
+    """`/metrics` for `service`'s figures and this process's counters; every request counted and timed."""
+
+    def metrics() -> Response:
+        body, content_type = render(service, request.headers.get("Accept"))
+        return Response(body, headers={"Content-Type": content_type, "Cache-Control": "no-store"})
+
     server.wsgi_app = _StartTime(server.wsgi_app)
     server.after_request(_observe)
-    server.add_url_rule("/metrics", endpoint="aurora_metrics", view_func=_metrics_view, methods=["GET"],
+    server.add_url_rule(METRICS_PATH, endpoint=METRICS_ENDPOINT, view_func=metrics, methods=["GET"],
                         provide_automatic_options=False)

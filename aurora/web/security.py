@@ -118,6 +118,12 @@ def install_access_control(app: Dash, settings: Settings) -> None:
     log.info("access control on: every page and API route requires AURORA_ACCESS_TOKEN")
 
 
+def client_address() -> str:
+    """The address a request is counted under (rate limits, live streams): the peer's, or behind
+    `AURORA_TRUSTED_PROXY_HOPS` proxies the one they forwarded (`install_proxy_fix` rewrites it)."""
+    return request.remote_addr or "unknown"
+
+
 def install_proxy_fix(app: Dash, settings: Settings) -> None:
     """Trust X-Forwarded-For/-Proto only from the configured number of proxies in front."""
     if settings.trusted_proxy_hops:

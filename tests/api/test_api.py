@@ -192,8 +192,8 @@ def test_unreachable_database_is_a_503_with_retry_after(tmp_path):
 
 
 def test_while_the_first_figures_are_prepared_it_is_a_503_saying_so(make_app, engine, clock):
-    app = make_app()  # the rate limit's headers leave this Retry-After as it is
-    serve_preparing(app, engine, clock, 0.42)
+    # The rate limit's headers leave this Retry-After as it is.
+    app = serve_preparing(make_app(), engine, clock, 0.42)
     client = app.server.test_client()
     for path in ("/api/stats", "/api/activity.csv"):
         response = client.get(path)

@@ -21,7 +21,7 @@ import pytest
 from aurora import create_app
 from aurora.settings import Settings
 from aurora.web.context import context_of
-from bench.nginx import nginx_proxy
+from aurora.web.serving.local_nginx import nginx_proxy
 from tests.conftest import LiveServer
 from tests.fakes.gunicorn_server import gunicorn_server
 from tests.openapi_check import json_error_validator

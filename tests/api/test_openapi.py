@@ -14,8 +14,9 @@ import schemathesis
 from sqlalchemy import text
 
 from aurora.api.openapi import build_openapi_document
+from aurora.bot.snapshot import BotOffline, BotSnapshot, CommandCount, ShardSnapshot
 from aurora.bot.snapshot_cache import SnapshotCache
-from aurora.stats.model import BotOffline, BotSnapshot, CommandCount, ShardSnapshot, iso_utc
+from aurora.stats.model import iso_utc
 from aurora.web.context import context_of
 from tests.openapi_check import assert_conforms, document, stats_validator
 from tests.support import NOW, case, command, insert_rows, transaction, user

@@ -17,7 +17,7 @@ import redis
 
 from aurora.api.stream import STREAM_RETRY_SECONDS, StreamSlots, TooManyStreams
 from aurora.settings import SettingsError, settings_from_mapping
-from bench.common import refresh_body_from
+from aurora.web.dash_routes import refresh_body_from
 from tests.fakes.tcp_proxy import TcpProxy
 
 API_PATHS = ("/api/stats", "/api/activity.csv", "/api/openapi.json", "/api/stats/realtime")

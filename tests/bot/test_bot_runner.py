@@ -11,10 +11,10 @@ import discord
 import pytest
 
 from aurora.bot.recorder import CommandRecorder
+from aurora.bot.snapshot import BotOffline
 from aurora.bot_runner import BotAlreadyRunning, bot_thread_name, offline_cause
 from aurora.demo.simulation.payloads import API
 from aurora.demo.simulation.server import SimulatedDiscord
-from aurora.stats.model import BotOffline
 from tests.fakes.snapshot_sink import RecordingSink, wait_for
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.support import NOW

@@ -13,8 +13,8 @@ from aurora.bot.client import AuroraBot
 from aurora.bot.cogs.command_log import CommandLog
 from aurora.bot.cogs.slash_commands import CommandServices
 from aurora.bot.recorder import CommandRecorder
+from aurora.bot.snapshot import CommandCount
 from aurora.demo.simulation.server import SimulatedDiscord
-from aurora.stats.model import CommandCount
 from aurora.storage.tables import COMMAND_RUN, transactions
 from tests.fakes.snapshot_sink import RecordingSink, no_balance, no_stats, wait_for
 from tests.support import NOW

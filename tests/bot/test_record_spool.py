@@ -13,8 +13,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from aurora.bot.command_record import CommandRecord
 from aurora.bot.record_spool import RecordSpool
-from aurora.bot.recorder import CommandRecord, CommandRecorder
+from aurora.bot.recorder import CommandRecorder
 from aurora.demo.simulation.server import SimulatedDiscord
 from aurora.storage.engine import create_db_engine
 from aurora.storage.tables import COMMAND_RUN, transactions

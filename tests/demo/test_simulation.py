@@ -113,17 +113,17 @@ def test_the_demo_bot_lives_in_the_simulated_discord_and_its_commands_reach_the_
 
 def test_a_create_app_that_fails_late_stops_the_simulation_bot_and_alerts(demo_settings, clock, monkeypatch):
     import aurora.demo.simulation.demo_bot
-    import aurora.web.metrics
+    import aurora.web.install
 
     started = []
     start_simulation = aurora.demo.simulation.demo_bot.start_simulation
     monkeypatch.setattr(aurora.demo.simulation.demo_bot, "start_simulation",
                         lambda *args, **kwargs: started.append(start_simulation(*args, **kwargs)) or started[-1])
 
-    def failing(_server):
+    def failing(_server, _service):
         raise RuntimeError("metrics could not be installed")
 
-    monkeypatch.setattr(aurora.web.metrics, "install_metrics", failing)  # a step after everything started
+    monkeypatch.setattr(aurora.web.install, "install_metrics", failing)  # a step after everything started
     with FakeWebhook() as webhook:
         before = set(threading.enumerate())
         with pytest.raises(RuntimeError, match="metrics could not be installed"):

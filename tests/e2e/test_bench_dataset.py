@@ -1,19 +1,31 @@
 """A benchmark data set is generated (PostgreSQL COPY) even when an app engine was made earlier in the
 same process, as `python -m bench` does: that engine's wait callback is set for the whole process,
-and psycopg2 refuses COPY under one."""
+and psycopg2 refuses COPY under one. The bench runs in a process of its own (the tests never import it)."""
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, func, make_url, select, text
 
-from aurora.storage.engine import create_db_engine
 from aurora.storage.tables import transactions
-from bench.generate import SIZES, ensure_dataset
 
 pytestmark = pytest.mark.postgres
+
+ROOT = Path(__file__).resolve().parents[2]
+# An app engine first (its wait callback is process-wide), then the generator's own command line.
+GENERATE_AFTER_AN_APP_ENGINE = """
+import sys
+from aurora.storage.engine import create_db_engine
+from bench.generate import main
+create_db_engine(sys.argv[1]).dispose()
+raise SystemExit(main(sys.argv[2:]))
+"""
 
 
 @pytest.fixture
@@ -26,11 +38,17 @@ def bench_base_url(postgres_admin_engine):
 
 
 def test_a_data_set_is_generated_after_an_app_engine_was_made(postgres_url, bench_base_url):
-    create_db_engine(postgres_url).dispose()
-    dataset = ensure_dataset("10k", base_url=bench_base_url)
-    engine = create_engine(dataset.url)
+    command = [sys.executable, "-c", GENERATE_AFTER_AN_APP_ENGINE, postgres_url,
+               "--size", "10k", "--postgres-url", bench_base_url]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    # Its last line: "10k: 10,000 transactions over ... (<url>)".
+    summary = re.fullmatch(r"10k: ([\d,]+) transactions over .* \((\S+)\)", result.stdout.strip().splitlines()[-1])
+    assert summary is not None, result.stdout
+    engine = create_engine(summary.group(2))
     try:
         with engine.connect() as conn:
-            assert conn.execute(select(func.count()).select_from(transactions)).scalar_one() == SIZES["10k"]
+            counted = conn.execute(select(func.count()).select_from(transactions)).scalar_one()
+        assert counted == int(summary.group(1).replace(",", "")) == 10_000
     finally:
         engine.dispose()

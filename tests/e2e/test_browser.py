@@ -168,8 +168,7 @@ def test_a_missing_database_is_said_on_the_page_with_no_loading_and_no_empty_cha
 
 
 def test_while_the_first_figures_are_prepared_the_page_says_so(page, make_app, live_server, engine, clock):
-    app = make_app()
-    serve_preparing(app, engine, clock, 0.37)
+    app = serve_preparing(make_app(), engine, clock, 0.37)
     server = live_server(app)
     page.goto(server.url + "/")
     banner = page.locator(f"#{ids.STATUS_BANNER}")

@@ -8,13 +8,14 @@ from datetime import timedelta
 import pytest
 from dash import Output, no_update
 
+from aurora.bot.snapshot import BotOffline, BotSnapshot
 from aurora.layouts import ids
 from aurora.layouts.callbacks import OUTPUTS, failure_values, page_values, unavailable_values
 from aurora.layouts.figures import MESSAGE_LINE_CHARACTERS, activity_figure
 from aurora.layouts.formatting import bot_status_text, commands_view, ping_view, servers_view, users_view
 from aurora.layouts.page import KPI_CARDS, build_layout
 from aurora.stats.combined import combine
-from aurora.stats.model import ActivityPoint, BotOffline, BotSnapshot, DatabaseStats, RecentEvent
+from aurora.stats.model import ActivityPoint, DatabaseStats, RecentEvent
 from aurora.stats.service import StatsUnavailable
 from aurora.web.context import context_of
 from tests.support import NOW, insert_rows, user

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from aurora.bot.snapshot import BotOffline, BotSnapshot
 from aurora.queries.reference import compute_database_stats
 from aurora.scaleout.codec import CodecError, dumps, loads
-from aurora.stats.model import BotOffline, BotSnapshot, DatabaseStats
+from aurora.stats.model import DatabaseStats
 from tests.support import NOW, connected_snapshot
 
 pytestmark = pytest.mark.clock

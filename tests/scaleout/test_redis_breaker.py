@@ -13,9 +13,9 @@ from datetime import timedelta
 import pytest
 import redis
 
+from aurora.bot.snapshot import BotSnapshot
 from aurora.scaleout.redis_link import BREAKER_OPEN_SECONDS, RedisHealth, connect
 from aurora.scaleout.snapshots import RedisSnapshotStore
-from aurora.stats.model import BotSnapshot
 from aurora.web.context import context_of
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.support import command, insert_rows

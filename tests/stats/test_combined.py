@@ -6,8 +6,9 @@ from datetime import timedelta
 
 import pytest
 
+from aurora.bot.snapshot import BotSnapshot, ShardSnapshot
 from aurora.stats.combined import combine
-from aurora.stats.model import BotSnapshot, DatabaseStats, ShardSnapshot
+from aurora.stats.model import DatabaseStats
 from tests.support import NOW, command, insert_rows, user
 
 pytestmark = pytest.mark.clock

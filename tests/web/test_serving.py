@@ -22,7 +22,7 @@ from aurora.api.stream import STREAM_HEADER, StreamSlots
 from aurora.demo.simulation.server import SimulatedDiscord
 from aurora.web.context import context_of
 from aurora.web.serving import capacity
-from bench.nginx import client_tls, free_port, nginx_proxy
+from aurora.web.serving.local_nginx import client_tls, free_port, nginx_proxy
 from tests.fakes.gunicorn_server import gunicorn_server
 from tests.support import Stream, command, insert_rows
 

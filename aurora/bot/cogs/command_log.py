@@ -10,16 +10,14 @@ not respond"; bot health (`aurora.bot.cogs.health`) hears of every failure.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from aurora.bot.recorder import CommandRecord, CommandRecorder
-
-if TYPE_CHECKING:
-    from aurora.bot.client import AuroraBot
+from aurora.bot.cogs.host import CogHost
+from aurora.bot.command_record import CommandRecord
+from aurora.bot.recorder import CommandRecorder
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +29,7 @@ ANSWER_REFUSED = {
 
 
 class CommandLog(commands.Cog):
-    def __init__(self, bot: AuroraBot, recorder: CommandRecorder) -> None:
+    def __init__(self, bot: CogHost, recorder: CommandRecorder) -> None:
         self.bot = bot
         self.recorder = recorder
         self._previous_tree_error = None

@@ -9,16 +9,13 @@ window to Redis runs in the loop's executor, never blocking the loop.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 import discord
 from discord.ext import commands, tasks
 
+from aurora.bot.cogs.host import CogHost
+from aurora.bot.command_health.figures import InteractionKind
 from aurora.bot.command_health.monitor import UNREGISTERED, kind_of
-from aurora.layouts.bot_health_figures import InteractionKind
-
-if TYPE_CHECKING:
-    from aurora.bot.client import AuroraBot
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +23,7 @@ COMPONENT_NAMES: dict[InteractionKind, str] = {"button": "(buttons)", "select": 
 
 
 class Health(commands.Cog):
-    def __init__(self, bot: AuroraBot, *, tick_seconds: float) -> None:
+    def __init__(self, bot: CogHost, *, tick_seconds: float) -> None:
         self.bot = bot
         self.health = bot.health
         self.health_ticker.change_interval(seconds=tick_seconds)

@@ -9,13 +9,11 @@ snapshot.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 import discord
 from discord.ext import commands, tasks
 
-if TYPE_CHECKING:
-    from aurora.bot.client import AuroraBot
+from aurora.bot.cogs.host import CogHost
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +22,7 @@ TICK_SECONDS = 30.0
 
 
 class Presence(commands.Cog):
-    def __init__(self, bot: AuroraBot, *, tick_seconds: float) -> None:
+    def __init__(self, bot: CogHost, *, tick_seconds: float) -> None:
         self.bot = bot
         self.snapshot_ticker.change_interval(seconds=tick_seconds)
 

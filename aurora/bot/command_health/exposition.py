@@ -9,8 +9,8 @@ from itertools import accumulate
 
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 
+from aurora.bot.command_health.figures import CommandHealth
 from aurora.bot.command_health.histogram import BOUNDS_MS
-from aurora.layouts.bot_health_figures import CommandHealth
 
 BUCKET_BOUNDS = tuple(f"{ms / 1000:g}" for ms in BOUNDS_MS) + ("+Inf",)
 

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Protocol
 
 import discord
 
+from aurora.bot.command_health.figures import CommandHealth, InteractionKind
 from aurora.bot.command_health.process import ProcessReadings
 from aurora.bot.command_health.slots import SlotData
 from aurora.bot.command_health.tracker import InteractionTracker
 from aurora.bot.command_health.window import HealthWindow
-from aurora.layouts.bot_health_figures import CommandHealth, InteractionKind
 from aurora.protocols import Clock
 
 if TYPE_CHECKING:

@@ -15,8 +15,8 @@ from datetime import datetime
 import redis
 
 from aurora.bot.command_health import histogram
+from aurora.bot.command_health.figures import INTERACTION_KINDS, InteractionKind
 from aurora.bot.command_health.slots import GATEWAY_FIELDS, SLOT, SLOTS_KEPT, Counts, SlotData, slot_of
-from aurora.layouts.bot_health_figures import INTERACTION_KINDS, InteractionKind
 from aurora.scaleout.redis_link import RedisError, RedisHealth
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from aurora.bot.command_health import histogram
-from aurora.layouts.bot_health_figures import InteractionKind
+from aurora.bot.command_health.figures import InteractionKind
 
 SLOT = timedelta(minutes=5)
 SLOT_SECONDS = int(SLOT.total_seconds())

@@ -21,9 +21,9 @@ import aiohttp
 from discord.utils import snowflake_time
 
 from aurora.bot.command_health.discord_time import DiscordTime
+from aurora.bot.command_health.figures import InteractionKind
 from aurora.bot.command_health.slots import Run
 from aurora.bot.command_health.window import HealthWindow
-from aurora.layouts.bot_health_figures import InteractionKind
 from aurora.protocols import Clock
 
 # Discord's limit for the first answer, and how long it keeps an interaction's token.

@@ -13,6 +13,14 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 from aurora.bot.command_health import histogram
+from aurora.bot.command_health.figures import (
+    CommandHealth,
+    CommandTiming,
+    GatewayHealth,
+    HealthHour,
+    InteractionKind,
+    LifetimeHistogram,
+)
 from aurora.bot.command_health.slots import (
     GATEWAY_FIELDS,
     HOUR_SLOTS,
@@ -23,14 +31,6 @@ from aurora.bot.command_health.slots import (
     SlotData,
     slot_of,
     slot_start,
-)
-from aurora.layouts.bot_health_figures import (
-    CommandHealth,
-    CommandTiming,
-    GatewayHealth,
-    HealthHour,
-    InteractionKind,
-    LifetimeHistogram,
 )
 
 

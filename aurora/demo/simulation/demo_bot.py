@@ -16,7 +16,6 @@ from aurora.demo.simulation.answer_times import AnswerTimes
 from aurora.demo.simulation.director import Director, Rhythm
 from aurora.demo.simulation.server import SimulatedDiscord
 from aurora.protocols import Clock
-from aurora.scaleout.roles import bot_thread_refusal
 from aurora.settings import Settings
 
 SERVER_THREAD = "aurora-simulated-discord"
@@ -29,7 +28,7 @@ GUILD_READY_TIMEOUT = 0.2
 def runs_simulated_discord(settings: Settings, *, demo: bool) -> bool:
     """Exactly when demo data is shown (never beside real rows), no token is set, this process may
     run the bot, and AURORA_SIMULATED_DISCORD does not turn it off."""
-    return settings.simulated_discord and demo and not settings.bot_enabled and bot_thread_refusal(settings) is None
+    return settings.simulated_discord and demo and not settings.bot_enabled and settings.bot_thread_refusal is None
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ delay: the latency the bot measures), IDENTIFY with READY and one GUILD_CREATE p
 with the missed dispatches replayed, member chunks; and the dispatches the control methods send
 (guilds joining and leaving, slash-command interactions).
 
-A mixin of `SimulatedDiscord`: the handlers read and write its state on its loop.
+A mixin of `SimulatedDiscord`: the handlers read and write its state (`server_state`) on its loop.
 """
 
 from __future__ import annotations
@@ -11,47 +11,26 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections import deque
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from aurora.demo.simulation import payloads
 from aurora.demo.simulation.payloads import error_response, frame, owns
-
-if TYPE_CHECKING:
-    from aurora.demo.simulation.server import SimulatedDiscord
+from aurora.demo.simulation.server_state import Connection, ServerState, Session
 
 OPEN_INTERACTIONS = 1_000  # interactions whose callbacks are still accepted (oldest forgotten first)
 
 
-@dataclass
-class Session:
-    id: str
-    shard: tuple[int, int] | None
-    seq: int = 0
-    conn: Connection | None = None
-    # Sent dispatches, replayed on RESUME like real Discord, so events sent during a drop survive.
-    backlog: deque[tuple[int, str]] = field(default_factory=lambda: deque(maxlen=1000))
-
-
-@dataclass(eq=False)
-class Connection:
-    ws: web.WebSocketResponse
-    transport: asyncio.BaseTransport | None
-    session: Session | None = None
-
-
-class GatewayHandlers:
-    async def _dispatch(self: SimulatedDiscord, session: Session, event: str, data: Any) -> None:
+class GatewayHandlers(ServerState):
+    async def _dispatch(self, session: Session, event: str, data: Any) -> None:
         session.seq += 1
         message = frame(0, data, session.seq, event)
         session.backlog.append((session.seq, message))
         if session.conn is not None:
             await self._send(session.conn, message)
 
-    async def _dispatch_guild(self: SimulatedDiscord, guild_id: int, event: str, data: Any) -> None:
+    async def _dispatch_guild(self, guild_id: int, event: str, data: Any) -> None:
         for session in list(self._sessions.values()):
             if owns(session.shard, guild_id):
                 await self._dispatch(session, event, data)
@@ -63,32 +42,32 @@ class GatewayHandlers:
         except ConnectionError:  # closing socket: the session backlog replays it on RESUME
             pass
 
-    async def _send_all(self: SimulatedDiscord, message: str) -> None:
+    async def _send_all(self, message: str) -> None:
         for conn in list(self._conns):
             await self._send(conn, message)
 
-    async def _close_all(self: SimulatedDiscord, code: int) -> None:
+    async def _close_all(self, code: int) -> None:
         tasks = [asyncio.create_task(c.ws.close(code=code)) for c in self._conns]
         if tasks:  # a client that never answers the close frame is aborted by ws timeout=1.0
             await asyncio.wait(tasks, timeout=1.5)
 
-    async def _abort_all(self: SimulatedDiscord) -> None:
+    async def _abort_all(self) -> None:
         for conn in list(self._conns):
             if conn.transport is not None:
                 conn.transport.abort()
 
-    async def _add_guild(self: SimulatedDiscord, members: int) -> int:
+    async def _add_guild(self, members: int) -> int:
         guild = self._make_guild(members)
         # Discord omits `unavailable` when the bot joins a guild; `false` would mean "available again".
         payload = {key: value for key, value in self.shapes.guild(guild).items() if key != "unavailable"}
         await self._dispatch_guild(guild.id, "GUILD_CREATE", payload)
         return guild.id
 
-    async def _remove_guild(self: SimulatedDiscord, guild_id: int) -> None:
+    async def _remove_guild(self, guild_id: int) -> None:
         del self._guilds[guild_id]
         await self._dispatch_guild(guild_id, "GUILD_DELETE", {"id": str(guild_id)})
 
-    async def _send_interaction(self: SimulatedDiscord, name: str, guild_id: int | None, user_id: int | None,
+    async def _send_interaction(self, name: str, guild_id: int | None, user_id: int | None,
                                 options: list[dict[str, Any]] | None, age_seconds: float) -> int:
         created = time.time() - age_seconds  # Discord's own clock, not the app's
         iid, token = self._ids.at(created), uuid.uuid4().hex
@@ -110,7 +89,7 @@ class GatewayHandlers:
         await self._dispatch_guild(guild_id or 0, "INTERACTION_CREATE", d)  # id 0 -> shard 0, like DMs
         return iid
 
-    async def _gateway(self: SimulatedDiscord, request: web.Request) -> web.StreamResponse:
+    async def _gateway(self, request: web.Request) -> web.StreamResponse:
         if self.refuse_gateway:  # an outage: the client keeps retrying with backoff
             return error_response(503, "Service Unavailable")
         ws = web.WebSocketResponse(timeout=1.0, autoping=True)  # 1 s close handshake, not 10 s
@@ -129,7 +108,7 @@ class GatewayHandlers:
                 conn.session.conn = None
         return ws
 
-    async def _on_frame(self: SimulatedDiscord, conn: Connection, message: dict[str, Any]) -> None:
+    async def _on_frame(self, conn: Connection, message: dict[str, Any]) -> None:
         op, d = message.get("op"), message.get("d")
         if op == 1 and self.ack_heartbeats:
             delay = self.ack_delay() if self.ack_delay is not None else 0
@@ -146,12 +125,12 @@ class GatewayHandlers:
         elif op == 8 and conn.session is not None:
             await self._members_chunk(conn.session, d)
 
-    async def _ack_after(self: SimulatedDiscord, conn: Connection, delay: float) -> None:
+    async def _ack_after(self, conn: Connection, delay: float) -> None:
         await asyncio.sleep(delay)
         if not conn.ws.closed:
             await self._send(conn, frame(11, None))
 
-    async def _identify(self: SimulatedDiscord, conn: Connection, d: dict[str, Any]) -> None:
+    async def _identify(self, conn: Connection, d: dict[str, Any]) -> None:
         if d.get("token") != self.token:
             await conn.ws.close(code=4004, message=b"Authentication failed.")
             return
@@ -175,7 +154,7 @@ class GatewayHandlers:
         for guild in guilds:
             await self._dispatch(session, "GUILD_CREATE", self.shapes.guild(guild))
 
-    async def _resume(self: SimulatedDiscord, conn: Connection, d: dict[str, Any]) -> None:
+    async def _resume(self, conn: Connection, d: dict[str, Any]) -> None:
         session = self._sessions.get(d.get("session_id", ""))
         if session is None or d.get("token") != self.token:
             await self._send(conn, frame(9, False))
@@ -187,7 +166,7 @@ class GatewayHandlers:
                 await self._send(conn, message)
         await self._dispatch(session, "RESUMED", {})
 
-    async def _members_chunk(self: SimulatedDiscord, session: Session, d: dict[str, Any]) -> None:
+    async def _members_chunk(self, session: Session, d: dict[str, Any]) -> None:
         self.chunk_request_count += 1
         guild = self._guilds.get(int(d["guild_id"]))
         if guild is None:

@@ -1,7 +1,7 @@
 """The REST half of the simulated Discord: what discord.py calls over HTTP (log-in, the
 application, command sync, the gateway's address, interaction callbacks and webhooks).
 
-A mixin of `SimulatedDiscord`: the handlers read and write its state on its loop.
+A mixin of `SimulatedDiscord`: the handlers read and write its state (`server_state`) on its loop.
 """
 
 from __future__ import annotations
@@ -9,14 +9,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from aurora.demo.simulation.payloads import API, error_response, json_response
-
-if TYPE_CHECKING:
-    from aurora.demo.simulation.server import SimulatedDiscord
+from aurora.demo.simulation.server_state import ServerState
 
 # Discord takes the first answer to an interaction within 3 s of its creation, and one answer only.
 ANSWER_LIMIT_SECONDS = 3.0
@@ -24,8 +22,8 @@ UNKNOWN_INTERACTION = 10062
 ALREADY_ACKNOWLEDGED = 40060
 
 
-class RestHandlers:
-    def add_rest_routes(self: SimulatedDiscord, r: web.UrlDispatcher) -> None:
+class RestHandlers(ServerState):
+    def add_rest_routes(self, r: web.UrlDispatcher) -> None:
         r.add_get(f"{API}/users/@me", self._get_me)
         r.add_get(f"{API}/oauth2/applications/@me", self._get_application)
         r.add_put(f"{API}/applications/{{app_id}}/commands", self._put_commands)
@@ -37,7 +35,7 @@ class RestHandlers:
         r.add_route("*", f"{API}/webhooks/{{app_id}}/{{token}}/messages/@original", self._webhook)
 
     @web.middleware
-    async def _middleware(self: SimulatedDiscord, request: web.Request, handler: Any) -> web.StreamResponse:
+    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         with self._lock:
             self._requests.append((request.method, request.path))
         # Interaction callbacks and webhooks carry the token in the URL, not in Authorization.
@@ -47,13 +45,13 @@ class RestHandlers:
             return error_response(401, "Unauthorized")
         return await handler(request)
 
-    async def _get_me(self: SimulatedDiscord, _request: web.Request) -> web.Response:
+    async def _get_me(self, _request: web.Request) -> web.Response:
         return json_response(self.shapes.user(self.bot_user_id))
 
-    async def _get_application(self: SimulatedDiscord, _request: web.Request) -> web.Response:
+    async def _get_application(self, _request: web.Request) -> web.Response:
         return json_response(self.shapes.application())
 
-    async def _put_commands(self: SimulatedDiscord, request: web.Request) -> web.Response:
+    async def _put_commands(self, request: web.Request) -> web.Response:
         guild_id = request.match_info.get("guild_id")
         commands = await request.json()
         if guild_id is None:
@@ -64,7 +62,7 @@ class RestHandlers:
                    **({"guild_id": guild_id} if guild_id else {})} for cmd in commands]
         return json_response(echoed)
 
-    async def _get_gateway(self: SimulatedDiscord, _request: web.Request) -> web.Response:
+    async def _get_gateway(self, _request: web.Request) -> web.Response:
         return json_response({"url": self.gateway_url, "shards": self.shards, "session_start_limit": {
             "total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}})
 
@@ -75,7 +73,7 @@ class RestHandlers:
             return json.loads(str(form.get("payload_json") or "{}"))
         return await request.json() if request.can_read_body else {}
 
-    async def _interaction_callback(self: SimulatedDiscord, request: web.Request) -> web.Response:
+    async def _interaction_callback(self, request: web.Request) -> web.Response:
         iid, token = int(request.match_info["id"]), request.match_info["token"]
         body = await self._body(request)
         with self._lock:
@@ -100,7 +98,7 @@ class RestHandlers:
             answer["resource"] = {"type": 4, "message": info["original"]}
         return json_response(answer)
 
-    async def _webhook(self: SimulatedDiscord, request: web.Request) -> web.StreamResponse:
+    async def _webhook(self, request: web.Request) -> web.StreamResponse:
         token = request.match_info["token"]
         info = self._interactions.get(token)
         if info is None:

@@ -24,9 +24,10 @@ from typing import Any, Self, TypeVar
 from aiohttp import web
 
 from aurora.demo.simulation.answer_times import AnswerTimes
-from aurora.demo.simulation.gateway import Connection, GatewayHandlers, Session
+from aurora.demo.simulation.gateway import GatewayHandlers
 from aurora.demo.simulation.payloads import API, Guild, Shapes, Snowflakes, error_response, frame
 from aurora.demo.simulation.rest import RestHandlers
+from aurora.demo.simulation.server_state import Connection, Session
 
 T = TypeVar("T")
 LOG_LENGTH = 10_000  # requests, interaction answers and follow-ups remembered for observers

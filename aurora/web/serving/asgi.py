@@ -23,6 +23,7 @@ from contextlib import aclosing
 
 from a2wsgi import WSGIMiddleware
 
+from aurora.api.errors import error_body
 from aurora.api.stream import STREAM_HEADER, StatsFanOut, StreamSlots, TooManyStreams
 from aurora.settings import Settings
 from aurora.web.context import context_of
@@ -38,7 +39,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 def json_error_messages(status: int, message: str, headers: list[tuple[bytes, bytes]]) -> tuple[Message, Message]:
     """The API's JSON error body as the two ASGI messages of a response."""
-    body = json.dumps({"error": {"status": status, "message": message}}).encode()
+    body = json.dumps(error_body(status, message)).encode()
     headers = [*headers, (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     start = {"type": "http.response.start", "status": status, "headers": headers}
     return start, {"type": "http.response.body", "body": body, "more_body": False}

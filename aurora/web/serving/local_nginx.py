@@ -17,7 +17,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 # The deadlines as shipped; a test may shorten them (`timeouts=`) rather than wait for them.
 SHIPPED_TIMEOUTS = {"client_header_timeout": "10s", "client_body_timeout": "30s", "send_timeout": "30s"}
 SITE = ROOT / "deploy" / "nginx.conf"
