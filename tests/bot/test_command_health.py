@@ -3,6 +3,7 @@ the interaction tracker, without a bot."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import tracemalloc
 from datetime import timedelta
@@ -14,8 +15,9 @@ from discord.utils import time_snowflake
 
 from aurora.bot.command_health import histogram
 from aurora.bot.command_health.discord_time import DiscordTime
+from aurora.bot.command_health.monitor import CommandHealthMonitor
 from aurora.bot.command_health.tracker import InteractionTracker
-from aurora.bot.command_health.window import SLOTS_KEPT, HealthWindow, Run
+from aurora.bot.command_health.window import SLOTS_KEPT, HealthWindow, Run, SlotData, slot_of
 from tests.support import FrozenClock
 
 pytestmark = pytest.mark.clock
@@ -232,3 +234,29 @@ def test_an_interaction_never_ended_is_counted_when_its_token_expires():
     tracker.sweep()
     (row,) = window.summary(clock()).commands
     assert (row.runs, row.failures, row.late) == (1, 1, 1)
+
+
+class KeptWindow:
+    """A store holding one earlier run of /ping."""
+
+    def __init__(self) -> None:
+        self.loads = 0
+
+    def load(self, now):
+        self.loads += 1
+        kept = SlotData()
+        kept.counts("ping").add_run(Run("ping", "slash", end_ms=120, ack_ms=40, failed=False, late=False))
+        return now - timedelta(hours=1), {slot_of(now) - 1: (kept, {"ping": "slash"})}
+
+    def save(self, unsaved, kinds, since) -> bool:
+        return True
+
+
+def test_the_store_is_read_once_however_many_clients_load_the_monitor():
+    clock = FrozenClock()
+    store = KeptWindow()
+    monitor = CommandHealthMonitor(clock, store)
+    for _ in range(3):  # each new login's client loads its cogs again
+        asyncio.run(monitor.load())
+    (row,) = monitor.window.summary(clock()).commands
+    assert (row.name, row.runs, store.loads) == ("ping", 1, 1)
