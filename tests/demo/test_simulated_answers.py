@@ -96,9 +96,8 @@ def test_the_demo_shows_bot_health_from_its_simulated_discord(sqlite_url, clock)
             runs = sum(row["runs"] for row in health["commands"]) if health else 0
             return health if runs == 12 else None
 
-        # The test clock moves one second per second of waiting, no faster: the bot times each answer
-        # against Discord's clock (its Date headers), and a clock racing ahead of it would make slow
-        # answers on a loaded machine look late.
+        # The test clock moves so the stats refresh (every second of the app's clock); the answers'
+        # times do not follow it: the bot times them on its stopwatch against Discord's clock.
         health = SimulatedDiscord.wait_for(answered, timeout=60, interval=1.0)
         assert {row["name"] for row in health["commands"]} <= {"ping", "stats", "balance"}
         assert all(row["p50Ms"] is not None for row in health["commands"])
