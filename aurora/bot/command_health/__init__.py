@@ -4,7 +4,7 @@ which failed, which Discord saw answered too late, and how the gateway connectio
 - `figures`: the frozen values that travel in the bot snapshot.
 - `histogram`: fixed duration buckets and the percentiles read from them.
 - `window`: 5-minute slots over a rolling 24 h (bounded), summed into `figures`.
-- `discord_time`: the host clock's offset from Discord's, from the `Date` of Discord's answers.
+- `discord_time`: Discord's clock read through the host's stopwatch, from the `Date` of its answers.
 - `tracker`: one interaction from its creation to its answer and its end, counted once.
 - `redis_window`: the window kept in Redis so a restart keeps it.
 """
