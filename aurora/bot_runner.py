@@ -21,7 +21,7 @@ import discord
 from aurora.bot.client import IDENTIFY_DELAY_SECONDS, AuroraBot, create_bot
 from aurora.bot.cogs.presence import TICK_SECONDS
 from aurora.bot.cogs.slash_commands import CommandServices
-from aurora.bot.command_health.monitor import WindowStore
+from aurora.bot.command_health.monitor import CommandHealthMonitor, WindowStore
 from aurora.bot.recorder import CommandRecorder
 from aurora.bot.snapshot import OfflineCause
 from aurora.bot.state import BotState
@@ -82,12 +82,14 @@ class BotRunner:
         self._clock = clock
         self._retry_seconds = retry_seconds
         self._retry_cap_seconds = retry_cap_seconds
-        # One state across the clients of successive logins: the offline spell, samples, history.
+        # One state and one health window across the clients of successive logins: the offline
+        # spell, samples, history, and the commands' timings since the runner started.
         self._state = BotState()
+        self._health = CommandHealthMonitor(clock, health_store)
         self._bot_parts = dict(
             snapshots=snapshots, recorder=recorder, services=services, clock=clock, tick_seconds=tick_seconds,
             identify_delay_seconds=identify_delay_seconds, sync_commands=sync_commands,
-            client_options=client_options, health_store=health_store,
+            client_options=client_options,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._bot: AuroraBot | None = None
@@ -165,7 +167,7 @@ class BotRunner:
         token Discord rejects ends it: no retry can make that token work."""
         attempts = 0  # failed attempts since the bot was last connected
         while True:
-            bot = create_bot(self._settings, state=self._state, **self._bot_parts)
+            bot = create_bot(self._settings, state=self._state, health=self._health, **self._bot_parts)
             self._bot = bot
             bot.publish_snapshot()
             self._loop_ready.set()
@@ -208,6 +210,8 @@ class BotRunner:
                 log_offline(cause, error, self._retry_cap_seconds)
             return cause
         finally:
+            # The window outlives this client: its connected time ends with it, whatever it said last.
+            self._health.window.disconnected(self._clock())
             if self._stopping.is_set() or self._state.offline is None or self._state.offline.cause == "rejected_token":
                 self._state.mark_disconnected()
             bot.publish_snapshot()

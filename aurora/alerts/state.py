@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from aurora.stats.model import ALERT_CONDITIONS, AlertCondition, AlertRecord
+from aurora.stats.model import ALERT_CONDITIONS, RESOLVED_SHOWN, AlertCondition, AlertRecord
 
 COOLDOWN = timedelta(minutes=15)
-RESOLVED_SHOWN = 5
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from aurora.bot.cogs.command_log import CommandLog
 from aurora.bot.cogs.health import Health
 from aurora.bot.cogs.presence import TICK_SECONDS, Presence
 from aurora.bot.cogs.slash_commands import AuroraCommands, CommandServices
-from aurora.bot.command_health.monitor import CommandHealthMonitor, WindowStore
+from aurora.bot.command_health.monitor import CommandHealthMonitor
 from aurora.bot.recorder import CommandRecorder
 from aurora.bot.state import BotState, ShardReading, finite_ms
 from aurora.protocols import Clock, SnapshotSink
@@ -68,11 +68,11 @@ class AuroraBot(commands.Bot):
         identify_delay_seconds: float = IDENTIFY_DELAY_SECONDS,
         sync_commands: bool = True,
         state: BotState | None = None,
-        health_store: WindowStore | None = None,
+        health: CommandHealthMonitor | None = None,
         **options,
     ) -> None:
-        # Built before the client: discord.py takes the HTTP trace that times the answers at construction.
-        self.health = CommandHealthMonitor(clock, health_store)
+        # Before the client: discord.py takes the HTTP trace that times the answers at construction.
+        self.health = health or CommandHealthMonitor(clock)
         super().__init__(
             command_prefix=commands.when_mentioned, intents=bot_intents(), help_command=None,
             http_trace=self.health.trace_config(), **options,

@@ -11,7 +11,6 @@ import csv
 import io
 import json
 
-from aurora.alerts.state import RESOLVED_SHOWN
 from aurora.bot.snapshot import BOT_STATUSES, OFFLINE_CAUSES
 from aurora.queries.events import RECENT_EVENTS_LIMIT
 from aurora.queries.figure_definitions import TOP_COMMANDS_LIMIT
@@ -33,6 +32,7 @@ from aurora.stats.model import (
     ACTIVITY_HOURS,
     ALERT_CONDITIONS,
     EVENT_KINDS,
+    RESOLVED_SHOWN,
     AlertRecord,
     HourBreakdown,
     Stats,

@@ -21,6 +21,8 @@ AlertCondition = Literal[
 # The same values as tuples, for what lists them (the /metrics alert gauge, the OpenAPI enums).
 EVENT_KINDS: tuple[EventKind, ...] = get_args(EventKind)
 ALERT_CONDITIONS: tuple[AlertCondition, ...] = get_args(AlertCondition)
+# How many resolved alerts stay listed after the active ones.
+RESOLVED_SHOWN = 5
 
 
 def iso_utc(moment: datetime) -> str:

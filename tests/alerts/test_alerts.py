@@ -10,7 +10,7 @@ import pytest
 
 from aurora.alerts.conditions import DatabaseState, RecentFigures, Thresholds, active_conditions
 from aurora.alerts.messages import alert_payload
-from aurora.alerts.state import COOLDOWN, RESOLVED_SHOWN, AlertEvent, AlertLedger
+from aurora.alerts.state import COOLDOWN, AlertEvent, AlertLedger
 from aurora.bot.snapshot import BotSnapshot, CommandCount, ShardSnapshot
 from aurora.layouts import ids
 from aurora.layouts.alerts_strip import alert_strip
@@ -18,7 +18,7 @@ from aurora.layouts.callbacks import OUTPUTS, page_values
 from aurora.layouts.page import build_layout
 from aurora.settings import Settings, SettingsError, settings_from_mapping
 from aurora.stats.json_form import alerts_to_list
-from aurora.stats.model import AlertRecord
+from aurora.stats.model import RESOLVED_SHOWN, AlertRecord
 from tests.layouts.test_page import CONNECTED, stats_with
 from tests.support import NOW, connected_snapshot, iso_z
 

@@ -138,6 +138,27 @@ def test_a_stop_during_the_wait_between_attempts_ends_the_bot(make_runner, fake,
     assert not runner.running and sink.statuses[-1] == "disconnected" and proxy.accepted >= 1
 
 
+def test_the_client_of_a_new_login_keeps_the_health_window(make_runner, fake, clock):
+    sink = RecordingSink(clock)
+    make_runner(fake, sink, **RETRY_FAST)
+    wait_for(lambda: connected(sink))
+    fake.send_interaction("ping", guild_id=fake.guild_ids[0])
+    wait_for(lambda: runs(sink) == 1)
+    started = sink.latest()[1].command_health.since
+    clock.advance(minutes=2)
+    fake.drop_connections(4014)  # fatal for the client: the runner logs in again with a new one
+    wait_for(lambda: fake.identify_count == 2 and connected(sink))
+    assert sink.latest()[1].offline is None
+    fake.send_interaction("ping", guild_id=fake.guild_ids[0])
+    wait_for(lambda: runs(sink) == 2)
+    assert sink.latest()[1].command_health.since == started
+
+
+def runs(sink: RecordingSink) -> int:
+    health = sink.latest()[1].command_health
+    return sum(row.runs for row in health.commands) if health else 0
+
+
 def test_a_rejected_token_is_final_and_said_so(make_runner, fake, clock, caplog):
     sink = RecordingSink(clock)
     with caplog.at_level(logging.INFO, logger="aurora"):

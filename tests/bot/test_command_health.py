@@ -3,9 +3,10 @@ the interaction tracker, without a bot."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import tracemalloc
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.utils import format_datetime
 
 import numpy
@@ -14,10 +15,11 @@ from discord.utils import time_snowflake
 
 from aurora.bot.command_health import histogram
 from aurora.bot.command_health.discord_time import DiscordTime
-from aurora.bot.command_health.slots import SLOTS_KEPT, Run
+from aurora.bot.command_health.monitor import CommandHealthMonitor
+from aurora.bot.command_health.slots import SLOTS_KEPT, Run, SlotData, slot_of
 from aurora.bot.command_health.tracker import InteractionTracker
 from aurora.bot.command_health.window import HealthWindow
-from tests.support import FrozenClock
+from tests.support import NOW, FrozenClock
 
 pytestmark = pytest.mark.clock
 
@@ -126,10 +128,15 @@ def test_connected_share_after_a_restart_with_history_counts_the_gap_as_disconne
     assert window.summary(clock()).gateway.connected_share == pytest.approx(0.5)
 
 
+def stopwatch_of(clock: FrozenClock):
+    """A stopwatch that runs with the test clock: here the app's clock and Discord's agree."""
+    return lambda: clock().timestamp()
+
+
 def test_10000_runs_keep_memory_flat():
     clock = FrozenClock()
     window = HealthWindow(clock())
-    tracker = InteractionTracker(window, clock)
+    tracker = InteractionTracker(window, clock, stopwatch=stopwatch_of(clock))
     names = ["ping", "stats", "balance"]
 
     def feed(count: int) -> None:
@@ -161,29 +168,30 @@ def http_date(moment) -> str:
     return format_datetime(moment.replace(microsecond=0), usegmt=True)
 
 
-def test_discords_clock_offset_is_measured_from_date_headers():
-    ours = FrozenClock()
-    discords = ours() + timedelta(seconds=42.3)  # Discord's clock runs 42.3 s ahead of ours
-    offset = DiscordTime()
-    assert offset.offset == timedelta(0)
+def test_discords_clock_is_read_through_the_stopwatch_from_date_headers():
+    reading = 5000.0  # seconds on the stopwatch, which says nothing of the date
+    discords = NOW + timedelta(seconds=42.3)  # Discord's time at that reading
+    estimate = DiscordTime()
+    assert estimate.at(reading) is None and not estimate.known
     for _ in range(40):
-        sent = ours()
-        ours.advance(milliseconds=70)
+        sent = reading
+        reading += 0.07
         discords += timedelta(milliseconds=70)
-        offset.observe(sent, ours(), http_date(discords - timedelta(milliseconds=35)))
-        ours.advance(milliseconds=230)
+        estimate.observe(sent, reading, http_date(discords - timedelta(milliseconds=35)))
+        reading += 0.23
         discords += timedelta(milliseconds=230)
-    assert abs(offset.offset.total_seconds() - 42.3) < 0.2
-    offset.observe(ours(), ours(), "not a date")  # ignored
-    assert abs(offset.offset.total_seconds() - 42.3) < 0.2
+    assert abs((estimate.at(reading) - discords).total_seconds()) < 0.2
+    estimate.observe(reading, reading, "not a date")  # ignored
+    assert abs((estimate.at(reading) - discords).total_seconds()) < 0.2
 
 
 def test_an_ack_that_left_after_3_seconds_of_discords_time_is_late():
     clock = FrozenClock()
     window = HealthWindow(clock())
-    tracker = InteractionTracker(window, clock)
+    stopwatch = stopwatch_of(clock)
+    tracker = InteractionTracker(window, clock, stopwatch=stopwatch)
     # Our clock is 10 s behind Discord's: without the offset, 3.5 s would look like -6.5 s.
-    tracker.discord_time.observe(clock(), clock(), http_date(clock() + timedelta(seconds=10, milliseconds=500)))
+    tracker.discord_time.observe(stopwatch(), stopwatch(), http_date(clock() + timedelta(seconds=10, milliseconds=500)))
     created = clock() + timedelta(seconds=10)
     prompt, slow = time_snowflake(created), time_snowflake(created) + 1
     for iid in (prompt, slow):
@@ -204,9 +212,10 @@ def test_an_ack_that_left_after_3_seconds_of_discords_time_is_late():
 def test_unknown_interaction_and_no_answer_are_late_and_a_component_ends_with_its_answer():
     clock = FrozenClock()
     window = HealthWindow(clock())
-    tracker = InteractionTracker(window, clock)
+    stopwatch = stopwatch_of(clock)
+    tracker = InteractionTracker(window, clock, stopwatch=stopwatch)
     refused, silent, button = (time_snowflake(clock()) + n for n in range(3))
-    tracker.discord_time.observe(clock(), clock(), http_date(clock()))
+    tracker.discord_time.observe(stopwatch(), stopwatch(), http_date(clock()))
     tracker.received(refused, "ping", "slash")
     tracker.ack_leaving(refused)
     tracker.ack_answered(refused, 404)
@@ -224,7 +233,9 @@ def test_unknown_interaction_and_no_answer_are_late_and_a_component_ends_with_it
 def test_an_interaction_never_ended_is_counted_when_its_token_expires():
     clock = FrozenClock()
     window = HealthWindow(clock())
-    tracker = InteractionTracker(window, clock)
+    stopwatch = stopwatch_of(clock)
+    tracker = InteractionTracker(window, clock, stopwatch=stopwatch)
+    tracker.discord_time.observe(stopwatch(), stopwatch(), http_date(clock()))
     iid = time_snowflake(clock())
     tracker.received(iid, "stats", "slash")
     tracker.sweep()
@@ -233,3 +244,71 @@ def test_an_interaction_never_ended_is_counted_when_its_token_expires():
     tracker.sweep()
     (row,) = window.summary(clock()).commands
     assert (row.runs, row.failures, row.late) == (1, 1, 1)
+
+
+class Stopwatch:
+    def __init__(self) -> None:
+        self.reading = 1000.0
+
+    def __call__(self) -> float:
+        return self.reading
+
+
+def test_answer_times_are_on_discords_clock_whatever_the_apps_clock_says():
+    app_clock = FrozenClock(NOW + timedelta(days=365))  # a year off Discord's, and standing still
+    stopwatch = Stopwatch()
+    window = HealthWindow(app_clock())
+    tracker = InteractionTracker(window, app_clock, stopwatch=stopwatch)
+
+    def discords_time() -> datetime:
+        return NOW + timedelta(seconds=stopwatch.reading - 1000)
+
+    prompt = time_snowflake(discords_time())
+    slow = prompt + 1
+    for iid in (prompt, slow):
+        tracker.received(iid, "stats", "slash")
+    tracker.sweep()  # before Discord's first Date nothing is taken for expired, however far off the app's clock
+    assert window.summary(app_clock()).commands == ()
+
+    def answer(iid: int) -> None:
+        tracker.ack_leaving(iid)
+        sent = stopwatch.reading
+        stopwatch.reading += 0.05
+        tracker.discord_time.observe(sent, stopwatch.reading, http_date(discords_time() - timedelta(milliseconds=20)))
+        tracker.ack_answered(iid, 200)
+
+    stopwatch.reading += 0.3
+    answer(prompt)
+    stopwatch.reading += 3.2  # the app's clock has not moved, Discord's has
+    answer(slow)
+    tracker.finished(prompt, failed=False)
+    tracker.finished(slow, failed=False)
+    (row,) = window.summary(app_clock()).commands
+    assert (row.runs, row.late, row.failures) == (2, 1, 0)
+    assert 3000 < row.ack_p95_ms
+
+
+class KeptWindow:
+    """A store holding one earlier run of /ping."""
+
+    def __init__(self) -> None:
+        self.loads = 0
+
+    def load(self, now):
+        self.loads += 1
+        kept = SlotData()
+        kept.counts("ping").add_run(Run("ping", "slash", end_ms=120, ack_ms=40, failed=False, late=False))
+        return now - timedelta(hours=1), {slot_of(now) - 1: (kept, {"ping": "slash"})}
+
+    def save(self, unsaved, kinds, since) -> bool:
+        return True
+
+
+def test_the_store_is_read_once_however_many_clients_load_the_monitor():
+    clock = FrozenClock()
+    store = KeptWindow()
+    monitor = CommandHealthMonitor(clock, store)
+    for _ in range(3):  # each new login's client loads its cogs again
+        asyncio.run(monitor.load())
+    (row,) = monitor.window.summary(clock()).commands
+    assert (row.name, row.runs, store.loads) == ("ping", 1, 1)

@@ -16,16 +16,11 @@ from pathlib import Path
 import pytest
 
 from aurora.demo.simulation.server import SimulatedDiscord
+from aurora.web.serving.local_nginx import free_port
 from tests.support import Stream
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "process-test-token"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def fetch_stats(port: int) -> dict | None:

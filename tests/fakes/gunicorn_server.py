@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,17 +15,13 @@ from pathlib import Path
 
 import requests
 
+from aurora.web.serving.local_nginx import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 # Settings that would change what is served (a bot, a token, Redis, proxies). Set empty rather than
 # removed: an empty variable counts as unset and still wins over a developer's `.env` file.
 CLEARED_VARIABLES = ("DISCORD_TOKEN", "AURORA_ACCESS_TOKEN", "AURORA_ROLE", "REDIS_URL",
                      "AURORA_TRUSTED_PROXY_HOPS", "AURORA_RATE_LIMIT", "PROMETHEUS_MULTIPROC_DIR")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def server_environment(**overrides: str) -> dict[str, str]:

@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from aurora.demo.simulation.server import SimulatedDiscord
 from aurora.storage.engine import create_db_engine
 from aurora.storage.tables import init_db
+from aurora.web.serving.local_nginx import free_port
 from tests.fakes.tcp_proxy import TcpProxy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,12 +35,6 @@ GUNICORN = Path(sys.executable).with_name("gunicorn")
 BOT_TTL_SECONDS = 2
 REFRESH_SECONDS = 1
 wait_for = SimulatedDiscord.wait_for
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def get(port: int, path: str) -> tuple[int, bytes]:

@@ -5,7 +5,7 @@ which failed, which Discord saw answered too late, and how the gateway connectio
 - `histogram`: fixed duration buckets and the percentiles read from them.
 - `slots`: what one 5-minute slot holds, and one finished interaction (`Run`).
 - `window`: the slots over a rolling 24 h (bounded), summed into `figures`.
-- `discord_time`: the host clock's offset from Discord's, from the `Date` of Discord's answers.
+- `discord_time`: Discord's clock read through the host's stopwatch, from the `Date` of its answers.
 - `tracker`: one interaction from its creation to its answer and its end, counted once.
 - `redis_window`: the window kept in Redis so a restart keeps it.
 """

@@ -49,11 +49,13 @@ class WindowStore(Protocol):
 
 class CommandHealthMonitor:
     """Used on the bot's loop only; the store's blocking calls run in the loop's executor and their
-    results are applied back on the loop."""
+    results are applied back on the loop. One monitor outlives the clients of successive logins
+    (`aurora.bot_runner`), so the window is not started afresh by a failed login."""
 
     def __init__(self, clock: Clock, store: WindowStore | None = None) -> None:
         self._clock = clock
         self._store = store
+        self._loaded = False
         self.window = HealthWindow(clock())
         self.tracker = InteractionTracker(self.window, clock)
         self._process = ProcessReadings()
@@ -62,9 +64,11 @@ class CommandHealthMonitor:
         return self.tracker.trace_config()
 
     async def load(self) -> None:
-        """Add what the store kept of the last 24 h (a no-op without a store)."""
-        if self._store is None:
+        """Add what the store kept of the last 24 h, once: each client of a new login asks again,
+        and the store's slots are already in the window (a no-op without a store)."""
+        if self._store is None or self._loaded:
             return
+        self._loaded = True
         since, slots = await asyncio.get_running_loop().run_in_executor(None, self._store.load, self._clock())
         for slot, (data, kinds) in slots.items():
             self.window.merge(slot, data, kinds)

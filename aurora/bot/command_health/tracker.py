@@ -6,13 +6,18 @@ Three sources meet here, all on the bot's loop:
 - the cog's listeners say which command or component it was, and when it completed or failed;
 - the interaction id's snowflake says when Discord created it.
 
+Answer times are measured on the stopwatch and put on Discord's clock (`discord_time`), never on
+the app's clock, which only places a finished run in its slot of the window.
+
 The id only keys the open interactions here; what leaves is a `Run` of aggregates.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
@@ -44,20 +49,25 @@ class OpenInteraction:
     created: datetime  # Discord's time
     name: str | None = None
     kind: InteractionKind | None = None
-    ack_at: datetime | None = None  # Discord's time
+    ack_at: float | None = None  # a stopwatch reading
     ack_status: int | None = None
     failed: bool = False
 
 
 class InteractionTracker:
-    def __init__(self, window: HealthWindow, clock: Clock, discord_time: DiscordTime | None = None) -> None:
+    def __init__(self, window: HealthWindow, clock: Clock, discord_time: DiscordTime | None = None,
+                 stopwatch: Callable[[], float] = time.monotonic) -> None:
         self.window = window
         self._clock = clock
+        self._stopwatch = stopwatch
         self.discord_time = discord_time or DiscordTime()
         self._open: OrderedDict[int, OpenInteraction] = OrderedDict()
 
-    def _discord_now(self) -> datetime:
-        return self.discord_time.at(self._clock())
+    def _discord_at(self, reading: float) -> datetime:
+        if (moment := self.discord_time.at(reading)) is not None:
+            return moment
+        # Discord never answered with a Date (no answer got through): the host's clock is the one guess.
+        return self._clock() - timedelta(seconds=self._stopwatch() - reading)
 
     def _entry(self, interaction_id: int) -> OpenInteraction:
         entry = self._open.get(interaction_id)
@@ -83,7 +93,7 @@ class InteractionTracker:
     def ack_leaving(self, interaction_id: int) -> None:
         entry = self._entry(interaction_id)
         if entry.ack_at is None:  # the first answer is the ack; a second one is Discord's 40060
-            entry.ack_at = self._discord_now()
+            entry.ack_at = self._stopwatch()
 
     def ack_answered(self, interaction_id: int, status: int | None) -> None:
         entry = self._open.get(interaction_id)
@@ -103,15 +113,18 @@ class InteractionTracker:
 
     def sweep(self) -> None:
         """Count the interactions whose token expired without an end seen (a hung command)."""
-        expired = self._discord_now() - TOKEN_LIFETIME
+        if not self.discord_time.known:
+            return  # how old an interaction is only Discord's clock can tell
+        expired = self._discord_at(self._stopwatch()) - TOKEN_LIFETIME
         for interaction_id in [iid for iid, entry in self._open.items() if entry.created < expired]:
             self.finished(interaction_id, failed=True)
 
     def _finish(self, _interaction_id: int, entry: OpenInteraction) -> None:
         if entry.name is None or entry.kind is None:
             return  # never dispatched to a listener (an autocomplete, say): not a command run
-        end = self._discord_now()
-        ack_ms = ms_between(entry.created, entry.ack_at) if entry.ack_at is not None else None
+        # Read with the latest estimate of Discord's clock: the ack's own answer has narrowed it.
+        end = self._discord_at(self._stopwatch())
+        ack_ms = ms_between(entry.created, self._discord_at(entry.ack_at)) if entry.ack_at is not None else None
         late = (
             entry.ack_status == UNKNOWN_INTERACTION_STATUS
             or ack_ms is None
@@ -135,14 +148,14 @@ class InteractionTracker:
         return int(match.group(1)) if match else None
 
     async def _on_request_start(self, _session, context: SimpleNamespace, params) -> None:
-        context.aurora_sent = self._clock()
+        context.aurora_sent = self._stopwatch()
         if (interaction_id := self._callback_id(params.url)) is not None:
             self.ack_leaving(interaction_id)
 
     async def _on_request_end(self, _session, context: SimpleNamespace, params) -> None:
         sent = getattr(context, "aurora_sent", None)
         if sent is not None:
-            self.discord_time.observe(sent, self._clock(), params.response.headers.get("Date"))
+            self.discord_time.observe(sent, self._stopwatch(), params.response.headers.get("Date"))
         if (interaction_id := self._callback_id(params.url)) is not None:
             self.ack_answered(interaction_id, params.response.status)
 

@@ -144,6 +144,12 @@ class SimulatedDiscord(RestHandlers, GatewayHandlers):
         with self._lock:
             return list(self._followups)
 
+    def interaction_token(self, interaction_id: int) -> str | None:
+        """The token of an interaction still open here (the latest OPEN_INTERACTIONS), else None."""
+        async def token() -> str | None:  # read on the server's loop, which owns the interactions
+            return next((t for t, info in self._interactions.items() if info["id"] == interaction_id), None)
+        return self._call(token())
+
     @property
     def synced_commands(self) -> tuple[str, ...]:
         """The global slash commands the bot last registered (PUT /applications/{id}/commands)."""
