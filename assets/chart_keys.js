@@ -2,7 +2,7 @@
 // button (Tab reaches it, the arrows move between hours, Enter or Space opens its panel, its hover
 // shows while it has the focus); each hour in the "Show as table" table is a button too. Both hand
 // their hour to the chart's clickData, so the one callback that answers a click on a bar
-// (aurora/layouts/day_callbacks.py) answers them. After a choice the hour panel is scrolled into
+// (aurora/layouts/interactive_day_callbacks.py) answers them. After a choice the hour panel is scrolled into
 // view once its hour is in the address. The ids are aurora/layouts/ids.py's ACTIVITY_CHART and
 // HOUR_PANEL; the hours are the bars' customdata ("2026-11-28T14:00:00Z"), the address "#hour=2026-11-28T14:00Z".
 (function () {

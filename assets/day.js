@@ -1,5 +1,5 @@
 // The interactive day in the browser: the viewer's time zone for the page (a clientside callback,
-// aurora/layouts/day_callbacks.py), and Escape closing the hour panel (by clicking its Close
+// aurora/layouts/interactive_day_callbacks.py), and Escape closing the hour panel (by clicking its Close
 // button, so the address is cleared by the same callback as a click). The ids are
 // aurora/layouts/ids.py's HOUR_PANEL and HOUR_PANEL_CLOSE.
 (function () {

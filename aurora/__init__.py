@@ -35,7 +35,7 @@ def create_app(
     from aurora.startup import StartupError, hold_bot_lease, prepare_database, start_bot, stats_service
     from aurora.stats.hours import HourBreakdowns
     from aurora.stats.service import utc_now
-    from aurora.storage.db import create_db_engine
+    from aurora.storage.engine import create_db_engine
     from aurora.web.context import AuroraContext
     from aurora.web.install import bot_description, dash_app, install_app
     from aurora.web.serving.capacity import open_files_limit, stream_cap

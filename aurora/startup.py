@@ -20,15 +20,15 @@ from aurora.demo.seed import is_demo_database, seed_demo
 from aurora.protocols import AlertSource, Clock, SnapshotSink, SnapshotSource
 from aurora.queries.aggregates import IncrementalStats
 from aurora.queries.balances import balance_of
-from aurora.queries.glance import with_day_glance
+from aurora.queries.day_glance import with_day_glance
 from aurora.scaleout.lease import BotLease, LeaseHeld
 from aurora.scaleout.redis_link import RedisError, describe
 from aurora.scaleout.roles import SharedRedis, shared_compute
 from aurora.settings import Settings
 from aurora.stats.service import StatsService
-from aurora.storage.db import init_db, missing_tables
 from aurora.storage.init_db.indexes import log_missing_indexes
 from aurora.storage.problems import database_problem
+from aurora.storage.tables import init_db, missing_tables
 from aurora.web.metrics import observe_refresh_source, timed_compute
 
 log = logging.getLogger(__name__)

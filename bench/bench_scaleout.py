@@ -36,7 +36,8 @@ from aurora.bot.snapshot import BotSnapshot, ShardSnapshot  # noqa: E402
 from aurora.demo.seed import seed_demo  # noqa: E402
 from aurora.scaleout.redis_link import connect  # noqa: E402
 from aurora.scaleout.snapshots import RedisSnapshotStore  # noqa: E402
-from aurora.storage.db import create_db_engine, init_db  # noqa: E402
+from aurora.storage.engine import create_db_engine  # noqa: E402
+from aurora.storage.tables import init_db  # noqa: E402
 from bench.common import Server, gunicorn, python_load, wait_for_http, wrk  # noqa: E402
 
 CONNECTIONS = 16

@@ -17,7 +17,7 @@ import time
 import psycopg2.extensions
 from sqlalchemy import create_engine, text
 
-from aurora.storage.db import create_db_engine
+from aurora.storage.engine import create_db_engine
 
 
 def one_round(engine, queries: int) -> tuple[float, float]:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import create_engine, event, text
 
-from aurora.storage.db import init_db, metadata
+from aurora.storage.tables import init_db, metadata
 from bench.common import progress
 from bench.datasets import (
     analyze,

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from sqlalchemy import Connection, Engine, create_engine, make_url, text
 
-from aurora.storage.db import metadata
+from aurora.storage.tables import metadata
 
 
 def schema_url(base: str, schema: str) -> str:

@@ -30,7 +30,7 @@ import numpy as np
 import psycopg2.extensions
 from sqlalchemy import create_engine, text
 
-from aurora.storage.db import init_db, metadata
+from aurora.storage.tables import init_db, metadata
 from bench.common import progress
 from bench.daily_volume import DEFAULT_DAYS, VOLUMES, ensure_busy_dataset
 from bench.datasets import (
@@ -80,7 +80,7 @@ def sqlite_url(label: str) -> str:
 def _timestamps(microseconds: np.ndarray, sqlite: bool) -> list[str]:
     stamps = np.datetime_as_string(microseconds.astype("datetime64[us]"), unit="us")
     if sqlite:
-        # The text form SQLAlchemy writes (a zero fraction is left out, see aurora.storage.db).
+        # The text form SQLAlchemy writes (a zero fraction is left out, see aurora.storage.tables).
         return [stamp.replace("T", " ").removesuffix(".000000") for stamp in stamps.tolist()]
     return [stamp + "+00" for stamp in stamps.tolist()]
 

@@ -35,7 +35,8 @@ from datetime import timedelta
 from sqlalchemy import create_engine, insert, text
 
 from aurora.queries.aggregates import IncrementalStats
-from aurora.storage.db import COMMAND_RUN, create_db_engine, metadata, transactions
+from aurora.storage.engine import create_db_engine
+from aurora.storage.tables import COMMAND_RUN, metadata, transactions
 from bench.common import ROOT, Result, print_results
 from bench.generate import Dataset, remove_appended_rows
 from bench.live_db import FOREIGN_INDEXES, ensure_live_dataset

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from sqlalchemy import create_engine, make_url, text
 
-from aurora.storage.db import metadata
+from aurora.storage.tables import metadata
 from bench.generate import POSTGRES_URL, Dataset, ensure_dataset
 
 FOREIGN_INDEXES = {

@@ -5,7 +5,7 @@
 The clock starts at the end of the generated history and moves 30 s per refresh; before each
 refresh the rows of those 30 s are inserted (same daily volume as the history), as a live bot
 would. The first figures (the ledger built in pieces, over as many calls as it takes) are reported
-on their own (and those of the day at a glance, `aurora.queries.glance`, which the app adds to each
+on their own (and those of the day at a glance, `aurora.queries.day_glance`, which the app adds to each
 refresh: its per-refresh cost is its own row). Each refresh after them is split (`IncrementalStats(observe=...)`) into the steady
 work, whose median is the figure, and its share of the spread reconcile, averaged over the run
 (19 refreshes by default: about one reconcile period). The steady work's CPU, this process's and
@@ -26,10 +26,11 @@ import numpy as np
 from sqlalchemy import insert
 
 from aurora.queries.aggregates import IncrementalStats
-from aurora.queries.glance import DayGlance
+from aurora.queries.day_glance import DayGlance
 from aurora.queries.reference import compute_database_stats
 from aurora.stats.model import FiguresPreparing
-from aurora.storage.db import COMMAND_RUN, create_db_engine, moderation_cases, transactions, users
+from aurora.storage.engine import create_db_engine
+from aurora.storage.tables import COMMAND_RUN, moderation_cases, transactions, users
 from bench.common import Result, format_table
 from bench.generate import (
     COMMAND_NAMES,
@@ -55,7 +56,7 @@ class RefreshTimes:
     build_calls: int
     plain_ms: float
     exact: bool
-    glance_ms: float  # the day at a glance per refresh (aurora.queries.glance), median
+    glance_ms: float  # the day at a glance per refresh (aurora.queries.day_glance), median
     glance_build_ms: float  # its first figures, over as many calls as they took
     glance_build_calls: int
 

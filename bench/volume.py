@@ -13,7 +13,7 @@
    opens, the figures) and the spread reconcile (a share of the hours counted again, the users'
    walk). The plain definitions run at three moments of the same run on their own engine without
    the statement timeout (they would be cancelled with it), and their figures must equal ours.
-3. The day at a glance (economy and moderation by kind, `aurora.queries.glance`), which the app
+3. The day at a glance (economy and moderation by kind, `aurora.queries.day_glance`), which the app
    computes beside those figures at each refresh: how many refreshes its first fill takes and the
    longest of them, then its cost per refresh over the same 30 minutes.
 """
@@ -33,11 +33,11 @@ from sqlalchemy import event
 
 from aurora.bot.snapshot_cache import SnapshotCache
 from aurora.queries.aggregates import STEP_SECONDS, IncrementalStats
-from aurora.queries.glance import DayGlance, glance_of_refresh
+from aurora.queries.day_glance import DayGlance, glance_of_refresh
 from aurora.queries.reference import compute_database_stats
 from aurora.stats.model import FiguresPreparing
 from aurora.stats.service import StatsService
-from aurora.storage.db import create_db_engine
+from aurora.storage.engine import create_db_engine
 from bench.common import Result, format_table
 from bench.daily_volume import VOLUMES, ensure_busy_dataset
 from bench.generate import POSTGRES_URL, remove_appended_rows

@@ -24,7 +24,8 @@ from aurora.bot.recorder import CommandRecorder
 from aurora.bot_runner import BotRunner
 from aurora.scaleout.redis_link import connect
 from aurora.settings import Settings
-from aurora.storage.db import create_db_engine, init_db
+from aurora.storage.engine import create_db_engine
+from aurora.storage.tables import init_db
 from aurora.web.context import context_of
 from aurora.web.serving.asgi import asgi_app
 from aurora.web.serving.worker import listen, server_for

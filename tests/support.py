@@ -16,7 +16,7 @@ from sqlalchemy import Engine, insert
 from aurora.bot.snapshot import BotSnapshot, CommandCount, ShardSnapshot
 from aurora.stats.model import FiguresPreparing
 from aurora.stats.service import StatsService
-from aurora.storage.db import COMMAND_RUN, moderation_cases, transactions, users
+from aurora.storage.tables import COMMAND_RUN, moderation_cases, transactions, users
 from aurora.web.context import context_of, install_context
 from aurora.web.install import dash_app, install_app
 

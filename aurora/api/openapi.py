@@ -22,7 +22,7 @@ from aurora.api.schemas import (
     header,
 )
 from aurora.stats.command_health_form import CSV_COLUMNS
-from aurora.stats.hour_parsing import HOUR_PATTERN
+from aurora.stats.hour_address import HOUR_PATTERN
 from aurora.stats.json_form import HOUR_BREAKDOWN, STATS
 
 

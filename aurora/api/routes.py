@@ -17,7 +17,7 @@ from aurora.api.openapi import openapi_json
 from aurora.api.stream import STREAM_HEADER, StreamSlots, TooManyStreams
 from aurora.settings import Settings
 from aurora.stats.command_health_form import command_health_csv
-from aurora.stats.hour_parsing import BreakdownUnavailable, HourOutOfRange, MalformedHour, parse_hour
+from aurora.stats.hour_address import BreakdownUnavailable, HourOutOfRange, MalformedHour, parse_hour
 from aurora.stats.hours import HourBreakdowns
 from aurora.stats.json_form import activity_to_csv, hour_breakdown_to_dict
 from aurora.stats.model import iso_utc

@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Engine, bindparam, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from aurora.bot.command_record import CommandRecord
-from aurora.storage.db import COMMAND_RUN, transactions, users
+from aurora.storage.tables import COMMAND_RUN, transactions, users
 
 if TYPE_CHECKING:
     from aurora.bot.record_spool import RecordSpool

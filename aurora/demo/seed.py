@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 
 from aurora.demo.rhythm import commands_per_hour
-from aurora.storage.db import COMMAND_RUN, UTCDateTime, moderation_cases, transactions, users
+from aurora.storage.tables import COMMAND_RUN, UTCDateTime, moderation_cases, transactions, users
 
 log = logging.getLogger(__name__)
 

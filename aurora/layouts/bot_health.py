@@ -13,7 +13,6 @@ from aurora.api.routes import stats_service
 from aurora.bot.command_health.figures import CommandHealth, CommandTiming
 from aurora.bot.snapshot import BotSnapshot
 from aurora.layouts import ids
-from aurora.layouts.day_callbacks import ZONE_INPUTS
 from aurora.layouts.figures import (
     COMMAND_COLOUR,
     GRID_COLOUR,
@@ -23,6 +22,7 @@ from aurora.layouts.figures import (
     message_figure,
 )
 from aurora.layouts.formatting import clock_time, shown_text
+from aurora.layouts.interactive_day_callbacks import ZONE_INPUTS
 from aurora.layouts.zones import UTC_VIEW, ViewZone, view_zone
 from aurora.stats.command_health_form import failure_percent
 

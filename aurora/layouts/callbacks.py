@@ -17,15 +17,15 @@ from aurora.layouts import ids
 from aurora.layouts.alerts_strip import alert_strip
 from aurora.layouts.bot_health import register_bot_health_callbacks
 from aurora.layouts.components import event_items, shard_items, top_command_items
-from aurora.layouts.day_callbacks import (
+from aurora.layouts.figures import activity_figure, message_figure
+from aurora.layouts.formatting import NO_VALUE, KpiView, bot_snapshot_text, bot_status_text, clock_time
+from aurora.layouts.interactive_day_callbacks import (
     DAY_OUTPUTS,
     ZONE_INPUTS,
     already_shown,
     day_values,
     register_day_callbacks,
 )
-from aurora.layouts.figures import activity_figure, message_figure
-from aurora.layouts.formatting import NO_VALUE, KpiView, bot_snapshot_text, bot_status_text, clock_time
 from aurora.layouts.page import KPI_CARDS, build_layout
 from aurora.layouts.renders import PageRender, Render, as_sent, current_render, rendered_once_per_view
 from aurora.layouts.zones import UTC_VIEW, ViewZone, view_zone

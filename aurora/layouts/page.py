@@ -8,15 +8,6 @@ from dash import dcc, html
 from aurora.layouts import ids
 from aurora.layouts.alerts_strip import alert_strip
 from aurora.layouts.bot_health import bot_health_section
-from aurora.layouts.day_page import (
-    below_chart,
-    chart_title,
-    day_stores,
-    glance_section,
-    hour_panel_section,
-    table_toggle,
-    zone_toggle,
-)
 from aurora.layouts.figures import message_figure
 from aurora.layouts.formatting import (
     KpiView,
@@ -26,6 +17,15 @@ from aurora.layouts.formatting import (
     ping_view,
     servers_view,
     users_view,
+)
+from aurora.layouts.interactive_day_layout import (
+    below_chart,
+    chart_title,
+    day_stores,
+    glance_section,
+    hour_panel_section,
+    table_toggle,
+    zone_toggle,
 )
 from aurora.stats.json_form import alerts_to_list
 from aurora.stats.model import Stats

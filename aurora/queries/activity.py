@@ -2,7 +2,7 @@
 
 One of the plain definitions the tests and the bench compare the incremental stats against (see
 `aurora.queries.reference.compute_database_stats`); the app itself runs `aurora.queries.aggregates`. Both grid
-their per-hour counts with the same `aurora.queries.scope.to_hourly_grid`.
+their per-hour counts with the same `aurora.queries.figure_definitions.to_hourly_grid`.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from datetime import datetime
 from sqlalchemy import Connection, case, func, select
 
 from aurora.queries import MICROSECOND
-from aurora.queries.scope import activity_points, activity_window, hour_bucket, to_hourly_grid
+from aurora.queries.figure_definitions import activity_points, activity_window, hour_bucket, to_hourly_grid
 from aurora.stats.model import ActivityPoint
-from aurora.storage.db import COMMAND_RUN, transactions
+from aurora.storage.tables import COMMAND_RUN, transactions
 
 
 def hourly_counts(conn: Connection, now: datetime) -> list[tuple[datetime | str, int, int]]:

@@ -6,8 +6,9 @@ bot's volume one such statement outlasts the statement timeout. Here (`aurora.qu
 
 - Every hour the figures reach is counted once and kept: command runs for 31 days of hours, and
   for the last day's hours every row and the runs per name. Counting happens in bounded pieces
-  (`aurora.queries.pieces`), as many per refresh as `step_seconds` allows. Until every hour is in,
-  a call raises `FiguresPreparing` with the share done, and the service calls again at once.
+  (`aurora.queries.bounded_counts`, `aurora.queries.hourly_counts`), as many per refresh as
+  `step_seconds` allows. Until every hour is in, a call raises `FiguresPreparing` with the share
+  done, and the service calls again at once.
 - Rows inserted since the last refresh are found by id (`id > last seen`, a primary-key range
   scan) and added to their hour, so new rows, back-dated ones included, count at once.
 - A window's edges (parts of an hour) are counted live; the open hour is kept like the others, so
@@ -38,17 +39,10 @@ from sqlalchemy import Connection, Engine, Integer, Text, cast, func, literal, s
 
 from aurora.bot.snapshot import CommandCount
 from aurora.queries import MICROSECOND
+from aurora.queries.bounded_counts import commands_and_rows_between
 from aurora.queries.events import recent_events
-from aurora.queries.ledger import (
+from aurora.queries.figure_definitions import (
     HOUR,
-    Ledger,
-    commands_between,
-    count_hours,
-    names_between,
-    needed_hours,
-)
-from aurora.queries.pieces import commands_and_rows_between, new_rows_per_hour
-from aurora.queries.scope import (
     TOP_COMMANDS_LIMIT,
     activity_points,
     baseline_window,
@@ -56,9 +50,12 @@ from aurora.queries.scope import (
     last_day_window,
     to_hourly_grid,
 )
+from aurora.queries.hour_tallies import count_hours
+from aurora.queries.hourly_counts import new_rows_per_hour
+from aurora.queries.ledger import Ledger, commands_between, names_between, needed_hours
 from aurora.queries.user_counts import active_users, active_users_month_ago, advance
 from aurora.stats.model import DatabaseStats, FiguresPreparing
-from aurora.storage.db import transactions
+from aurora.storage.tables import transactions
 
 RECONCILE_EVERY = timedelta(minutes=10)
 # How long one call keeps counting before it answers (FiguresPreparing while hours are missing).

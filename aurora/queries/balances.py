@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, select
 
-from aurora.storage.db import users
+from aurora.storage.tables import users
 
 
 def balance_of(conn: Connection, user_id: int) -> int | None:

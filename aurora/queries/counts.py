@@ -5,7 +5,7 @@ With `aurora.queries.activity` and `aurora.queries.events`, these are what the f
 (`aurora.queries.reference.compute_database_stats` runs them all); the tests and the bench check the
 incremental stats the app runs (`aurora.queries.aggregates`) against them. At a busy bot's volume these
 statements outgrow the statement timeout, which is why the app does not run them. Rows and windows
-are those of `aurora.queries.scope`, shared with the incremental stats.
+are those of `aurora.queries.figure_definitions`, shared with the incremental stats.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import Connection, func, select
 
 from aurora.bot.snapshot import CommandCount
-from aurora.queries.scope import (
+from aurora.queries.figure_definitions import (
     ACTIVE_USER_ROWS,
     COMMAND_ROWS,
     TOP_COMMANDS_LIMIT,
@@ -23,7 +23,7 @@ from aurora.queries.scope import (
     last_day_window,
     month_edge,
 )
-from aurora.storage.db import transactions
+from aurora.storage.tables import transactions
 
 
 def _count(conn: Connection, rows: Rows, *where) -> int:

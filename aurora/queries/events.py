@@ -12,7 +12,7 @@ from sqlalchemy import Connection, literal, select
 
 from aurora.queries import MICROSECOND
 from aurora.stats.model import RecentEvent
-from aurora.storage.db import COMMAND_RUN, moderation_cases, transactions
+from aurora.storage.tables import COMMAND_RUN, moderation_cases, transactions
 
 RECENT_EVENTS_LIMIT = 10
 FIRST_MOMENT = datetime.min.replace(tzinfo=UTC)

@@ -1,8 +1,8 @@
 """Rows per hour and kind: transactions per type (with their coins) and moderation cases per type.
 
-The day at a glance (`aurora.queries.glance`) and the hour breakdown (`aurora.queries.hours`) count
+The day at a glance (`aurora.queries.day_glance`) and the hour breakdown (`aurora.queries.hours`) count
 with these. A range is first cut into pieces of at most ROWS_PER_STATEMENT rows
-(`aurora.queries.pieces.next_piece`, index range scans on created_at), then each piece is
+(`aurora.queries.bounded_counts.next_piece`, index range scans on created_at), then each piece is
 grouped by hour and type: no statement reads more than a piece, whatever the volume. `KindsCounting`
 spreads a range over calls with a budget of rows each, so no call reads much more than its budget.
 """
@@ -16,9 +16,10 @@ from datetime import datetime
 from sqlalchemy import Connection, func, literal, select, true
 
 from aurora.queries import MICROSECOND
-from aurora.queries.pieces import ROWS_PER_STATEMENT, as_hour, next_piece
-from aurora.queries.scope import HOUR, TRANSACTION_ROWS, Rows, hour_bucket
-from aurora.storage.db import COMMAND_RUN, moderation_cases, transactions
+from aurora.queries.bounded_counts import ROWS_PER_STATEMENT, next_piece
+from aurora.queries.figure_definitions import HOUR, TRANSACTION_ROWS, Rows, hour_bucket
+from aurora.queries.hourly_counts import as_hour
+from aurora.storage.tables import COMMAND_RUN, moderation_cases, transactions
 
 CASE_ROWS = Rows(moderation_cases, moderation_cases.c.created_at, true())
 # Coins are summed as |amount| = high * COIN_PART + low, both parts summed apart: abs() of BIGINT's

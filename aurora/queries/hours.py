@@ -2,8 +2,8 @@
 moderation cases per type, and the same hour on the SAME_HOUR_DAYS days before (mean, min, max).
 
 Bounded whatever the table holds: one hour of rows read in pieces (`aurora.queries.hour_kinds`,
-`aurora.queries.pieces.command_names_between`) and SAME_HOUR_DAYS hours counted from the
-created_at and (type, created_at) indexes alone (`aurora.queries.pieces.count_per_hour`).
+`aurora.queries.bounded_counts.command_names_between`) and SAME_HOUR_DAYS hours counted from the
+created_at and (type, created_at) indexes alone (`aurora.queries.hourly_counts.count_per_hour`).
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from sqlalchemy import Connection
 
 from aurora.bot.snapshot import CommandCount
 from aurora.queries import MICROSECOND
+from aurora.queries.bounded_counts import command_names_between
+from aurora.queries.figure_definitions import COMMAND_ROWS, DAY, HOUR, TRANSACTION_ROWS, activity_window
 from aurora.queries.hour_kinds import kinds_per_hour
-from aurora.queries.pieces import command_names_between, count_per_hour
-from aurora.queries.scope import COMMAND_ROWS, DAY, HOUR, TRANSACTION_ROWS, activity_window
-from aurora.stats.hour_parsing import HourOutOfRange
+from aurora.queries.hourly_counts import count_per_hour
+from aurora.stats.hour_address import HourOutOfRange
 from aurora.stats.model import SAME_HOUR_DAYS, HourBreakdown, KindCount, SameHourSpread, Spread
-from aurora.storage.db import COMMAND_RUN
+from aurora.storage.tables import COMMAND_RUN
 
 
 def window_hours(now: datetime) -> list[datetime]:

@@ -14,7 +14,7 @@ from aurora.queries.counts import (
     top_commands,
 )
 from aurora.queries.events import recent_events
-from aurora.queries.scope import baseline_window, last_day_window
+from aurora.queries.figure_definitions import baseline_window, last_day_window
 from aurora.stats.model import DatabaseStats
 
 

@@ -1,7 +1,7 @@
 """Active users for the incremental stats: a counted base plus the users registered since.
 
 Users have no insertion order to follow, so a base is counted by walking the table in id order,
-one piece (`aurora.queries.pieces.users_after`) at a time: the active users registered before the
+one piece (`users_after`, keyset: `id > after ORDER BY id LIMIT`) at a time: the active users registered before the
 walk's start (`split`) and before the month-ago edge of that moment. Figures then add, live, the
 users registered since `split` and the thin slice between that month-ago edge and today's.
 
@@ -20,9 +20,36 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, func, select
 
-from aurora.queries.pieces import count_between, count_from, users_after
-from aurora.queries.scope import ACTIVE_USER_ROWS, month_edge
-from aurora.storage.db import users
+from aurora.queries.bounded_counts import ROWS_PER_STATEMENT, count_between, count_from
+from aurora.queries.figure_definitions import ACTIVE_USER_ROWS, month_edge
+from aurora.storage.tables import users
+
+
+@dataclass(frozen=True)
+class UsersPiece:
+    """One piece of users in id order: how many are active and registered before two moments."""
+
+    last_id: int | None
+    active_before_split: int
+    active_before_month_edge: int
+    is_last: bool  # no users after this piece
+
+
+def users_after(conn: Connection, after_id: int | None, split: datetime, month_edge: datetime) -> UsersPiece:
+    """The next piece of users with id > after_id (from the first user when None)."""
+    inner = select(users.c.id, users.c.is_active, users.c.created_at)
+    if after_id is not None:
+        inner = inner.where(users.c.id > after_id)
+    piece = inner.order_by(users.c.id).limit(ROWS_PER_STATEMENT).subquery()
+    active = piece.c.is_active.is_(True)
+    query = select(
+        func.count(),
+        func.max(piece.c.id),
+        func.count().filter(active, piece.c.created_at < split),
+        func.count().filter(active, piece.c.created_at < month_edge),
+    )
+    rows, last_id, before_split, before_month_edge = conn.execute(query).one()
+    return UsersPiece(last_id, before_split, before_month_edge, is_last=rows < ROWS_PER_STATEMENT)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from aurora.scaleout.snapshots import OffLoopPublisher, RedisSnapshotStore
 from aurora.settings import SHUTDOWN_SECONDS, Settings
 from aurora.startup import StartupError, hold_bot_lease, prepare_database, start_bot, stats_service
 from aurora.stats.service import StatsService, utc_now
-from aurora.storage.db import create_db_engine
+from aurora.storage.engine import create_db_engine
 
 log = logging.getLogger(__name__)
 

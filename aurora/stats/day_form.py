@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from aurora.stats.assemble import kind_change
 from aurora.stats.json_shape import COINS, COUNT, HOUR_TIMESTAMP, NAMED_COUNT, STRING, Prop, array, leaf, obj
+from aurora.stats.kpi_changes import kind_change
 from aurora.stats.model import COIN_FLOWS, DayAtAGlance, KindTotals
 
 PERCENT_FROM_DAILY_MEAN = leaf({"type": "number"}).nullable().described(

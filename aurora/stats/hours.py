@@ -22,9 +22,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from aurora.protocols import Clock
+from aurora.queries.figure_definitions import HOUR, SETTLED_AFTER
 from aurora.queries.hours import check_in_window, hour_breakdown, window_hours
-from aurora.queries.scope import HOUR, SETTLED_AFTER
-from aurora.stats.hour_parsing import BreakdownUnavailable
+from aurora.stats.hour_address import BreakdownUnavailable
 from aurora.stats.model import HourBreakdown
 
 log = logging.getLogger(__name__)

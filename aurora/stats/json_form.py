@@ -13,7 +13,7 @@ import json
 
 from aurora.bot.snapshot import BOT_STATUSES, OFFLINE_CAUSES
 from aurora.queries.events import RECENT_EVENTS_LIMIT
-from aurora.queries.scope import TOP_COMMANDS_LIMIT
+from aurora.queries.figure_definitions import TOP_COMMANDS_LIMIT
 from aurora.stats.command_health_form import COMMAND_HEALTH
 from aurora.stats.day_form import ECONOMY, HOUR_BREAKDOWN, MODERATION
 from aurora.stats.json_shape import (

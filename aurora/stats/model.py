@@ -105,7 +105,7 @@ class DatabaseStats:
     recent_events: tuple[RecentEvent, ...]
     activity: tuple[ActivityPoint, ...]
     top_commands: tuple[CommandCount, ...] = field(default=())
-    # None until every hour it reaches is counted (aurora.queries.glance).
+    # None until every hour it reaches is counted (aurora.queries.day_glance).
     glance: DayAtAGlance | None = None
 
 

@@ -1,1 +1,2 @@
-"""The bot's database: its schema and engine, deadlines on calls, failures as one line, and `init-db`."""
+"""The bot's database: its schema (`tables`) and engine (`engine`), deadlines on calls, failures as
+one line, and `init-db`."""

@@ -10,7 +10,8 @@ import pytest
 from aurora.alerts.conditions import DatabaseState, Thresholds, active_conditions
 from aurora.alerts.messages import alert_payload
 from aurora.alerts.state import AlertEvent
-from aurora.bot.command_health.window import HealthWindow, Run
+from aurora.bot.command_health.slots import Run
+from aurora.bot.command_health.window import HealthWindow
 from aurora.settings import Settings, SettingsError, settings_from_mapping
 from tests.support import NOW, connected_snapshot
 

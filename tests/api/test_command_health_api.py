@@ -10,7 +10,8 @@ from datetime import timedelta
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from aurora.bot.command_health.window import HealthWindow, Run
+from aurora.bot.command_health.slots import Run
+from aurora.bot.command_health.window import HealthWindow
 from aurora.scaleout.snapshots import RedisSnapshotStore
 from tests.openapi_check import assert_conforms, document, stats_validator
 from tests.support import NOW, connected_snapshot

@@ -13,16 +13,16 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import event
 
-from aurora.queries.glance import (
+from aurora.queries.day_glance import (
     FIRST_FILL_BUDGETS_PER_REFRESH,
     DayGlance,
     glance_of_refresh,
     with_day_glance,
 )
 from aurora.queries.reference import compute_database_stats
-from aurora.stats.hour_parsing import BreakdownUnavailable, MalformedHour, parse_hour
+from aurora.stats.hour_address import BreakdownUnavailable, MalformedHour, parse_hour
 from aurora.stats.hours import HourBreakdowns
-from aurora.storage.db import moderation_cases, transactions
+from aurora.storage.tables import moderation_cases, transactions
 from tests.openapi_check import assert_conforms, document
 from tests.support import NOW, case, command, insert_rows, iso_z, transaction
 

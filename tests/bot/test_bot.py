@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from aurora.bot.snapshot_cache import SnapshotCache
 from aurora.bot_runner import BotAlreadyRunning
 from aurora.demo.simulation.server import SimulatedDiscord
-from aurora.storage.db import COMMAND_RUN, transactions
+from aurora.storage.tables import COMMAND_RUN, transactions
 from aurora.web.context import context_of
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.support import NOW, insert_rows, iso_z, user, with_fake_discord

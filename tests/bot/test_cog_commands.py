@@ -15,7 +15,7 @@ from aurora.bot.cogs.slash_commands import CommandServices
 from aurora.bot.recorder import CommandRecorder
 from aurora.bot.snapshot import CommandCount
 from aurora.demo.simulation.server import SimulatedDiscord
-from aurora.storage.db import COMMAND_RUN, transactions
+from aurora.storage.tables import COMMAND_RUN, transactions
 from tests.fakes.snapshot_sink import RecordingSink, no_balance, no_stats, wait_for
 from tests.support import NOW
 

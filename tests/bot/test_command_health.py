@@ -16,8 +16,9 @@ from discord.utils import time_snowflake
 from aurora.bot.command_health import histogram
 from aurora.bot.command_health.discord_time import DiscordTime
 from aurora.bot.command_health.monitor import CommandHealthMonitor
+from aurora.bot.command_health.slots import SLOTS_KEPT, Run, SlotData, slot_of
 from aurora.bot.command_health.tracker import InteractionTracker
-from aurora.bot.command_health.window import SLOTS_KEPT, HealthWindow, Run, SlotData, slot_of
+from aurora.bot.command_health.window import HealthWindow
 from tests.support import NOW, FrozenClock
 
 pytestmark = pytest.mark.clock

@@ -17,7 +17,8 @@ from aurora.bot.command_record import CommandRecord
 from aurora.bot.record_spool import RecordSpool
 from aurora.bot.recorder import CommandRecorder
 from aurora.demo.simulation.server import SimulatedDiscord
-from aurora.storage.db import COMMAND_RUN, create_db_engine, transactions
+from aurora.storage.engine import create_db_engine
+from aurora.storage.tables import COMMAND_RUN, transactions
 from tests.fakes.gunicorn_server import free_port
 from tests.support import NOW, command, insert_rows
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from aurora.demo.seed import is_demo_database, seed_demo
-from aurora.storage.db import moderation_cases, transactions, users
+from aurora.storage.tables import moderation_cases, transactions, users
 from tests.support import NOW, insert_rows, user
 
 pytestmark = pytest.mark.clock

@@ -20,7 +20,8 @@ from aurora.demo.simulation.director import Director, Rhythm
 from aurora.demo.simulation.server import SimulatedDiscord
 from aurora.queries.reference import compute_database_stats
 from aurora.settings import Settings, SettingsError, settings_from_mapping
-from aurora.storage.db import COMMAND_RUN, create_db_engine, init_db, transactions
+from aurora.storage.engine import create_db_engine
+from aurora.storage.tables import COMMAND_RUN, init_db, transactions
 from aurora.web.context import context_of
 from tests.fakes.discord_webhook import FakeWebhook
 from tests.support import FAST_BOT_OPTIONS, NOW, FrozenClock, insert_rows, user

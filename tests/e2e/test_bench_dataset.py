@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, make_url, select, text
 
-from aurora.storage.db import transactions
+from aurora.storage.tables import transactions
 
 pytestmark = pytest.mark.postgres
 
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # An app engine first (its wait callback is process-wide), then the generator's own command line.
 GENERATE_AFTER_AN_APP_ENGINE = """
 import sys
-from aurora.storage.db import create_db_engine
+from aurora.storage.engine import create_db_engine
 from bench.generate import main
 create_db_engine(sys.argv[1]).dispose()
 raise SystemExit(main(sys.argv[2:]))

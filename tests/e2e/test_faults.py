@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 from aurora.demo.simulation.server import SimulatedDiscord
 from aurora.layouts import ids
 from aurora.stats.service import utc_now
-from aurora.storage.db import create_db_engine
+from aurora.storage.engine import create_db_engine
 from aurora.web.context import context_of
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.support import NOW, insert_rows, user, with_fake_discord

@@ -19,7 +19,8 @@ from sqlalchemy.engine import make_url
 from aurora.bot.record_spool import RecordSpool
 from aurora.bot.recorder import CommandRecorder
 from aurora.demo.simulation.server import SimulatedDiscord
-from aurora.storage.db import COMMAND_RUN, create_db_engine, transactions
+from aurora.storage.engine import create_db_engine
+from aurora.storage.tables import COMMAND_RUN, transactions
 from tests.e2e.test_processes import ROOT, TOKEN, fetch_stats, free_port
 from tests.fakes.tcp_proxy import TcpProxy
 

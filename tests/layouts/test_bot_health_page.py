@@ -7,7 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from aurora.bot.command_health.window import HealthWindow, Run
+from aurora.bot.command_health.slots import Run
+from aurora.bot.command_health.window import HealthWindow
 from aurora.layouts import ids
 from aurora.layouts.bot_health import section_values
 from aurora.scaleout.snapshots import RedisSnapshotStore

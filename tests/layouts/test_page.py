@@ -14,7 +14,7 @@ from aurora.layouts.callbacks import OUTPUTS, failure_values, page_values, unava
 from aurora.layouts.figures import MESSAGE_LINE_CHARACTERS, activity_figure
 from aurora.layouts.formatting import bot_status_text, commands_view, ping_view, servers_view, users_view
 from aurora.layouts.page import KPI_CARDS, build_layout
-from aurora.stats.assemble import combine
+from aurora.stats.combined import combine
 from aurora.stats.model import ActivityPoint, DatabaseStats, RecentEvent
 from aurora.stats.service import StatsUnavailable
 from aurora.web.context import context_of

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from aurora.queries.glance import DayGlance, glance_of_refresh
+from aurora.queries.day_glance import DayGlance, glance_of_refresh
 from aurora.queries.hours import hour_breakdown
 from aurora.queries.reference import compute_database_stats
 from aurora.stats.model import iso_utc

@@ -15,9 +15,9 @@ import pytest
 
 from aurora.layouts import ids
 from aurora.layouts.components import event_items
-from aurora.layouts.day import hour_title
 from aurora.layouts.figures import activity_figure
 from aurora.layouts.formatting import LONGEST_SHOWN, clock_time, shown_text
+from aurora.layouts.interactive_day_components import hour_title
 from aurora.layouts.labels import kind_label
 from aurora.layouts.zones import UTC_VIEW, ViewZone
 from aurora.stats.model import ActivityPoint, RecentEvent

@@ -16,11 +16,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import delete, func, select, text, update
 
-from aurora.queries import aggregates, pieces
+from aurora.queries import aggregates, bounded_counts, hourly_counts, user_counts
 from aurora.queries.aggregates import IncrementalStats
 from aurora.queries.reference import compute_database_stats
 from aurora.stats.model import FiguresPreparing
-from aurora.storage.db import moderation_cases, transactions, users
+from aurora.storage.tables import moderation_cases, transactions, users
 from tests.support import NOW, FrozenClock, case, command, insert_rows, transaction, user
 
 pytestmark = pytest.mark.clock
@@ -165,8 +165,10 @@ def test_built_piece_by_piece_with_writes_between_the_calls(engine, monkeypatch,
     """Tiny pieces (a capped count halves its range down to three rows; a names statement reads
     two rows), one statement's hours per call, and rows written between the calls,
     back-dated included."""
-    monkeypatch.setattr(pieces, "INDEX_ENTRIES_PER_STATEMENT", 3)
-    monkeypatch.setattr(pieces, "ROWS_PER_STATEMENT", 2)
+    for module in (bounded_counts, hourly_counts):
+        monkeypatch.setattr(module, "INDEX_ENTRIES_PER_STATEMENT", 3)
+    for module in (bounded_counts, hourly_counts, user_counts):
+        monkeypatch.setattr(module, "ROWS_PER_STATEMENT", 2)
     rng = random.Random(seed)
     clock = FrozenClock(NOW + timedelta(microseconds=rng.randrange(3_600_000_000)))
     insert_random(engine, rng, clock(), transactions_count=150, users_count=40, cases_count=5)

@@ -10,8 +10,8 @@ from sqlalchemy import text
 from aurora.queries.activity import activity_overview
 from aurora.queries.counts import top_commands
 from aurora.queries.events import recent_events
+from aurora.queries.figure_definitions import activity_points, to_hourly_grid
 from aurora.queries.reference import compute_database_stats
-from aurora.queries.scope import activity_points, to_hourly_grid
 from tests.support import NOW, case, command, insert_rows, transaction, user
 
 pytestmark = pytest.mark.clock

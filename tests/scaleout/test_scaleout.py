@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from aurora.demo.simulation.server import SimulatedDiscord
-from aurora.queries.glance import DayGlance, with_day_glance
+from aurora.queries.day_glance import DayGlance, with_day_glance
 from aurora.queries.reference import compute_database_stats
 from aurora.scaleout.lease import BotLease
 from aurora.scaleout.redis_link import RedisHealth, connect

@@ -25,7 +25,8 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from aurora.demo.simulation.server import SimulatedDiscord
-from aurora.storage.db import create_db_engine, init_db
+from aurora.storage.engine import create_db_engine
+from aurora.storage.tables import init_db
 from aurora.web.serving.local_nginx import free_port
 from tests.fakes.tcp_proxy import TcpProxy
 

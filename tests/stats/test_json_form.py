@@ -12,7 +12,7 @@ import pytest
 from aurora.bot.command_health.figures import CommandHealth, CommandTiming, GatewayHealth, HealthHour
 from aurora.bot.snapshot import BotOffline, BotSnapshot
 from aurora.scaleout.codec import dumps, loads
-from aurora.stats.assemble import combine
+from aurora.stats.combined import combine
 from aurora.stats.command_health_form import COMMAND, CSV_COLUMNS, command_health_csv
 from aurora.stats.json_form import HOUR_BREAKDOWN, STATS, stats_to_dict, stats_to_json
 from aurora.stats.model import (

@@ -18,8 +18,9 @@ from aurora.demo.simulation.server import SimulatedDiscord
 from aurora.layouts import ids
 from aurora.layouts.callbacks import OUTPUTS, refresh_values, render_page
 from aurora.layouts.renders import rendered_once_per_view
-from aurora.storage.db import create_db_engine, init_db
+from aurora.storage.engine import create_db_engine
 from aurora.storage.problems import database_problem
+from aurora.storage.tables import init_db
 from aurora.web.context import context_of
 from tests.conftest import POSTGRES_ADMIN_URL
 

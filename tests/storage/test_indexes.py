@@ -13,9 +13,10 @@ from sqlalchemy.exc import IntegrityError
 
 from aurora import create_app
 from aurora.settings import Settings
-from aurora.storage.db import create_db_engine, metadata
+from aurora.storage.engine import create_db_engine
 from aurora.storage.init_db.command import InitDbError, init_database
 from aurora.storage.init_db.indexes import recommended_indexes
+from aurora.storage.tables import metadata
 from aurora.web.context import context_of
 from tests.support import NOW, FrozenClock
 

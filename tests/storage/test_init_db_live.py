@@ -18,8 +18,9 @@ from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import OperationalError
 
 from aurora.settings import Settings
-from aurora.storage.db import create_db_engine, metadata
+from aurora.storage.engine import create_db_engine
 from aurora.storage.init_db.command import init_database
+from aurora.storage.tables import metadata
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.postgres

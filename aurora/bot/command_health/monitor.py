@@ -12,8 +12,9 @@ import discord
 
 from aurora.bot.command_health.figures import CommandHealth, InteractionKind
 from aurora.bot.command_health.process import ProcessReadings
+from aurora.bot.command_health.slots import SlotData
 from aurora.bot.command_health.tracker import InteractionTracker
-from aurora.bot.command_health.window import HealthWindow, SlotData
+from aurora.bot.command_health.window import HealthWindow
 from aurora.protocols import Clock
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ import redis
 
 from aurora.bot.command_health import histogram
 from aurora.bot.command_health.figures import INTERACTION_KINDS, InteractionKind
-from aurora.bot.command_health.window import GATEWAY_FIELDS, SLOT, SLOTS_KEPT, Counts, SlotData, slot_of
+from aurora.bot.command_health.slots import GATEWAY_FIELDS, SLOT, SLOTS_KEPT, Counts, SlotData, slot_of
 from aurora.scaleout.redis_link import RedisError, RedisHealth
 
 log = logging.getLogger(__name__)

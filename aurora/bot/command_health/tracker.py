@@ -27,7 +27,8 @@ from discord.utils import snowflake_time
 
 from aurora.bot.command_health.discord_time import DiscordTime
 from aurora.bot.command_health.figures import InteractionKind
-from aurora.bot.command_health.window import HealthWindow, Run
+from aurora.bot.command_health.slots import Run
+from aurora.bot.command_health.window import HealthWindow
 from aurora.protocols import Clock
 
 # Discord's limit for the first answer, and how long it keeps an interaction's token.

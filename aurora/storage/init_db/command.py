@@ -28,9 +28,10 @@ from sqlalchemy import Connection, Engine, create_engine, inspect, make_url, tex
 from sqlalchemy.exc import DBAPIError
 
 from aurora.settings import Settings
-from aurora.storage.db import create_db_engine, metadata
+from aurora.storage.engine import create_db_engine
 from aurora.storage.init_db.indexes import Existing, IndexState, index_states
 from aurora.storage.init_db.watched_ddl import POLL_SECONDS, InitDbError, Say, WatchedDdl, first_line
+from aurora.storage.tables import metadata
 
 __all__ = ["InitDbError", "init_database"]
 

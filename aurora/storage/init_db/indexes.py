@@ -1,6 +1,6 @@
 """Which of the recommended indexes a database has, judged by definition, never by name.
 
-The recommended indexes are the `Index` objects of the tables in `aurora.storage.db`; each one's
+The recommended indexes are the `Index` objects of the tables in `aurora.storage.tables`; each one's
 `info["without"]` says what a refresh costs when it is missing. An existing index serves one when
 it is usable (valid; on PostgreSQL also ready and live), a b-tree, has no predicate, and its
 leading key columns are exactly the recommended columns in that order, as plain columns with the
@@ -29,7 +29,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.types import Text
 
-from aurora.storage.db import metadata
+from aurora.storage.tables import metadata
 
 log = logging.getLogger(__name__)
 

@@ -2,8 +2,8 @@
 and transactions and moderation cases by kind against the 30 days before.
 
 `with_day_glance(compute)` wraps the service's stats compute and adds `DatabaseStats.glance`. Its
-figures come from kept hours (`aurora.queries.hour_kinds.HourKinds`, every hour from the first of
-the 30-day baseline to the open hour), so a refresh counts only:
+figures (`aurora.queries.day_glance_figures`) come from kept hours (`aurora.queries.hour_kinds.HourKinds`,
+every hour from the first of the 30-day baseline to the open hour), so a refresh counts only:
 
 - the open hour, and any hour last counted before it had been closed for SETTLED_AFTER (a row the
   bot commits late still lands in it);
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import math
 import threading
-from collections import Counter
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -32,30 +31,17 @@ from sqlalchemy import Connection, Engine
 
 from aurora.protocols import StatsCompute
 from aurora.queries import MICROSECOND
+from aurora.queries.bounded_counts import INDEX_ENTRIES_PER_ROW, ROWS_PER_STATEMENT
+from aurora.queries.day_glance_figures import glance_of, needed_hours
+from aurora.queries.figure_definitions import HOUR, SETTLED_AFTER, TRANSACTION_ROWS
 from aurora.queries.hour_kinds import CASE_ROWS, HourKinds, KindsCounting
-from aurora.queries.hours import window_hours
-from aurora.queries.pieces import INDEX_ENTRIES_PER_ROW, ROWS_PER_STATEMENT, count_per_hour
-from aurora.queries.scope import DAY, HOUR, HOURS, SETTLED_AFTER, TRANSACTION_ROWS
-from aurora.stats.model import (
-    BASELINE_DAYS,
-    SAME_HOUR_DAYS,
-    DatabaseStats,
-    DayAtAGlance,
-    KindTotals,
-    SameHourTotals,
-)
-from aurora.storage.db import COMMAND_RUN
+from aurora.queries.hourly_counts import count_per_hour
+from aurora.stats.model import DatabaseStats, DayAtAGlance
 
 RECONCILE_EVERY = timedelta(hours=1)
 # What one refresh may read for the glance (at least one range of hours): a count of rows rather than
 # a time, so that what a refresh does never depends on how loaded the machine is.
 ROWS_PER_CALL = 10 * ROWS_PER_STATEMENT
-
-
-def needed_hours(now: datetime) -> list[datetime]:
-    """Every hour the glance reaches, oldest first: the 30 days before the chart's 24 hours, then those."""
-    first = window_hours(now)[0] - BASELINE_DAYS * DAY
-    return [first + index * HOUR for index in range(BASELINE_DAYS * HOURS + HOURS)]
 
 
 def runs_of(hours: list[datetime]) -> list[tuple[datetime, datetime]]:
@@ -68,43 +54,6 @@ def runs_of(hours: list[datetime]) -> list[tuple[datetime, datetime]]:
         else:
             ranges.append((hour, hour + HOUR))
     return ranges
-
-
-def _totals(hours: list[HourKinds], baseline: list[HourKinds], *, cases: bool) -> tuple[KindTotals, ...]:
-    def summed(tallies: list[HourKinds], attribute: str) -> Counter:
-        total: Counter = Counter()
-        for tally in tallies:
-            total.update(getattr(tally, attribute))
-        return total
-
-    rows, baseline_rows = (
-        (summed(hours, "cases"), summed(baseline, "cases"))
-        if cases
-        else (summed(hours, "rows"), summed(baseline, "rows"))
-    )
-    coins = Counter() if cases else summed(hours, "coins")
-    baseline_coins = Counter() if cases else summed(baseline, "coins")
-    kinds = sorted((set(rows) | set(baseline_rows)) - {COMMAND_RUN}, key=lambda kind: (-rows[kind], kind))
-    return tuple(
-        KindTotals(kind, rows[kind], coins[kind], baseline_rows[kind], baseline_coins[kind]) for kind in kinds
-    )
-
-
-def glance_of(kept: dict[datetime, HourKinds], now: datetime) -> DayAtAGlance:
-    window = window_hours(now)
-    same_hour = []
-    for hour in window:
-        earlier = [kept[hour - days * DAY] for days in range(1, SAME_HOUR_DAYS + 1)]
-        same_hour.append(
-            SameHourTotals(hour, sum(t.commands for t in earlier), sum(t.others for t in earlier))
-        )
-    baseline = [kept[hour] for hour in needed_hours(now)[: BASELINE_DAYS * HOURS]]
-    current = [kept[hour] for hour in window]
-    return DayAtAGlance(
-        same_hour=tuple(same_hour),
-        transactions=_totals(current, baseline, cases=False),
-        cases=_totals(current, baseline, cases=True),
-    )
 
 
 class DayGlance:

@@ -1,33 +1,14 @@
 """The Stats the page and the API show: the database figures and the newest bot snapshot, combined,
-with each KPI's change against its earlier figure."""
+with each KPI's change against its earlier figure (`aurora.stats.kpi_changes`)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from aurora.bot.snapshot import MONTH, BotSnapshot
-from aurora.stats.model import BASELINE_DAYS, AlertRecord, DatabaseStats, KindTotals, Stats
-
-
-def percent_change(base: Decimal | int, current: int) -> float | None:
-    """(current - base) / base in percent, one decimal rounded half-up; None for a zero base."""
-    base = Decimal(base)
-    if base == 0:
-        return None
-    change = (Decimal(current) - base) * 100 / base
-    return float(change.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
-
-
-def daily_mean_change(current: int, baseline: int) -> float | None:
-    """The last 24 hours against the daily mean of the BASELINE_DAYS days before, in percent."""
-    return percent_change(Decimal(baseline) / BASELINE_DAYS, current)
-
-
-def kind_change(totals: KindTotals, *, coins: bool) -> float | None:
-    if coins:
-        return daily_mean_change(totals.coins, totals.baseline_coins)
-    return daily_mean_change(totals.count, totals.baseline_count)
+from aurora.stats.kpi_changes import percent_change
+from aurora.stats.model import AlertRecord, DatabaseStats, Stats
 
 
 def combine(

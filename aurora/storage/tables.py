@@ -1,4 +1,5 @@
-"""The schema Aurora's bot already uses, the engine factory, and `init_db`.
+"""The schema Aurora's bot already uses, what of it a database lacks, and `init_db` to create that
+where Aurora owns the database (`aurora.storage.init_db` builds it safely on a live one).
 
 Timestamps are UTC everywhere. PostgreSQL stores them as `timestamptz`. SQLite has no time type:
 rows hold text the way SQLAlchemy's `DateTime` writes it (`YYYY-MM-DD HH:MM:SS[.ffffff]`), and
@@ -22,22 +23,13 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
-    create_engine,
-    event,
     inspect,
     text,
 )
 from sqlalchemy.types import DateTime, TypeDecorator, UserDefinedType
 
-from aurora.storage.deadline import bounded_connect_args, end_calls_on_dispose
-
 # SQLite only has INTEGER auto-increment primary keys; BigInteger elsewhere.
 _ID = BigInteger().with_variant(Integer(), "sqlite")
-STATEMENT_TIMEOUT_MS = 5000
-CONNECT_TIMEOUT_SECONDS = 5
-# A server that says nothing this long is not working on our statement (it would have cancelled it
-# at the statement timeout and said so): the call ends (aurora.storage.deadline).
-SILENCE_SECONDS = STATEMENT_TIMEOUT_MS / 1000 + 2
 
 
 class _SQLiteDateTimeText(UserDefinedType):
@@ -138,48 +130,6 @@ moderation_cases = Table(
 )
 
 COMMAND_RUN = "COMMAND_RUN"
-
-
-def create_db_engine(database_url: str, *, silence_seconds: float | None = SILENCE_SECONDS) -> Engine:
-    """An engine with bounded waits: no query or connect attempt may hang a request, even against a
-    silent server. `silence_seconds=None`: no limit beyond TCP's (sessions that lift the statement
-    timeout for long DDL)."""
-    if database_url.startswith("sqlite"):
-        engine = create_engine(
-            database_url,
-            connect_args={"timeout": STATEMENT_TIMEOUT_MS / 1000, "check_same_thread": False},
-        )
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):
-            cursor = dbapi_connection.cursor()
-            # WAL lets the dashboard read while the bot writes command records.
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute(f"PRAGMA busy_timeout={STATEMENT_TIMEOUT_MS:d}")
-            cursor.close()
-
-        return engine
-
-    connect_args, deadline = bounded_connect_args(silence_seconds)
-    engine = create_engine(
-        database_url,
-        pool_pre_ping=True,
-        pool_size=5,
-        max_overflow=5,
-        pool_timeout=CONNECT_TIMEOUT_SECONDS,
-        connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS, **connect_args},
-    )
-    end_calls_on_dispose(engine, deadline)
-
-    @event.listens_for(engine, "connect")
-    def _postgres_session(dbapi_connection, _record):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("SET TIME ZONE 'UTC'")
-        cursor.execute("SET statement_timeout = %s", (STATEMENT_TIMEOUT_MS,))
-        cursor.close()
-        dbapi_connection.commit()
-
-    return engine
 
 
 def missing_tables(engine: Engine) -> list[str]:

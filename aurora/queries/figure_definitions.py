@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, Table, func, true
 from aurora.bot.snapshot import MONTH
 from aurora.queries import MICROSECOND
 from aurora.stats.model import ACTIVITY_HOURS, ActivityPoint
-from aurora.storage.db import COMMAND_RUN, transactions, users
+from aurora.storage.tables import COMMAND_RUN, transactions, users
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(hours=24)
@@ -73,7 +73,7 @@ def month_edge(now: datetime) -> datetime:
 def hour_bucket(dialect_name: str, moment=transactions.c.created_at):
     """The start of the hour of `moment`, computed by the database."""
     if dialect_name == "postgresql":
-        # The session time zone is pinned to UTC in aurora.storage.db, so this truncates in UTC.
+        # The session time zone is pinned to UTC in aurora.storage.engine, so this truncates in UTC.
         return func.date_trunc("hour", moment)
     return func.strftime("%Y-%m-%d %H:00:00", moment)
 

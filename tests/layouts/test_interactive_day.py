@@ -11,8 +11,9 @@ from dash import no_update
 
 from aurora.layouts import ids
 from aurora.layouts.callbacks import OUTPUTS, page_values
-from aurora.layouts.day import activity_table, glance_items, hour_button_labels, hour_title
-from aurora.layouts.day_callbacks import (
+from aurora.layouts.figures import COMMAND_COLOUR, SO_FAR, TRANSACTION_COLOUR, activity_figure
+from aurora.layouts.formatting import clock_time
+from aurora.layouts.interactive_day_callbacks import (
     DAY_OUTPUTS,
     NOT_ANSWERED,
     OUT_OF_RANGE,
@@ -25,14 +26,18 @@ from aurora.layouts.day_callbacks import (
     toggled_choice,
     zone_toggle_values,
 )
-from aurora.layouts.figures import COMMAND_COLOUR, SO_FAR, TRANSACTION_COLOUR, activity_figure
-from aurora.layouts.formatting import clock_time
+from aurora.layouts.interactive_day_components import (
+    activity_table,
+    glance_items,
+    hour_button_labels,
+    hour_title,
+)
 from aurora.layouts.labels import kind_label
 from aurora.layouts.zones import LOCAL_CHOICE, UTC_CHOICE, UTC_VIEW, view_zone
 from aurora.scaleout import codec
 from aurora.stats.hours import HourBreakdowns
 from aurora.stats.model import ActivityPoint, DatabaseStats, DayAtAGlance, KindTotals, SameHourTotals
-from aurora.storage.db import create_db_engine
+from aurora.storage.engine import create_db_engine
 from tests.layouts.test_page import ACTIVITY, CONNECTED, stats_with
 from tests.support import NOW, command, insert_rows
 

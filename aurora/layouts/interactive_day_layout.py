@@ -1,12 +1,13 @@
 """The interactive day's place in the page layout: the chart's controls, the hour panel, the day at a
-glance, the time-zone switch and the stores behind them (filled by `aurora.layouts.day_callbacks`)."""
+glance, the time-zone switch and the stores behind them (filled by
+`aurora.layouts.interactive_day_callbacks`)."""
 
 from __future__ import annotations
 
 from dash import dcc, html
 
 from aurora.layouts import ids
-from aurora.layouts.day import glance_items
+from aurora.layouts.interactive_day_components import glance_items
 from aurora.stats.model import Stats
 
 SHOW_TABLE = "Show as table"

@@ -10,7 +10,7 @@ from dash import html
 from aurora.layouts.formatting import change_vs_daily_mean, shown_text
 from aurora.layouts.labels import kind_label
 from aurora.layouts.zones import UTC_VIEW, ViewZone, calendar_date
-from aurora.stats.assemble import daily_mean_change, kind_change
+from aurora.stats.kpi_changes import daily_mean_change, kind_change
 from aurora.stats.model import (
     COIN_FLOWS,
     SAME_HOUR_DAYS,

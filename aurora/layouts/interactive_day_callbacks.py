@@ -13,10 +13,10 @@ from __future__ import annotations
 from dash import ClientsideFunction, Dash, Input, Output, State, ctx, html, no_update
 
 from aurora.layouts import ids
-from aurora.layouts.day import activity_table, glance_items, hour_panel, hour_title
-from aurora.layouts.day_page import HIDE_TABLE, SHOW_TABLE
+from aurora.layouts.interactive_day_components import activity_table, glance_items, hour_panel, hour_title
+from aurora.layouts.interactive_day_layout import HIDE_TABLE, SHOW_TABLE
 from aurora.layouts.zones import LOCAL_CHOICE, UTC_CHOICE, ViewZone, view_zone
-from aurora.stats.hour_parsing import (
+from aurora.stats.hour_address import (
     BreakdownUnavailable,
     HourOutOfRange,
     MalformedHour,

@@ -13,7 +13,7 @@ import psycopg2
 import pytest
 from sqlalchemy import make_url
 
-from aurora.storage.db import CONNECT_TIMEOUT_SECONDS, create_db_engine
+from aurora.storage.engine import CONNECT_TIMEOUT_SECONDS, create_db_engine
 
 pytestmark = pytest.mark.postgres
 MARGIN_SECONDS = 5  # far above the checks' 0.1 s slices: only a connect that is never ended fails
