@@ -6,6 +6,7 @@ Pure functions over strings; `aurora.settings` is the one place that reads the e
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -122,3 +123,24 @@ def read_env_file(path: Path) -> dict[str, str]:
             value = value[1:-1]
         values[key.strip()] = value
     return values
+
+
+ALERT_THRESHOLDS = (
+    ("AURORA_ALERT_OFFLINE_MINUTES", "alert_offline_minutes", 1, 1440),
+    ("AURORA_ALERT_STALE_MINUTES", "alert_stale_minutes", 1, 1440),
+    ("AURORA_ALERT_PING_MS", "alert_ping_ms", 1, 60_000),
+    ("AURORA_ALERT_FAILURES_PER_HOUR", "alert_failures_per_hour", 1, 1_000_000),
+    ("AURORA_ALERT_COMMAND_P95_MS", "alert_command_p95_ms", 1, 900_000),
+    ("AURORA_ALERT_LATE_PER_HOUR", "alert_late_per_hour", 1, 1_000_000),
+)
+
+
+def parse_alert_settings(get: Callable[[str], str | None], kwargs: dict, *, any_webhook_host: bool) -> None:
+    """AURORA_ALERT_* and AURORA_PUBLIC_URL. The webhook URL is a secret: never part of a message."""
+    if (raw := get("AURORA_ALERT_WEBHOOK_URL")) is not None:
+        kwargs["alert_webhook_url"] = parse_webhook_url("AURORA_ALERT_WEBHOOK_URL", raw, any_host=any_webhook_host)
+    for name, key, low, high in ALERT_THRESHOLDS:
+        if (raw := get(name)) is not None:
+            kwargs[key] = parse_int(name, raw, low=low, high=high)
+    if (raw := get("AURORA_PUBLIC_URL")) is not None:
+        kwargs["public_url"] = parse_url("AURORA_PUBLIC_URL", raw, ("http", "https"))

@@ -19,12 +19,12 @@ from pathlib import Path
 
 from aurora.setting_values import (
     SettingsError,
+    parse_alert_settings,
     parse_bool,
     parse_database_url,
     parse_int,
     parse_rate_limit,
     parse_url,
-    parse_webhook_url,
     read_env_file,
 )
 
@@ -194,7 +194,8 @@ def settings_from_mapping(env: Mapping[str, str]) -> Settings:
     if (raw := get("AURORA_SPOOL_DIR")) is not None:
         kwargs["spool_dir"] = raw.strip()
     _parse_scale_out(get, kwargs)
-    _parse_alerts(get, kwargs)
+    # Any webhook URL only while DISCORD_API_BASE points at another Discord (a proxy or a fake).
+    parse_alert_settings(get, kwargs, any_webhook_host=kwargs.get("discord_api_base", DEFAULT_API_BASE) != DEFAULT_API_BASE)
     # Demo data is only ever seeded into the embedded default database unless asked for.
     demo_default = kwargs.get("database_is_default", True)
     raw = get("AURORA_DEMO")
@@ -235,29 +236,6 @@ def _parse_scale_out(get: Callable[[str], str | None], kwargs: dict) -> None:
         kwargs["bot_ttl_seconds"] = parse_int("AURORA_BOT_TTL_SECONDS", raw, low=2, high=600)
     if (problem := role_problem(role, kwargs.get("redis_url"), kwargs.get("discord_token"))) is not None:
         raise SettingsError(problem)
-
-
-_ALERT_THRESHOLDS = (
-    ("AURORA_ALERT_OFFLINE_MINUTES", "alert_offline_minutes", 1, 1440),
-    ("AURORA_ALERT_STALE_MINUTES", "alert_stale_minutes", 1, 1440),
-    ("AURORA_ALERT_PING_MS", "alert_ping_ms", 1, 60_000),
-    ("AURORA_ALERT_FAILURES_PER_HOUR", "alert_failures_per_hour", 1, 1_000_000),
-    ("AURORA_ALERT_COMMAND_P95_MS", "alert_command_p95_ms", 1, 900_000),
-    ("AURORA_ALERT_LATE_PER_HOUR", "alert_late_per_hour", 1, 1_000_000),
-)
-
-
-def _parse_alerts(get: Callable[[str], str | None], kwargs: dict) -> None:
-    """AURORA_ALERT_* and AURORA_PUBLIC_URL. The webhook URL is a secret: never part of a message."""
-    if (raw := get("AURORA_ALERT_WEBHOOK_URL")) is not None:
-        # Any other http(s) URL only while DISCORD_API_BASE points at another Discord (a proxy or a fake).
-        elsewhere = kwargs.get("discord_api_base", DEFAULT_API_BASE) != DEFAULT_API_BASE
-        kwargs["alert_webhook_url"] = parse_webhook_url("AURORA_ALERT_WEBHOOK_URL", raw, any_host=elsewhere)
-    for name, key, low, high in _ALERT_THRESHOLDS:
-        if (raw := get(name)) is not None:
-            kwargs[key] = parse_int(name, raw, low=low, high=high)
-    if (raw := get("AURORA_PUBLIC_URL")) is not None:
-        kwargs["public_url"] = parse_url("AURORA_PUBLIC_URL", raw, ("http", "https"))
 
 
 def load_settings(env_file: Path | None = Path(".env")) -> Settings:

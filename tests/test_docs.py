@@ -36,9 +36,22 @@ def configuration_rows() -> dict[str, str]:
     return rows
 
 
+class AskedFor(dict):
+    """An empty environment that remembers every variable the settings ask it for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def get(self, name, default=None):
+        self.names.add(name)
+        return default
+
+
 def variables_read_by_settings() -> set[str]:
-    source = (ROOT / "aurora" / "settings.py").read_text()
-    return set(re.findall(r'"((?:AURORA|DISCORD|DATABASE|REDIS)_[A-Z0-9_]+)"', source))
+    environment = AskedFor()
+    settings_from_mapping(environment)
+    return environment.names
 
 
 def test_the_table_lists_exactly_the_variables_the_settings_read():
