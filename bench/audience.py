@@ -3,8 +3,8 @@
     python -m bench.viewers --pages 100 [--seconds 75]
 
 The README's production setup, nginx with deploy/nginx.conf (TLS) in front of its production command
-(one worker, default settings except AURORA_STREAMS_TOTAL raised to the number of pages and both rate
-limits off), over a fresh demo database. Each page has its own
+(one worker, default settings except AURORA_STREAMS_TOTAL raised to the number of pages where its
+default holds fewer, and both rate limits off), over a fresh demo database. Each page has its own
 loopback address and a time zone (24 zones, spread round the clock), holds the live stream and
 answers every stats event (and, while its stream is closed, every tick of its refresh interval: the
 page turns the interval off while its stream is open) with the callbacks the page sends,
@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 
 from aurora.api.stream import RETRY_MILLISECONDS
+from aurora.settings import Settings
 from bench.common import ROOT, child_pids, gunicorn, process_figures, wait_for_http
 from bench.nginx import client_tls, nginx_proxy
 
@@ -274,7 +275,7 @@ def run_audience(pages: int, seconds: float) -> Figures:
 
     with tempfile.TemporaryDirectory(prefix="aurora-audience-") as folder:
         env = {**dict.fromkeys(CLEARED, ""), "DATABASE_URL": prepare_database(folder), "AURORA_DEMO": "true",
-               "AURORA_SIMULATED_DISCORD": "false", "AURORA_STREAMS_TOTAL": str(max(pages, 100)),
+               "AURORA_SIMULATED_DISCORD": "false", "AURORA_STREAMS_TOTAL": str(max(pages, Settings.stream_max_total)),
                "AURORA_RATE_LIMIT": "off", "AURORA_PAGE_RATE_LIMIT": "off", "AURORA_TRUSTED_PROXY_HOPS": "1"}
         with gunicorn("app:server", env, workers=1, threads=APP_THREADS) as url:
             wait_for_http(f"{url}/api/stats", timeout=60)

@@ -51,11 +51,16 @@ Render = Callable[[Stats, str, ViewZone], PageRender]
 
 
 def as_sent(values):
-    """`values` as the plain JSON data Dash sends (figures and components encoded, `no_update` kept):
-    encoded once per render, every request answered from it only re-encodes plain data."""
+    """`values` (a list of outputs' values, or one value) as the plain JSON data Dash sends (figures and
+    components encoded, `no_update` kept): encoded once per render, every request answered from it
+    only re-encodes plain data."""
     if isinstance(values, list):
-        return [value if value is no_update else as_sent(value) for value in values]
-    return json.loads(json.dumps(values, cls=PlotlyJSONEncoder))
+        return [value if value is no_update else _plain(value) for value in values]
+    return _plain(values)
+
+
+def _plain(value):
+    return json.loads(json.dumps(value, cls=PlotlyJSONEncoder))
 
 
 class RenderMemo:

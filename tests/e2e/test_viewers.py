@@ -9,7 +9,7 @@ import os
 from bench.common import format_table
 from bench.viewers import results, run_viewers
 
-STREAMS = 100  # AURORA_STREAMS_TOTAL's default
+STREAMS = 100  # AURORA_STREAMS_TOTAL for the run (bench.viewers --streams)
 SLOW = 30
 SECONDS = 20
 REFRESH_THREADS = 2
