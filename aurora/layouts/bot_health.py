@@ -108,7 +108,10 @@ def health_figure(health: CommandHealth | None, zone: ViewZone = UTC_VIEW) -> go
     if not any(hour.runs or hour.late for hour in hours):
         return message_figure(NO_ANSWERS if health else NO_BOT, height=CHART_HEIGHT)
     x = chart_hours(hours)
-    figure = go.Figure(
+    labels = zone.hour_labels([hour.hour for hour in hours])
+    ticks = list(range(0, len(hours), 3))
+    # The layout handed in at once: checked once, not copied and checked again per update.
+    return go.Figure(
         data=[
             go.Bar(name="Late answers", x=x, y=[hour.late for hour in hours], yaxis="y2", marker_color=LATE_COLOUR,
                    hovertext=hover_labels(hours, zone), hovertemplate="%{hovertext}<br>%{y:,d} late<extra></extra>"),
@@ -116,22 +119,20 @@ def health_figure(health: CommandHealth | None, zone: ViewZone = UTC_VIEW) -> go
                        line={"color": COMMAND_COLOUR, "width": 2}, connectgaps=False,
                        hovertext=hover_labels(hours, zone),
                        hovertemplate="%{hovertext}<br>p95 %{y:,.0f} ms<extra></extra>"),
-        ]
+        ],
+        layout={
+            "template": go.layout.Template(), "height": CHART_HEIGHT, "margin": {"l": 48, "r": 40, "t": 8, "b": 32},
+            "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
+            "font": {"color": TEXT_COLOUR, "family": "Inter, system-ui, sans-serif"},
+            "legend": {"orientation": "h", "y": 1.18, "x": 0}, "hovermode": "closest", "uirevision": "bot-health",
+            "xaxis": {"showgrid": False, "tickmode": "array", "tickvals": [x[i] for i in ticks],
+                      "ticktext": [labels[i] for i in ticks]},
+            "yaxis": {"title": "p95, ms", "gridcolor": GRID_COLOUR, "rangemode": "tozero"},
+            # Whole numbers only: with few late answers Plotly would tick 0.5 steps and print "1, 1, 0".
+            "yaxis2": {"title": "late", "overlaying": "y", "side": "right", "rangemode": "tozero", "showgrid": False,
+                       "tickformat": ",d", "dtick": late_tick_step(max(hour.late for hour in hours))},
+        },
     )
-    figure.update_layout(
-        template=go.layout.Template(), height=CHART_HEIGHT, margin={"l": 48, "r": 40, "t": 8, "b": 32},
-        paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
-        font={"color": TEXT_COLOUR, "family": "Inter, system-ui, sans-serif"},
-        legend={"orientation": "h", "y": 1.18, "x": 0}, hovermode="closest", uirevision="bot-health",
-        yaxis={"title": "p95, ms", "gridcolor": GRID_COLOUR, "rangemode": "tozero"},
-        # Whole numbers only: with few late answers Plotly would tick 0.5 steps and print "1, 1, 0".
-        yaxis2={"title": "late", "overlaying": "y", "side": "right", "rangemode": "tozero", "showgrid": False,
-                "tickformat": ",d", "dtick": late_tick_step(max(hour.late for hour in hours))},
-    )
-    labels = zone.hour_labels([hour.hour for hour in hours])
-    ticks = list(range(0, len(hours), 3))
-    figure.update_xaxes(showgrid=False, tickmode="array", tickvals=[x[i] for i in ticks], ticktext=[labels[i] for i in ticks])
-    return figure
 
 
 def late_tick_step(most_late: int) -> int:
