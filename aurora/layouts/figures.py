@@ -120,15 +120,14 @@ def activity_figure(
 
 def message_figure(text: str, height: int = 320) -> go.Figure:
     """No chart, only `text` where it would stand: an empty chart's bare axes would read as "no activity"."""
-    figure = go.Figure()
-    figure.update_layout(
-        template=go.layout.Template(),
-        height=height,
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
-        xaxis={"visible": False},
-        yaxis={"visible": False},
-        annotations=[{"text": "<br>".join(textwrap.wrap(text, MESSAGE_LINE_CHARACTERS)), "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5,
-                      "font": {"color": TEXT_COLOUR, "size": 14}}],
-    )
-    return figure
+    return go.Figure(layout={
+        "template": go.layout.Template(),
+        "height": height,
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "rgba(0,0,0,0)",
+        "xaxis": {"visible": False},
+        "yaxis": {"visible": False},
+        "annotations": [{"text": "<br>".join(textwrap.wrap(text, MESSAGE_LINE_CHARACTERS)), "showarrow": False,
+                         "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5,
+                         "font": {"color": TEXT_COLOUR, "size": 14}}],
+    })
