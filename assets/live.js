@@ -3,12 +3,13 @@
 // layout (the page-settings store, aurora/layouts/page.py's page_settings), not written here.
 //
 // One EventSource per page (browsers allow only six connections per origin), opened while the
-// server says it has room for one (each refresh answer says so); while it is open the page's
-// interval is off: the stream brings every change and one update is one request. A new stats event
-// sets the live store, after a random moment of up to spreadMilliseconds (every open page gets the
-// event at the same moment: the server then sees their requests over a few seconds rather than in
-// one burst). A stream that ends or fails turns the interval back on (the page polls) and is
-// reopened on the same terms after retryMilliseconds.
+// server says it has room for one (each refresh answer says so). Once its first stats event came
+// the page's interval is off: the stream brings every change and one update is one request (a
+// stream with no stats to send, the database failing from the start, leaves the page polling).
+// A new stats event sets the live store after a random moment of up to spreadMilliseconds (every
+// open page gets the event at the same moment: the server then sees their requests over a few
+// seconds rather than in one burst). A stream that ends or fails turns the interval back on (the
+// page polls) and is reopened on the same terms after retryMilliseconds.
 (function () {
   "use strict";
   var source = null;
@@ -17,11 +18,9 @@
   function open(settings) {
     var clientside = window.dash_clientside;
     source = new EventSource(settings.streamPath);
-    source.addEventListener("open", function () {
-      clientside.set_props(settings.interval, { disabled: true });
-    });
     source.addEventListener("stats", function (event) {
       var eventId = event.lastEventId;
+      clientside.set_props(settings.interval, { disabled: true });
       window.setTimeout(function () {
         clientside.set_props(settings.liveStats, { data: eventId });
       }, Math.random() * settings.spreadMilliseconds);

@@ -6,8 +6,8 @@ The README's production setup, nginx with deploy/nginx.conf (TLS) in front of it
 (one worker, default settings except AURORA_STREAMS_TOTAL raised to the number of pages where its
 default holds fewer, and both rate limits off), over a fresh demo database. Each page has its own
 loopback address and a time zone (24 zones, spread round the clock), holds the live stream and
-answers every stats event (and, while its stream is closed, every tick of its refresh interval: the
-page turns the interval off while its stream is open) with the callbacks the page sends,
+answers every stats event (and, while its stream brings none, every tick of its refresh interval: the
+page turns the interval off once its stream brought stats) with the callbacks the page sends,
 replayed from bench/page_requests.json (recorded from Chromium by `python -m bench.record_page`): a
 callback goes out when one of its inputs changed, with the page's current values, and its answer's
 outputs set off the callbacks that depend on them, as Dash's renderer does. Ten pollers ask
@@ -106,7 +106,7 @@ class Page:
         self.values[ZONE_INPUT] = {"offsetMinutes": int(offset.total_seconds() // 60), "zone": zone}
         self.lock = asyncio.Lock()  # the renderer answers one change after another
         self.spread_seconds = spread_seconds()
-        self.streaming = False  # live.js turns the refresh interval off while the stream is open
+        self.streaming = False  # live.js turns the refresh interval off once the stream brought stats
 
     def body(self, callback: dict, changed: set[str]) -> bytes:
         with_values = {
@@ -167,13 +167,13 @@ class Page:
                 if response.status != 200:
                     self.figures.failures.append(f"stream: {response.status}")
                     return
-                self.streaming = True
                 event_id = None
                 async for line in response.content:
                     if line.startswith(b"id: "):
                         event_id = line[4:].strip().decode()
                     elif line.startswith(b"event: stats") and event_id is not None:
                         self.figures.event_seen.setdefault(event_id, time.monotonic())
+                        self.streaming = True
                         await asyncio.sleep(random.uniform(0, self.spread_seconds))
                         sent = await self.change({LIVE_INPUT: event_id})
                         self.figures.requests_sent.setdefault(event_id, []).append(sent)

@@ -3,8 +3,8 @@
 One update is one request: the figures, the chart's table (while shown), bot health and whether the
 server has room for a live stream all come in the refresh callback's one answer, from one render
 per stats version and zone; presentation that needs no server data (the table switch, the stream
-itself) runs in the browser (assets/live.js). While the page's stream is open its interval is off
-(the stream brings every change); it ticks, and polls, only while there is no stream.
+itself) runs in the browser (assets/live.js). While the page's stream brings stats its interval is
+off (the stream brings every change); it ticks, and polls, only while there is none.
 
 Callbacks are registered on the app passed in (not with the module-level `dash.callback`
 registry): that registry is drained into the first app that serves a request, and the factory
