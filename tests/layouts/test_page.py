@@ -9,10 +9,10 @@ import pytest
 from dash import Output, no_update
 
 from aurora.layouts import ids
-from aurora.layouts.callbacks import OUTPUTS, failure_values, page_values, unavailable_values
 from aurora.layouts.figures import MESSAGE_LINE_CHARACTERS, activity_figure
 from aurora.layouts.formatting import bot_status_text, commands_view, ping_view, servers_view, users_view
 from aurora.layouts.page import KPI_CARDS, build_layout
+from aurora.layouts.page_values import OUTPUTS, failure_values, page_values, unavailable_values
 from aurora.stats.assemble import combine
 from aurora.stats.model import ActivityPoint, BotOffline, BotSnapshot, DatabaseStats, RecentEvent
 from aurora.stats.service import StatsUnavailable
