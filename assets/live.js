@@ -1,48 +1,52 @@
-// Live updates: one EventSource per page (browsers allow only six connections per origin). A new
-// stats event pokes a Dash store so the page re-renders at once instead of at the next interval
-// tick; the interval stays as the fallback. A stream is opened only while the server says it has
-// room for one (the hidden #live-stats-ready element's data-streams, updated at every refresh), so
-// a full server means polling rather than a refused request; a stream that ends (its lifetime is
-// over) or fails is reopened on the same terms, after a pause. Every open page gets an event at the
-// same moment: each waits a random moment of up to SPREAD_MILLISECONDS before asking for the new
-// figures, so the server sees them asked over a few seconds rather than in one burst
-// (bench.viewers --pages waits the same). The names and values below are aurora/ids.py's LIVE_*
-// and aurora/stream.py's RETRY_MILLISECONDS.
+// The page's live updates and its table switch, as clientside callbacks (registered in
+// aurora/layouts/callbacks.py). Ids, the stream's address, timings and labels are handed in by the
+// layout (the page-settings store, aurora/layouts/page.py's page_settings), not written here.
+//
+// One EventSource per page (browsers allow only six connections per origin), opened while the
+// server says it has room for one (each refresh answer says so). Once its first stats event came
+// the page's interval is off: the stream brings every change and one update is one request (a
+// stream with no stats to send, the database failing from the start, leaves the page polling).
+// A new stats event sets the live store after a random moment of up to spreadMilliseconds (every
+// open page gets the event at the same moment: the server then sees their requests over a few
+// seconds rather than in one burst). A stream that ends or fails turns the interval back on (the
+// page polls) and is reopened on the same terms after retryMilliseconds.
 (function () {
   "use strict";
-  if (!window.EventSource) {
-    return;
-  }
-  var RETRY_MILLISECONDS = 5000;
-  var CHECK_MILLISECONDS = 1000;
-  var SPREAD_MILLISECONDS = 2000;
   var source = null;
   var notBefore = 0;
 
-  function serverHasRoom() {
-    var ready = document.getElementById("live-stats-ready");
-    return ready !== null && ready.getAttribute("data-streams") === "open";
-  }
-
-  function open(clientside) {
-    source = new EventSource("/api/stats/realtime");
+  function open(settings) {
+    var clientside = window.dash_clientside;
+    source = new EventSource(settings.streamPath);
     source.addEventListener("stats", function (event) {
       var eventId = event.lastEventId;
+      clientside.set_props(settings.interval, { disabled: true });
       window.setTimeout(function () {
-        clientside.set_props("live-stats", { data: eventId });
-      }, Math.random() * SPREAD_MILLISECONDS);
+        clientside.set_props(settings.liveStats, { data: eventId });
+      }, Math.random() * settings.spreadMilliseconds);
     });
     source.addEventListener("error", function () {
       source.close();
       source = null;
-      notBefore = Date.now() + RETRY_MILLISECONDS;
+      notBefore = Date.now() + settings.retryMilliseconds;
+      clientside.set_props(settings.interval, { disabled: false });
     });
   }
 
-  window.setInterval(function () {
-    var clientside = window.dash_clientside;
-    if (source === null && Date.now() >= notBefore && clientside && clientside.set_props && serverHasRoom()) {
-      open(clientside);
-    }
-  }, CHECK_MILLISECONDS);
+  window.dash_clientside = Object.assign({}, window.dash_clientside, {
+    live: {
+      followStream: function (room, settings) {
+        var clientside = window.dash_clientside;
+        if (window.EventSource && settings && clientside.set_props && source === null &&
+            room === true && Date.now() >= notBefore) {
+          open(settings);
+        }
+        return clientside.no_update;
+      },
+      tableSwitch: function (nClicks, settings) {
+        var shown = Boolean(nClicks) && nClicks % 2 === 1;
+        return [!shown, shown ? settings.hideTable : settings.showTable, shown ? "true" : "false"];
+      },
+    },
+  });
 })();

@@ -60,7 +60,7 @@ class Settings:
     trusted_proxy_hops: int = 0
     access_token: str | None = field(default=None, repr=False)
     stream_max_per_client: int = 3
-    stream_max_total: int = 100
+    stream_max_total: int = 1000
     stream_max_seconds: int = 3600
     stream_heartbeat_seconds: float = 15.0
     # Dash's callback requests are a few KB; anything far larger is refused unread (413).

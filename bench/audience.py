@@ -3,10 +3,11 @@
     python -m bench.viewers --pages 100 [--seconds 75]
 
 The README's production setup, nginx with deploy/nginx.conf (TLS) in front of its production command
-(one worker, default settings except AURORA_STREAMS_TOTAL raised to the number of pages and both rate
-limits off), over a fresh demo database. Each page has its own
+(one worker, default settings except AURORA_STREAMS_TOTAL raised to the number of pages where its
+default holds fewer, and both rate limits off), over a fresh demo database. Each page has its own
 loopback address and a time zone (24 zones, spread round the clock), holds the live stream and
-answers every stats event and every tick of its refresh interval with the callbacks the page sends,
+answers every stats event (and, while its stream brings none, every tick of its refresh interval: the
+page turns the interval off once its stream brought stats) with the callbacks the page sends,
 replayed from bench/page_requests.json (recorded from Chromium by `python -m bench.record_page`): a
 callback goes out when one of its inputs changed, with the page's current values, and its answer's
 outputs set off the callbacks that depend on them, as Dash's renderer does. Ten pollers ask
@@ -32,11 +33,12 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 
+from aurora.api.stream import RETRY_MILLISECONDS
+from aurora.settings import Settings
 from aurora.web.serving.local_nginx import client_tls, nginx_proxy
 from bench.common import ROOT, child_pids, gunicorn, process_figures, wait_for_http
 
 RECORDING = ROOT / "bench" / "page_requests.json"
-LIVE_JS = ROOT / "assets" / "live.js"
 UPDATE_PATH = "/_dash-update-component"
 LIVE_INPUT = "live-stats.data"
 TICK_INPUT = "refresh-interval.n_intervals"
@@ -56,7 +58,7 @@ REQUEST_TIMEOUT = 30
 # lagging under load: a connection the server is closing is not reused (a browser would retry such a
 # request on a fresh connection; this client would count it as failed).
 CLIENT_KEEP_ALIVE_SECONDS = 2
-STREAM_RETRY_SECONDS = 5  # live.js reopens an ended stream after RETRY_MILLISECONDS
+STREAM_RETRY_SECONDS = RETRY_MILLISECONDS / 1000  # live.js reopens an ended stream after this pause
 
 
 def address(index: int, block: int = 100) -> str:
@@ -78,9 +80,10 @@ class Figures:
 
 
 def spread_seconds() -> float:
-    """The random wait live.js puts between a stream event and the page's request (0 if it has none)."""
-    found = re.search(r"SPREAD_MILLISECONDS = (\d+)", LIVE_JS.read_text())
-    return int(found.group(1)) / 1000 if found else 0.0
+    """The random wait live.js puts between a stream event and the page's request."""
+    from aurora.layouts.page import SPREAD_MILLISECONDS
+
+    return SPREAD_MILLISECONDS / 1000
 
 
 def load_recording() -> list[dict]:
@@ -103,6 +106,7 @@ class Page:
         self.values[ZONE_INPUT] = {"offsetMinutes": int(offset.total_seconds() // 60), "zone": zone}
         self.lock = asyncio.Lock()  # the renderer answers one change after another
         self.spread_seconds = spread_seconds()
+        self.streaming = False  # live.js turns the refresh interval off once the stream brought stats
 
     def body(self, callback: dict, changed: set[str]) -> bytes:
         with_values = {
@@ -169,6 +173,7 @@ class Page:
                         event_id = line[4:].strip().decode()
                     elif line.startswith(b"event: stats") and event_id is not None:
                         self.figures.event_seen.setdefault(event_id, time.monotonic())
+                        self.streaming = True
                         await asyncio.sleep(random.uniform(0, self.spread_seconds))
                         sent = await self.change({LIVE_INPUT: event_id})
                         self.figures.requests_sent.setdefault(event_id, []).append(sent)
@@ -177,12 +182,15 @@ class Page:
                         return
         except (aiohttp.ClientError, TimeoutError):
             pass  # counted as reopened by the caller
+        finally:
+            self.streaming = False
 
     async def tick(self, every: float, stop: asyncio.Event, phase: float) -> None:
         await asyncio.sleep(phase)
         while not stop.is_set():
-            self.values[TICK_INPUT] = (self.values.get(TICK_INPUT) or 0) + 1
-            await self.change({TICK_INPUT: self.values[TICK_INPUT]})
+            if not self.streaming:
+                self.values[TICK_INPUT] = (self.values.get(TICK_INPUT) or 0) + 1
+                await self.change({TICK_INPUT: self.values[TICK_INPUT]})
             await asyncio.sleep(every)
 
 
@@ -267,7 +275,7 @@ def run_audience(pages: int, seconds: float) -> Figures:
 
     with tempfile.TemporaryDirectory(prefix="aurora-audience-") as folder:
         env = {**dict.fromkeys(CLEARED, ""), "DATABASE_URL": prepare_database(folder), "AURORA_DEMO": "true",
-               "AURORA_SIMULATED_DISCORD": "false", "AURORA_STREAMS_TOTAL": str(max(pages, 100)),
+               "AURORA_SIMULATED_DISCORD": "false", "AURORA_STREAMS_TOTAL": str(max(pages, Settings.stream_max_total)),
                "AURORA_RATE_LIMIT": "off", "AURORA_PAGE_RATE_LIMIT": "off", "AURORA_TRUSTED_PROXY_HOPS": "1"}
         with gunicorn("app:server", env, workers=1, threads=APP_THREADS) as url:
             wait_for_http(f"{url}/api/stats", timeout=60)

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aurora.stats.service import StatsService, StatsUnavailable
 
+STREAM_PATH = "/api/stats/realtime"
 RETRY_MILLISECONDS = 5000
 POLL_SECONDS = 0.5
 HEARTBEAT = b": heartbeat\n\n"

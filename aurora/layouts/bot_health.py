@@ -1,15 +1,15 @@
 """The "Bot health" section: per-command answers over 24 h (sortable, the worst rows marked with
 text and an icon as well as colour), a 24-h line of p95 and late answers per hour, and the
-gateway's connected share and reconnects. Filled by its own callback at each refresh."""
+gateway's connected share and reconnects. Filled by the page's refresh callback, from the same
+render as the rest of the page (the bot's snapshot is part of every stats version)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import plotly.graph_objects as go
-from dash import Dash, Input, Output, dcc, html
+from dash import Output, dcc, html
 
-from aurora.api.routes import stats_service
 from aurora.bot.command_health.figures import CommandHealth, CommandTiming
 from aurora.bot.snapshot import BotSnapshot
 from aurora.layouts import ids
@@ -22,8 +22,7 @@ from aurora.layouts.figures import (
     message_figure,
 )
 from aurora.layouts.formatting import clock_time, shown_text
-from aurora.layouts.interactive_day_callbacks import ZONE_INPUTS
-from aurora.layouts.zones import UTC_VIEW, ViewZone, view_zone
+from aurora.layouts.zones import UTC_VIEW, ViewZone
 from aurora.stats.command_health_form import failure_percent
 
 LATE_COLOUR = "#D55E00"  # Okabe-Ito vermillion, apart from the p95 line's blue for any colour vision
@@ -42,6 +41,12 @@ LOADING = "Loading…"
 NO_BOT = "No figures from the bot: it is not running, or has not reported yet."
 NO_ANSWERS = "No answers to chart in the last 24 hours"
 CHART_HEIGHT = 220
+OUTPUTS = [
+    Output(ids.BOT_HEALTH_TABLE, "children"),
+    Output(ids.BOT_HEALTH_CHART, "figure"),
+    Output(ids.BOT_HEALTH_SUMMARY, "children"),
+    Output(ids.BOT_HEALTH_SINCE, "children"),
+]
 
 
 def _ms(value: float | None) -> str:
@@ -103,7 +108,10 @@ def health_figure(health: CommandHealth | None, zone: ViewZone = UTC_VIEW) -> go
     if not any(hour.runs or hour.late for hour in hours):
         return message_figure(NO_ANSWERS if health else NO_BOT, height=CHART_HEIGHT)
     x = chart_hours(hours)
-    figure = go.Figure(
+    labels = zone.hour_labels([hour.hour for hour in hours])
+    ticks = list(range(0, len(hours), 3))
+    # The layout handed in at once: checked once, not copied and checked again per update.
+    return go.Figure(
         data=[
             go.Bar(name="Late answers", x=x, y=[hour.late for hour in hours], yaxis="y2", marker_color=LATE_COLOUR,
                    hovertext=hover_labels(hours, zone), hovertemplate="%{hovertext}<br>%{y:,d} late<extra></extra>"),
@@ -111,22 +119,20 @@ def health_figure(health: CommandHealth | None, zone: ViewZone = UTC_VIEW) -> go
                        line={"color": COMMAND_COLOUR, "width": 2}, connectgaps=False,
                        hovertext=hover_labels(hours, zone),
                        hovertemplate="%{hovertext}<br>p95 %{y:,.0f} ms<extra></extra>"),
-        ]
+        ],
+        layout={
+            "template": go.layout.Template(), "height": CHART_HEIGHT, "margin": {"l": 48, "r": 40, "t": 8, "b": 32},
+            "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
+            "font": {"color": TEXT_COLOUR, "family": "Inter, system-ui, sans-serif"},
+            "legend": {"orientation": "h", "y": 1.18, "x": 0}, "hovermode": "closest", "uirevision": "bot-health",
+            "xaxis": {"showgrid": False, "tickmode": "array", "tickvals": [x[i] for i in ticks],
+                      "ticktext": [labels[i] for i in ticks]},
+            "yaxis": {"title": "p95, ms", "gridcolor": GRID_COLOUR, "rangemode": "tozero"},
+            # Whole numbers only: with few late answers Plotly would tick 0.5 steps and print "1, 1, 0".
+            "yaxis2": {"title": "late", "overlaying": "y", "side": "right", "rangemode": "tozero", "showgrid": False,
+                       "tickformat": ",d", "dtick": late_tick_step(max(hour.late for hour in hours))},
+        },
     )
-    figure.update_layout(
-        template=go.layout.Template(), height=CHART_HEIGHT, margin={"l": 48, "r": 40, "t": 8, "b": 32},
-        paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
-        font={"color": TEXT_COLOUR, "family": "Inter, system-ui, sans-serif"},
-        legend={"orientation": "h", "y": 1.18, "x": 0}, hovermode="closest", uirevision="bot-health",
-        yaxis={"title": "p95, ms", "gridcolor": GRID_COLOUR, "rangemode": "tozero"},
-        # Whole numbers only: with few late answers Plotly would tick 0.5 steps and print "1, 1, 0".
-        yaxis2={"title": "late", "overlaying": "y", "side": "right", "rangemode": "tozero", "showgrid": False,
-                "tickformat": ",d", "dtick": late_tick_step(max(hour.late for hour in hours))},
-    )
-    labels = zone.hour_labels([hour.hour for hour in hours])
-    ticks = list(range(0, len(hours), 3))
-    figure.update_xaxes(showgrid=False, tickmode="array", tickvals=[x[i] for i in ticks], ticktext=[labels[i] for i in ticks])
-    return figure
 
 
 def late_tick_step(most_late: int) -> int:
@@ -167,9 +173,17 @@ def section_values(bot: BotSnapshot, sort: str | None, zone: ViewZone = UTC_VIEW
             since_text(health, bot.taken_at, zone)]
 
 
+def values_by_sort(bot: BotSnapshot, zone: ViewZone = UTC_VIEW) -> dict[str, list]:
+    """`section_values` for every sort order (what a render holds: the sort is each viewer's own),
+    the chart and the texts made once."""
+    shared = section_values(bot, DEFAULT_SORT, zone)
+    health = bot.command_health
+    return {sort: [table(health, sort) if health else shared[0], *shared[1:]] for sort in SORTS}
+
+
 def bot_health_section() -> html.Section:
-    """The section's frame; its callback fills it at load (once: the figures ride in one answer,
-    not also in the layout) and at each refresh tick."""
+    """The section's frame; the page's refresh callback fills it at load (once: the figures ride in
+    one answer, not also in the layout) and at each refresh."""
     return html.Section(
         id=ids.BOT_HEALTH,
         className="card bot-health",
@@ -192,19 +206,3 @@ def bot_health_section() -> html.Section:
             html.P(id=ids.BOT_HEALTH_SUMMARY, className="muted"),
         ],
     )
-
-
-def register_bot_health_callbacks(app: Dash) -> None:
-    @app.callback(
-        Output(ids.BOT_HEALTH_TABLE, "children"),
-        Output(ids.BOT_HEALTH_CHART, "figure"),
-        Output(ids.BOT_HEALTH_SUMMARY, "children"),
-        Output(ids.BOT_HEALTH_SINCE, "children"),
-        # The interval, not the live stream: bot health moves with the bot's snapshots, and a second
-        # rendering per stream event would double what a page load carries.
-        Input(ids.REFRESH_INTERVAL, "n_intervals"),
-        Input(ids.BOT_HEALTH_SORT, "value"),
-        *ZONE_INPUTS,
-    )
-    def refresh_bot_health(_n_intervals, sort, choice, browser) -> list:
-        return section_values(stats_service().bot_snapshot(), sort, view_zone(choice, browser))

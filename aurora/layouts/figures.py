@@ -86,51 +86,48 @@ def activity_figure(
                     hovertemplate=f"{when}<br>7-day mean %{{y:,.1f}}<extra></extra>",
                 )
             )
-    figure = go.Figure(data=data)
-    figure.update_layout(
-        # No template: plotly's default one (7 KB) would ride along in every refresh, and this layout
-        # sets every colour it uses itself.
-        template=go.layout.Template(),
-        barmode="group",
-        bargap=0.25,
-        margin={"l": 40, "r": 16, "t": 8, "b": 32},
-        height=320,
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
-        font={"color": TEXT_COLOUR, "family": "Inter, system-ui, sans-serif"},
-        # Above the plot, outside it: Plotly makes room for it, so it never covers a bar; on a narrow
-        # page it wraps onto more lines, still above.
-        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"},
-        # Each point's hover names its own time: a unified hover's title would show the axis value,
-        # the UTC hour the bar stands on.
-        hovermode="closest",
-        clickmode="event",
-        # The legend's hidden series stay hidden across refreshes.
-        uirevision="activity",
-    )
     # Ticks at every third bar, labelled with that bar's local time (":30" in a zone with a half-hour
     # offset; after a change of the clocks, the new offset).
     ticks = list(range(0, len(points), TICK_EVERY_HOURS))
     labels = zone.hour_labels([point.hour for point in points])
-    figure.update_xaxes(
-        showgrid=False, tickmode="array", tickvals=[hours[index] for index in ticks],
-        ticktext=[labels[index] for index in ticks],
-    )
-    figure.update_yaxes(gridcolor=GRID_COLOUR, rangemode="tozero", tickformat=",d")
-    return figure
+    # The whole layout handed in at once: checked once, where updates after the fact would each
+    # copy and check the figure again (the render of every stats version and zone makes one).
+    return go.Figure(data=data, layout={
+        # No template: plotly's default one (7 KB) would ride along in every refresh, and this layout
+        # sets every colour it uses itself.
+        "template": go.layout.Template(),
+        "barmode": "group",
+        "bargap": 0.25,
+        "margin": {"l": 40, "r": 16, "t": 8, "b": 32},
+        "height": 320,
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "rgba(0,0,0,0)",
+        "font": {"color": TEXT_COLOUR, "family": "Inter, system-ui, sans-serif"},
+        # Above the plot, outside it: Plotly makes room for it, so it never covers a bar; on a narrow
+        # page it wraps onto more lines, still above.
+        "legend": {"orientation": "h", "y": 1.02, "yanchor": "bottom"},
+        # Each point's hover names its own time: a unified hover's title would show the axis value,
+        # the UTC hour the bar stands on.
+        "hovermode": "closest",
+        "clickmode": "event",
+        # The legend's hidden series stay hidden across refreshes.
+        "uirevision": "activity",
+        "xaxis": {"showgrid": False, "tickmode": "array", "tickvals": [hours[index] for index in ticks],
+                  "ticktext": [labels[index] for index in ticks]},
+        "yaxis": {"gridcolor": GRID_COLOUR, "rangemode": "tozero", "tickformat": ",d"},
+    })
 
 
 def message_figure(text: str, height: int = 320) -> go.Figure:
     """No chart, only `text` where it would stand: an empty chart's bare axes would read as "no activity"."""
-    figure = go.Figure()
-    figure.update_layout(
-        template=go.layout.Template(),
-        height=height,
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
-        xaxis={"visible": False},
-        yaxis={"visible": False},
-        annotations=[{"text": "<br>".join(textwrap.wrap(text, MESSAGE_LINE_CHARACTERS)), "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5,
-                      "font": {"color": TEXT_COLOUR, "size": 14}}],
-    )
-    return figure
+    return go.Figure(layout={
+        "template": go.layout.Template(),
+        "height": height,
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "rgba(0,0,0,0)",
+        "xaxis": {"visible": False},
+        "yaxis": {"visible": False},
+        "annotations": [{"text": "<br>".join(textwrap.wrap(text, MESSAGE_LINE_CHARACTERS)), "showarrow": False,
+                         "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5,
+                         "font": {"color": TEXT_COLOUR, "size": 14}}],
+    })

@@ -1,15 +1,15 @@
 """Component IDs: one place, so layouts, callbacks and browser tests agree."""
 
 REFRESH_INTERVAL = "refresh-interval"
-# Fed by assets/live.js from /api/stats/realtime; LIVE_STATS_READY tells it the page is rendered.
+# Fed by assets/live.js from the live stream: the id of the stats event the page was sent.
 LIVE_STATS = "live-stats"
 # The stream event id of the stats the page shows: a stream event for them is not rendered again.
 RENDERED_STATS = "rendered-stats"
+# Whether the server has room for this page's live stream now, true or false (written at every
+# refresh; live.js opens a stream only then and polls meanwhile).
 LIVE_STATS_READY = "live-stats-ready"
-# LIVE_STATS_READY's attribute saying whether the server has room for the page's stream (live.js reads it).
-LIVE_STREAMS_PROP = "data-streams"
-LIVE_STREAMS_OPEN = "open"
-LIVE_STREAMS_FULL = "full"
+# What the page's scripts (assets/) take from the server: ids, the stream's address, timings, labels.
+PAGE_SETTINGS = "page-settings"
 STATUS_BANNER = "status-banner"
 ALERTS = "alerts"
 DEMO_BADGE = "demo-badge"

@@ -27,8 +27,8 @@ from aurora.stats.hour_address import (
 from aurora.stats.model import Stats
 from aurora.web.context import context_of
 
-# Filled by the page's refresh callback (aurora.layouts.callbacks), after the chart. The chart's
-# table has its own callback: built only while it is shown, not carried by every refresh.
+# Filled by the page's refresh callback (aurora.layouts.callbacks), after the chart; so is the chart's
+# table, sent only while it is shown (its switch is a clientside callback there).
 DAY_OUTPUTS = [
     Output(ids.GLANCE, "children"),
     Output(ids.ACTIVITY_ZONE, "children"),
@@ -154,25 +154,6 @@ def register_day_callbacks(app: Dash) -> None:
     )
     def show_hour(fragment, choice, browser):
         return hour_panel_values(fragment, view_zone(choice, browser), context_of().hours)
-
-    @app.callback(
-        Output(ids.ACTIVITY_TABLE, "hidden"),
-        Output(ids.TABLE_TOGGLE, "children"),
-        Output(ids.TABLE_TOGGLE, "aria-pressed"),
-        Input(ids.TABLE_TOGGLE, "n_clicks"),
-    )
-    def show_table(n_clicks):
-        return table_values(n_clicks)
-
-    @app.callback(
-        Output(ids.ACTIVITY_TABLE, "children"),
-        Input(ids.TABLE_TOGGLE, "n_clicks"),
-        Input(ids.REFRESH_INTERVAL, "n_intervals"),
-        Input(ids.LIVE_STATS, "data"),
-        *ZONE_INPUTS,
-    )
-    def fill_table(n_clicks, _n_intervals, _live_event_id, choice, browser):
-        return table_content(n_clicks, context_of().service.current_if_ready(), view_zone(choice, browser))
 
     @app.callback(
         Output(ids.ZONE_CHOICE, "data"),

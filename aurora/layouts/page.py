@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 
+from aurora.api.stream import RETRY_MILLISECONDS, STREAM_PATH
 from aurora.layouts import ids
 from aurora.layouts.alerts_strip import alert_strip
 from aurora.layouts.bot_health import bot_health_section
@@ -19,6 +20,8 @@ from aurora.layouts.formatting import (
     users_view,
 )
 from aurora.layouts.interactive_day_layout import (
+    HIDE_TABLE,
+    SHOW_TABLE,
     below_chart,
     chart_title,
     day_stores,
@@ -31,6 +34,9 @@ from aurora.stats.json_form import alerts_to_list
 from aurora.stats.model import Stats
 
 LOADING = "Loading…"
+# Every open page gets a stream event at the same moment: each waits a random moment of up to this
+# before asking for the new figures, so the server sees them asked over a few seconds, not in a burst.
+SPREAD_MILLISECONDS = 2000
 
 # card id, title, icon, how its figure reads
 KPI_CARDS = (
@@ -102,6 +108,20 @@ def header(stats: Stats | None) -> html.Header:
 def alerts_section(stats: Stats | None) -> html.Section:
     children, hidden = alert_strip(alerts_to_list(stats.alerts) if stats else [])
     return html.Section(children, id=ids.ALERTS, className="card alerts", hidden=hidden)
+
+
+def page_settings() -> dict:
+    """What the page's scripts (assets/live.js) are handed: the ids they set, the stream's address and
+    timings, the table switch's labels."""
+    return {
+        "liveStats": ids.LIVE_STATS,
+        "interval": ids.REFRESH_INTERVAL,
+        "streamPath": STREAM_PATH,
+        "retryMilliseconds": RETRY_MILLISECONDS,
+        "spreadMilliseconds": SPREAD_MILLISECONDS,
+        "showTable": SHOW_TABLE,
+        "hideTable": HIDE_TABLE,
+    }
 
 
 def build_layout(refresh_seconds: int, stats: Stats | None = None) -> html.Div:
@@ -193,8 +213,7 @@ def build_layout(refresh_seconds: int, stats: Stats | None = None) -> html.Div:
             dcc.Interval(id=ids.REFRESH_INTERVAL, interval=refresh_seconds * 1000, n_intervals=0),
             dcc.Store(id=ids.LIVE_STATS),
             dcc.Store(id=ids.RENDERED_STATS),
-            # data-streams: "open" while the server has room for this page's live stream (set by a
-            # callback at each refresh; assets/live.js opens a stream only then).
-            html.Span(id=ids.LIVE_STATS_READY, hidden=True, **{ids.LIVE_STREAMS_PROP: ids.LIVE_STREAMS_FULL}),
+            dcc.Store(id=ids.LIVE_STATS_READY, data=False),
+            dcc.Store(id=ids.PAGE_SETTINGS, data=page_settings()),
         ],
     )

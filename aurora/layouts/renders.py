@@ -6,14 +6,20 @@ for everyone). So the rendering is memoised by (stats version, zone): a bounded 
 `MAX_VIEWS` renders (bounded by distinct views, never by pages), and a render being made is waited
 for by the requests that want it rather than made again (cachetools' `condition`: single flight).
 A new stats version has a new key; the renders of older ones age out of the LRU.
+
+A page asks for the version its stream announced, a moment later (pages spread their requests over
+a few seconds): if the stats changed meanwhile, it is still answered with the announced version
+(the memo keeps the last few versions' stats), so a version the stream skipped is never rendered
+for a few early or late pages; the stream announces the newer one at its turn.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cachetools import LRUCache, cached
 from cachetools.keys import hashkey
@@ -27,37 +33,76 @@ from aurora.web.context import context_of
 
 # Zones a browser may name are a few hundred; renders of one version are some tens of KB each.
 MAX_VIEWS = 256
+# Versions whose stats are kept to answer pages asking for an announced version after a newer one came.
+KEPT_VERSIONS = 4
 
 
 @dataclass(frozen=True)
 class PageRender:
-    """What every page showing `version` in one zone is sent: the refresh callback's outputs."""
+    """What every page showing `version` in one zone is sent: the refresh callback's outputs, the chart's
+    table (sent only to pages showing it) and the bot health section for each sort order."""
 
     page: list
+    table: object = None
+    bot_health: dict = field(default_factory=dict)
 
 
 Render = Callable[[Stats, str, ViewZone], PageRender]
 
 
-def as_sent(values: list) -> list:
-    """`values` as the plain JSON data Dash sends (figures and components encoded, `no_update` kept):
-    encoded once per render, every request answered from it only re-encodes plain data."""
-    return [value if value is no_update else json.loads(json.dumps(value, cls=PlotlyJSONEncoder)) for value in values]
+def as_sent(values):
+    """`values` (a list of outputs' values, or one value) as the plain JSON data Dash sends (figures and
+    components encoded, `no_update` kept): encoded once per render, every request answered from it
+    only re-encodes plain data."""
+    if isinstance(values, list):
+        return [value if value is no_update else _plain(value) for value in values]
+    return _plain(values)
 
 
-def rendered_once_per_view(render: Render, max_views: int = MAX_VIEWS) -> Render:
+def _plain(value):
+    return json.loads(json.dumps(value, cls=PlotlyJSONEncoder))
+
+
+class RenderMemo:
     """`render(stats, version, zone)` memoised by (version, zone name): `version` (the stream event id
-    of the stats' JSON) says everything `stats` holds, the zone's name everything a view adds."""
-    lock = threading.RLock()
-    return cached(
-        LRUCache(maxsize=max_views),
-        key=lambda _stats, version, zone: hashkey(version, zone.name),
-        lock=lock,
-        condition=threading.Condition(lock),
-    )(render)
+    of the stats' JSON) says everything `stats` holds, the zone's name everything a view adds. Also
+    keeps the stats of the last `kept_versions` versions it was handed, by version."""
+
+    def __init__(self, render: Render, max_views: int = MAX_VIEWS, kept_versions: int = KEPT_VERSIONS) -> None:
+        lock = threading.RLock()
+        self._render = cached(
+            LRUCache(maxsize=max_views),
+            key=lambda _stats, version, zone: hashkey(version, zone.name),
+            lock=lock,
+            condition=threading.Condition(lock),
+        )(render)
+        self._versions: OrderedDict[str, Stats] = OrderedDict()
+        self._kept = kept_versions
+        self._lock = threading.Lock()
+
+    def __call__(self, stats: Stats, version: str, zone: ViewZone) -> PageRender:
+        return self._render(stats, version, zone)
+
+    def pinned(self, stats: Stats, version: str, wanted: str | None) -> tuple[Stats, str]:
+        """The stats of `wanted` if it is among the last versions seen, else (`stats`, `version`), the
+        current ones (remembered as the newest)."""
+        with self._lock:
+            self._versions[version] = stats
+            self._versions.move_to_end(version)
+            while len(self._versions) > self._kept:
+                self._versions.popitem(last=False)
+            if wanted is not None and wanted in self._versions:
+                return self._versions[wanted], wanted
+        return stats, version
 
 
-def current_render(render: Render, zone: ViewZone, *, wait_for_first: bool = True) -> PageRender:
-    """The render of the stats the service holds now, in `zone` (StatsUnavailable before the first)."""
+def rendered_once_per_view(render: Render, max_views: int = MAX_VIEWS) -> RenderMemo:
+    return RenderMemo(render, max_views)
+
+
+def current_render(memo: RenderMemo, zone: ViewZone, *, wanted: str | None = None,
+                   wait_for_first: bool = True) -> PageRender:
+    """The render of the stats version `wanted` (a stream event id) if it is still known, else of the
+    stats the service holds now, in `zone` (StatsUnavailable before the first)."""
     stats, body = context_of().service.current_with_json(wait_for_first=wait_for_first)
-    return render(stats, event_id(body), zone)
+    return memo(*memo.pinned(stats, event_id(body), wanted), zone)

@@ -1,5 +1,6 @@
 """Several open pages, one render: after a refresh every page shows the new figures, and the server
-rendered that stats version once per view (time zone) however many pages asked for it."""
+rendered that stats version once per view (time zone) however many pages asked for it; each page
+asked once, for the stream's event (its interval is off while its stream is open)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.clock]
 
 ZONES = ("UTC", "UTC", "UTC", "Asia/Tokyo", "Asia/Tokyo")
 COMMANDS_SHOWN = f"#{ids.kpi_value(ids.KPI_COMMANDS)}"
+UPDATE_PATH = "/_dash-update-component"
 
 
 @pytest.fixture
@@ -42,6 +44,10 @@ def test_every_page_updates_from_one_render_per_view(browser, make_app, live_ser
         for page in pages:
             page.wait_for_load_state("networkidle")
         before = renders()
+        asked: list[list[str]] = [[] for _ in pages]
+        for page, requests in zip(pages, asked, strict=True):
+            page.on("request", lambda request, requests=requests: requests.append(
+                ",".join(request.post_data_json["changedPropIds"])) if UPDATE_PATH in request.url else None)
 
         insert_rows(engine, transaction_rows=[command(clock() - timedelta(minutes=1))])
         clock.advance(seconds=3)
@@ -51,6 +57,7 @@ def test_every_page_updates_from_one_render_per_view(browser, make_app, live_ser
             page.wait_for_load_state("networkidle")
 
         assert renders() - before == len(set(ZONES))
+        assert all(requests and set(requests) == {f"{ids.LIVE_STATS}.data"} for requests in asked), asked
         headings = [page.locator(f"#{ids.ACTIVITY_ZONE}").inner_text() for page in pages]
         assert headings[:3] == ["(UTC)"] * 3
         assert all(heading.startswith("(Asia/Tokyo") for heading in headings[3:])

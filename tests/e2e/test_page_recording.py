@@ -42,5 +42,9 @@ def test_the_committed_recording_is_what_chromium_posts_today(tmp_path):
     # The page answered stream events while it was recorded, so the replay knows what an event sets off.
     assert recorded["stream_events_seen"] >= 1
     assert any(("live-stats", "data") in inputs for _, inputs, _ in shape(recorded))
+    # One request per update: one callback answers a stream event, and beyond the page's first call of
+    # each callback every request was a stream event's (the interval is off while the stream is open).
+    assert sum(("live-stats", "data") in inputs for _, inputs, _ in shape(recorded)) == 1
+    assert recorded["requests_seen"] <= len(recorded["callbacks"]) + recorded["stream_events_seen"]
     assert shape(recorded) == shape(json.loads(COMMITTED.read_text())), (
         "the page's callbacks changed: record them again with `python -m bench.record_page`")

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-STREAMS = 100  # AURORA_STREAMS_TOTAL's default
+STREAMS = 100  # AURORA_STREAMS_TOTAL for the run (bench.viewers --streams)
 SLOW = 30
 SECONDS = 20
 REFRESH_THREADS = 2

@@ -10,10 +10,10 @@ from dash import Output, no_update
 
 from aurora.bot.snapshot import BotOffline, BotSnapshot
 from aurora.layouts import ids
-from aurora.layouts.callbacks import OUTPUTS, failure_values, page_values, unavailable_values
 from aurora.layouts.figures import MESSAGE_LINE_CHARACTERS, activity_figure
 from aurora.layouts.formatting import bot_status_text, commands_view, ping_view, servers_view, users_view
 from aurora.layouts.page import KPI_CARDS, build_layout
+from aurora.layouts.page_values import OUTPUTS, failure_values, page_values, unavailable_values
 from aurora.stats.combined import combine
 from aurora.stats.model import ActivityPoint, DatabaseStats, RecentEvent
 from aurora.stats.service import StatsUnavailable
@@ -212,3 +212,49 @@ def test_only_a_browsers_layout_request_carries_the_figures(make_app, engine):
     assert client.get("/api/stats").get_json()["users"]["active"] == 3
     layout = client.get("/_dash-layout").get_json()
     assert find_in_json(layout, ids.kpi_value(ids.KPI_USERS))["props"]["children"] == "3"
+
+
+def refresh_answer(client, changed: dict, rendered: str | None = None):
+    """The page's refresh request as the renderer sends it, `changed` ("id.property" -> value) set."""
+    dependencies = client.get("/_dash-dependencies").get_json()
+    refresh = next(d for d in dependencies if f"{ids.UPDATED_AT}.children" in d["output"].split("..."))
+    names = refresh["output"][2:-2].split("...")
+    values = {f"{ids.TABLE_TOGGLE}.n_clicks": 0, f"{ids.REFRESH_INTERVAL}.n_intervals": 0,
+              f"{ids.BOT_HEALTH_SORT}.value": "p95", **changed}
+    body = {
+        "output": refresh["output"],
+        "outputs": [dict(zip(("id", "property"), name.rsplit(".", 1), strict=True)) for name in names],
+        "inputs": [{**item, "value": values.get(f"{item['id']}.{item['property']}")} for item in refresh["inputs"]],
+        "state": [{**item, "value": rendered} for item in refresh["state"]],
+        "changedPropIds": sorted(changed), "parsedChangedPropsIds": sorted(changed),
+    }
+    answer = client.post("/_dash-update-component", json=body)
+    if answer.status_code == 204:
+        return None
+    assert answer.status_code == 200, answer.get_data()[:300]
+    return {f"{component}.{prop}" for component, props in answer.get_json()["response"].items() for prop in props}, \
+        answer.get_json()["response"]
+
+
+def test_one_request_brings_each_update_and_a_click_only_what_it_changes(make_app, engine):
+    from aurora.web.metrics import PROCESS_REGISTRY
+
+    renders = lambda: PROCESS_REGISTRY.get_sample_value("aurora_page_renders_total") or 0.0  # noqa: E731
+    client = make_app().server.test_client()
+    before = renders()
+    outputs, first = refresh_answer(client, {})
+    assert {f"{ids.kpi_value(ids.KPI_USERS)}.children", f"{ids.BOT_HEALTH_TABLE}.children",
+            f"{ids.LIVE_STATS_READY}.data", f"{ids.RENDERED_STATS}.data"} <= outputs
+    assert f"{ids.ACTIVITY_TABLE}.children" not in outputs  # hidden: not sent
+    assert first[ids.LIVE_STATS_READY]["data"] is True
+    shown = first[ids.RENDERED_STATS]["data"]
+    assert refresh_answer(client, {f"{ids.LIVE_STATS}.data": shown}, rendered=shown) is None
+    assert refresh_answer(client, {f"{ids.BOT_HEALTH_SORT}.value": "name"}, rendered=shown)[0] == {
+        f"{ids.BOT_HEALTH_TABLE}.children", f"{ids.BOT_HEALTH_CHART}.figure", f"{ids.BOT_HEALTH_SUMMARY}.children",
+        f"{ids.BOT_HEALTH_SINCE}.children"}
+    assert refresh_answer(client, {f"{ids.TABLE_TOGGLE}.n_clicks": 1}, rendered=shown)[0] == {
+        f"{ids.ACTIVITY_TABLE}.children"}
+    ticked, _ = refresh_answer(client, {f"{ids.REFRESH_INTERVAL}.n_intervals": 1, f"{ids.TABLE_TOGGLE}.n_clicks": 1},
+                               rendered=shown)
+    assert outputs | {f"{ids.ACTIVITY_TABLE}.children"} == ticked
+    assert renders() - before == 1  # every answer above came from one render of this version and zone

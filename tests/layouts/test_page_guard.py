@@ -135,8 +135,6 @@ def test_the_pages_own_callback_requests_run(page_client, caplog):
     assert answer.status_code == 200
     values = answer.get_json()["response"]
     assert values[ids.UPDATED_AT]["children"].startswith("Updated ")
-    live = body_like_the_renderer(dependency_of(page_client, f"{ids.LIVE_STATS_READY}.{ids.LIVE_STREAMS_PROP}"))
-    assert post(page_client, live).status_code == 200
     # A stream event's id as the live input, as live.js sets it; a value left out is null; a value
     # of another kind than the input holds is refused, even where the callback would ignore it.
     with_event = copy.deepcopy(refresh)

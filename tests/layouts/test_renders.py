@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from aurora.layouts.renders import PageRender, rendered_once_per_view
+from aurora.layouts.renders import KEPT_VERSIONS, PageRender, rendered_once_per_view
 from aurora.layouts.zones import UTC_VIEW, view_zone
 
 KOLKATA = view_zone(None, {"zone": "Asia/Kolkata"})
@@ -70,3 +70,25 @@ def test_a_failed_render_is_not_kept():
         with pytest.raises(RuntimeError):
             memo(None, "v1", UTC_VIEW)
     assert calls == ["v1", "v1"]
+
+
+def test_a_page_asking_for_an_announced_version_gets_it_after_a_newer_one_came():
+    """Pages ask for the version their stream announced a moment later: the stats changing meanwhile
+    does not make some of them render a version the stream skipped."""
+    render, made = counting_render()
+    memo = rendered_once_per_view(render)
+    announced, newer = object(), object()
+    assert memo.pinned(announced, "v1", "v1") == (announced, "v1")
+    assert memo.pinned(newer, "v2", "v1") == (announced, "v1")
+    assert memo(*memo.pinned(newer, "v2", "v1"), UTC_VIEW).page == ["v1", "UTC"]
+    assert memo.pinned(newer, "v2", None) == (newer, "v2")  # a tick or a first call: the current stats
+    assert memo.pinned(newer, "v2", "never-seen") == (newer, "v2")
+    assert made == [("v1", "UTC")]
+
+
+def test_only_the_last_few_versions_are_kept():
+    memo = rendered_once_per_view(counting_render()[0])
+    for number in range(KEPT_VERSIONS + 1):
+        memo.pinned(number, f"v{number}", None)
+    assert memo.pinned("now", "v-now", "v0") == ("now", "v-now")  # aged out
+    assert memo.pinned("now", "v-now", f"v{KEPT_VERSIONS}") == (KEPT_VERSIONS, f"v{KEPT_VERSIONS}")
