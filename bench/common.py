@@ -225,10 +225,11 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
-def cpu_ticks(pid: int) -> int:
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) one process used so far (Linux /proc)."""
     # Fields after the command name (which may hold spaces): utime and stime are 14th and 15th.
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def process_tree_rss_bytes(pid: int) -> int:
@@ -238,7 +239,7 @@ def process_tree_rss_bytes(pid: int) -> int:
 
 def process_tree_cpu_seconds(pid: int) -> float:
     """CPU time (user + system) used so far by a process and all its descendants."""
-    return process_tree_sum(pid, cpu_ticks) / os.sysconf("SC_CLK_TCK")
+    return process_tree_sum(pid, cpu_seconds)
 
 
 def drop_redis_keys(client, prefix: str) -> None:
