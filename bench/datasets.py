@@ -11,6 +11,7 @@ from datetime import datetime
 from urllib.parse import quote
 
 from sqlalchemy import Connection, Engine, create_engine, make_url, text
+from sqlalchemy.schema import CreateSchema, DropSchema
 
 from aurora.storage.tables import metadata
 
@@ -38,9 +39,8 @@ def reset_schema(base_url: str, schema: str) -> None:
     admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            # An identifier cannot be a bound parameter; the schema name is built from our constants.
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+            conn.execute(DropSchema(schema, cascade=True, if_exists=True))
+            conn.execute(CreateSchema(schema))
     finally:
         admin.dispose()
 
