@@ -32,7 +32,7 @@ def create_app(
     from aurora.api.stream import StreamSlots
     from aurora.demo.simulation.demo_bot import runs_simulated_discord, start_simulation
     from aurora.scaleout.roles import connect_shared, snapshot_source
-    from aurora.startup import StartupError, hold_bot_lease, prepare_database, start_bot, stats_service
+    from aurora.startup import StartupError, hold_bot_lease, prepare_database, start_bot, wire_stats_service
     from aurora.stats.hours import HourBreakdowns
     from aurora.stats.service import utc_now
     from aurora.storage.engine import create_db_engine
@@ -58,8 +58,8 @@ def create_app(
             simulation = start_simulation(clock, **(simulation_options or {}))
             undo.callback(simulation.stop)
         board = alert_board(settings)
-        service = stats_service(settings, engine, snapshots, shared, demo=demo, clock=clock, alerts=board,
-                                simulated=simulation is not None)
+        service = wire_stats_service(settings, engine, snapshots, shared, demo=demo, clock=clock, alerts=board,
+                                     simulated=simulation is not None)
         undo.callback(service.close)
 
         app = dash_app()

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 class Clock(Protocol):
-    """Every "now" of the app: a timezone-aware moment (UTC in production, `service.utc_now`)."""
+    """Every "now" of the app: a timezone-aware moment (UTC in production, `aurora.stats.service.utc_now`)."""
 
     def __call__(self) -> datetime: ...
 

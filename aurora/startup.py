@@ -72,6 +72,7 @@ def start_bot(
         raise StartupError(refusal)
     if shared is not None:
         options.setdefault("health_store", RedisWindowStore(shared.client, prefix=shared.prefix, health=shared.health))
+
     def balance(user_id: int) -> int | None:
         with engine.connect() as conn:
             return balance_of(conn, user_id)
@@ -107,7 +108,7 @@ def hold_bot_lease(settings: Settings, shared: SharedRedis) -> BotLease:
     return lease
 
 
-def stats_service(
+def wire_stats_service(
     settings: Settings, engine: Engine, snapshots: SnapshotSource, shared: SharedRedis | None, *, demo: bool,
     clock: Clock, alerts: AlertSource | None = None, simulated: bool = False,
 ) -> StatsService:

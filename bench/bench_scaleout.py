@@ -38,7 +38,7 @@ from aurora.scaleout.redis_link import connect  # noqa: E402
 from aurora.scaleout.snapshots import RedisSnapshotStore  # noqa: E402
 from aurora.storage.engine import create_db_engine  # noqa: E402
 from aurora.storage.tables import init_db  # noqa: E402
-from bench.common import Server, gunicorn, python_load, wait_for_http, wrk  # noqa: E402
+from bench.common import Server, drop_redis_keys, gunicorn, python_load, wait_for_http, wrk  # noqa: E402
 
 CONNECTIONS = 16
 REFRESH_SECONDS = 2
@@ -138,9 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             stop.set()
             publisher.join(2)
-            keys = list(client.scan_iter(match=f"*{prefix}*"))
-            if keys:
-                client.delete(*keys)
+            drop_redis_keys(client, prefix)
             client.close()
 
     tool = "wrk" if shutil.which("wrk") else "python client"

@@ -201,17 +201,15 @@ def print_results(parser: argparse.ArgumentParser, argv: list[str] | None,
     return 0
 
 
-def process_tree_rss_bytes(pid: int) -> int:
-    """Resident memory of a process and all its descendants (Linux /proc)."""
+def process_tree_sum(pid: int, reading: Callable[[int], float]) -> float:
+    """`reading` of a process and of all its descendants, summed (Linux /proc); a process gone
+    meanwhile counts for nothing."""
     total = 0
     pending = [pid]
     while pending:
         current = pending.pop()
         try:
-            with open(f"/proc/{current}/status") as status:
-                for line in status:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) * 1024
+            total += reading(current)
             children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
         except FileNotFoundError:
             continue
@@ -219,22 +217,36 @@ def process_tree_rss_bytes(pid: int) -> int:
     return total
 
 
+def rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) one process used so far (Linux /proc)."""
+    # Fields after the command name (which may hold spaces): utime and stime are 14th and 15th.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree_rss_bytes(pid: int) -> int:
+    """Resident memory of a process and all its descendants."""
+    return int(process_tree_sum(pid, rss_bytes))
+
+
 def process_tree_cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) used so far by a process and all its descendants (Linux /proc)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    pending = [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            # Fields after the command name (which may hold spaces): utime and stime are 14th and 15th.
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-        except FileNotFoundError:
-            continue
-        pending.extend(int(child) for child in children)
-    return total / ticks
+    """CPU time (user + system) used so far by a process and all its descendants."""
+    return process_tree_sum(pid, cpu_seconds)
+
+
+def drop_redis_keys(client, prefix: str) -> None:
+    """Delete every key a run left in Redis under its own `prefix`."""
+    stale = list(client.scan_iter(match=f"*{prefix}*", count=1000))
+    if stale:
+        client.delete(*stale)
 
 
 def refresh_callback_body(base: str) -> bytes:

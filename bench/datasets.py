@@ -1,7 +1,8 @@
 """What every generated benchmark data set shares: its PostgreSQL database and schema, the
 `bench_meta` table that says it is complete, its indexes dropped for the load, and the analysis after.
 
-`bench.generate` (fixed sizes, COPY) and `bench.daily_volume` (a busy bot, SQL) build on these.
+`bench.generate` (fixed sizes, COPY), `bench.daily_volume` (a busy bot, SQL) and `bench.live_db` (a copy
+with someone else's indexes) build on these.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from datetime import datetime
 from urllib.parse import quote
 
 from sqlalchemy import Connection, Engine, create_engine, make_url, text
+from sqlalchemy.schema import CreateSchema, DropSchema
 
 from aurora.storage.tables import metadata
 
@@ -37,9 +39,8 @@ def reset_schema(base_url: str, schema: str) -> None:
     admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            # An identifier cannot be a bound parameter; the schema name is built from our constants.
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+            conn.execute(DropSchema(schema, cascade=True, if_exists=True))
+            conn.execute(CreateSchema(schema))
     finally:
         admin.dispose()
 
@@ -51,13 +52,25 @@ def drop_indexes(conn: Connection) -> None:
             index.drop(conn, checkfirst=True)
 
 
-def complete_data_end(engine: Engine, version: str) -> datetime | None:
-    """The `data_end` of a complete data set made by generator `version`, or None: generate it."""
+def read_meta(engine: Engine) -> dict[str, str]:
+    """What `write_meta` recorded in the data set behind `engine`; empty if nothing was."""
     with engine.connect() as conn:
         try:
-            meta = dict(conn.execute(text("SELECT key, value FROM bench_meta")).all())
+            return dict(conn.execute(text("SELECT key, value FROM bench_meta")).all())
         except Exception:  # no meta table yet: nothing generated here
-            return None
+            return {}
+
+
+def write_meta(conn: Connection, meta: dict[str, str]) -> None:
+    """Record `meta` in the data set (the last step of making it: a set without it is made again)."""
+    conn.execute(text("CREATE TABLE bench_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"))
+    conn.execute(text("INSERT INTO bench_meta (key, value) VALUES (:key, :value)"),
+                 [{"key": key, "value": value} for key, value in meta.items()])
+
+
+def complete_data_end(engine: Engine, version: str) -> datetime | None:
+    """The `data_end` of a complete data set made by generator `version`, or None: generate it."""
+    meta = read_meta(engine)
     if meta.get("complete") == "yes" and meta.get("version") == version:
         return datetime.fromisoformat(meta["data_end"])
     return None
@@ -66,10 +79,7 @@ def complete_data_end(engine: Engine, version: str) -> datetime | None:
 def mark_complete(engine: Engine, version: str, data_end: datetime) -> None:
     """Record that the data set is whole (the last step of generating it)."""
     with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE bench_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"))
-        meta = {"version": version, "data_end": data_end.isoformat(), "complete": "yes"}
-        conn.execute(text("INSERT INTO bench_meta (key, value) VALUES (:key, :value)"),
-                     [{"key": key, "value": value} for key, value in meta.items()])
+        write_meta(conn, {"version": version, "data_end": data_end.isoformat(), "complete": "yes"})
 
 
 def analyze(engine: Engine, sqlite: bool) -> None:

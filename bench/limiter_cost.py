@@ -33,6 +33,7 @@ from werkzeug.test import EnvironBuilder
 from aurora import create_app
 from aurora.settings import Settings
 from aurora.web.context import context_of
+from bench.common import drop_redis_keys
 
 LIMIT = "100000000/minute"
 
@@ -106,9 +107,7 @@ def measure(redis_url: str, requests: int, rounds: int) -> list[Cost]:
                     cpu = (time.process_time() - cpu_started) / requests * 1e6
                     best[way] = (min(best[way][0], wall), min(best[way][1], cpu))
     finally:
-        stale = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        if stale:
-            client.delete(*stale)
+        drop_redis_keys(client, prefix)
         client.close()
     return [Cost(way, wall, cpu) for way, (wall, cpu) in best.items()]
 

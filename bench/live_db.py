@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import argparse
 import time
-from urllib.parse import quote
 
 from sqlalchemy import create_engine, make_url, text
 
 from aurora.storage.tables import metadata
+from bench.datasets import analyze, drop_indexes, read_meta, reset_schema, schema_url, write_meta
 from bench.generate import POSTGRES_URL, Dataset, ensure_dataset
 
 FOREIGN_INDEXES = {
@@ -35,23 +35,16 @@ def live_schema(label: str) -> str:
 
 
 def live_url(label: str, base: str = POSTGRES_URL) -> str:
-    return f"{base}?options={quote(f'-csearch_path={live_schema(label)}')}"
-
-
-def _meta(conn) -> dict[str, str]:
-    exists = conn.execute(text("SELECT to_regclass('bench_meta') IS NOT NULL")).scalar_one()
-    return dict(conn.execute(text("SELECT key, value FROM bench_meta")).all()) if exists else {}
+    return schema_url(base, live_schema(label))
 
 
 def ensure_live_dataset(label: str, *, base_url: str = POSTGRES_URL, force: bool = False) -> Dataset:
     """The live copy of data set `label`, made unless a complete one is already there."""
     source = ensure_dataset(label, base_url=base_url)
     url = live_url(label, base_url)
-    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
     engine = create_engine(url)
     try:
-        with engine.connect() as conn:
-            meta = {} if force else _meta(conn)
+        meta = {} if force else read_meta(engine)
         if meta.get("version") == LIVE_VERSION and meta.get("source_end") == source.data_end.isoformat():
             return Dataset(label, source.transactions, url, source.data_end)
         started = time.monotonic()
@@ -59,18 +52,14 @@ def ensure_live_dataset(label: str, *, base_url: str = POSTGRES_URL, force: bool
         with source_engine.connect() as conn:
             source_schema = conn.execute(text("SELECT current_schema()")).scalar_one()
         source_engine.dispose()
-        with admin.connect() as conn:
-            preparer = conn.dialect.identifier_preparer
-            live, origin = preparer.quote(live_schema(label)), preparer.quote(source_schema)
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {live} CASCADE"))
-            conn.execute(text(f"CREATE SCHEMA {live}"))
+        reset_schema(base_url, live_schema(label))
         engine.dispose()
         with engine.begin() as conn:
             metadata.create_all(conn)
-            for table in metadata.tables.values():
-                for index in table.indexes:
-                    index.drop(conn)
+            drop_indexes(conn)
         with engine.connect() as conn:
+            preparer = conn.dialect.identifier_preparer
+            live, origin = preparer.quote(live_schema(label)), preparer.quote(source_schema)
             conn.execute(text("SET statement_timeout = 0"))
             for name in metadata.tables:
                 table = preparer.quote(name)
@@ -85,21 +74,14 @@ def ensure_live_dataset(label: str, *, base_url: str = POSTGRES_URL, force: bool
             for name, (table, columns) in FOREIGN_INDEXES.items():
                 keys = ", ".join(preparer.quote(column) for column in columns)
                 conn.execute(text(f"CREATE INDEX {preparer.quote(name)} ON {preparer.quote(table)} ({keys})"))
-            conn.execute(text("CREATE TABLE bench_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"))
-            conn.execute(
-                text("INSERT INTO bench_meta (key, value) VALUES (:key, :value)"),
-                [{"key": "version", "value": LIVE_VERSION}, {"key": "source_end", "value": source.data_end.isoformat()}],
-            )
+            write_meta(conn, {"version": LIVE_VERSION, "source_end": source.data_end.isoformat()})
             conn.commit()
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("SET statement_timeout = 0"))
-            conn.execute(text("VACUUM ANALYZE"))
+        analyze(engine, sqlite=False)
         print(f"prepared {live_schema(label)} in {time.monotonic() - started:.0f}s "
               f"({make_url(url).render_as_string()})", flush=True)
         return Dataset(label, source.transactions, url, source.data_end)
     finally:
         engine.dispose()
-        admin.dispose()
 
 
 def main(argv: list[str] | None = None) -> int:

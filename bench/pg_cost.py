@@ -1,8 +1,8 @@
 """What a stats refresh costs PostgreSQL, measured without trusting wall-clock noise alone.
 
-- `BackendCpu`: the CPU time of every PostgreSQL backend an engine opened: fields 14 and 15
-  (utime + stime, in clock ticks) of `/proc/<pid>/stat`, read before and after (PostgreSQL runs on
-  the same machine). The pid of each connection comes from `pg_backend_pid()` when it opens.
+- `BackendCpu`: the CPU time of every PostgreSQL backend an engine opened, from `/proc/<pid>/stat`
+  (`bench.common.cpu_seconds`), read before and after (PostgreSQL runs on the same machine). The
+  pid of each connection comes from `pg_backend_pid()` when it opens.
 - `StatementLog`: how many statements an engine ran and the longest one, timed around the driver.
 - `PhaseMeter`: handed to `IncrementalStats(observe=...)`, it splits each call's wall and CPU time
   into the steady work (new rows, missing hours, the figures) and the spread reconcile.
@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -20,9 +19,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine, event
 
+from bench.common import cpu_seconds
+
 POSTGRES_LOG = Path("/var/log/postgresql/postgresql-15-main.log")
 CANCELLED = "canceling statement due to statement timeout"
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class BackendCpu:
@@ -38,14 +38,13 @@ class BackendCpu:
             dbapi_connection.commit()
 
     def seconds(self) -> float:
-        ticks = 0
+        total = 0.0
         for pid in self.pids:
             try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += cpu_seconds(pid)
             except FileNotFoundError:
                 continue  # a backend that closed: its time is no longer counted anywhere
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of the line)
-        return ticks / CLOCK_TICKS
+        return total
 
 
 class StatementLog:

@@ -21,7 +21,7 @@ from contextlib import ExitStack
 
 import redis
 
-from bench.common import Result, gunicorn, print_results, python_load, wait_for_http, wrk
+from bench.common import Result, drop_redis_keys, gunicorn, print_results, python_load, wait_for_http, wrk
 from bench.generate import ensure_dataset
 
 WORKERS, THREADS, CONNECTIONS = 2, 8, 16
@@ -69,9 +69,7 @@ def run(size: str = "100k", seconds: float = 10, rounds: int = 3, redis_url: str
                                   rounds)
         finally:
             client = redis.Redis.from_url(redis_url)
-            stale = list(client.scan_iter(match=f"*{prefix}*", count=1000))
-            if stale:
-                client.delete(*stale)
+            drop_redis_keys(client, prefix)
             client.close()
         rows.append(Result(f"{label}, Redis", ours, stock, "req/s", f">= {TARGET}", limit=TARGET,
                            higher_is_better=True))

@@ -37,6 +37,7 @@ import redis
 from bench.common import (
     Result,
     Server,
+    drop_redis_keys,
     gunicorn,
     print_results,
     process_tree_cpu_seconds,
@@ -152,9 +153,7 @@ def run(size: str, seconds: float = 10, redis_url: str = DEFAULT_REDIS_URL, roun
             body_bytes = Path(folder, "stats.json").stat().st_size
             measured = measure(servers, redis_pid, seconds, rounds)
     finally:
-        stale = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        if stale:
-            client.delete(*stale)
+        drop_redis_keys(client, prefix)
         client.close()
     tool = "wrk" if shutil.which("wrk") else "python load"
     bare = measured["bare"]

@@ -16,7 +16,7 @@ from aurora.api.schemas import (
     NO_STORE,
     OPENAPI_VERSION,
     RATE_LIMIT_HEADERS,
-    SECONDS,
+    RETRY_AFTER_UNAVAILABLE,
     error_response,
     error_responses,
     header,
@@ -75,9 +75,7 @@ def _hour_operation(access_control: bool, limit_headers: dict) -> dict:
     responses = operation["responses"]
     responses["400"] = error_response(400, "A query parameter was given, or the hour is malformed or not on the hour.")
     responses["404"] = error_response(404, "The hour is not one of the last 24 (by the server's clock).")
-    responses["503"] = error_response(
-        503, "The database did not answer in time.", {"Retry-After": header("seconds until a retry is worth it", SECONDS)}
-    )
+    responses["503"] = error_response(503, "The database did not answer in time.", RETRY_AFTER_UNAVAILABLE)
     operation["responses"] = dict(sorted(responses.items()))
     return operation
 

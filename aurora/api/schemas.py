@@ -30,6 +30,8 @@ RATE_LIMIT_HEADERS = {
     "X-RateLimit-Reset": header("when the window resets, in Unix seconds", SECONDS),
 }
 RETRY_AFTER = {"Retry-After": header("seconds until a retry can succeed (sent with 429 and 503 only)", SECONDS)}
+# On a 503: the figures or the database may be back by then.
+RETRY_AFTER_UNAVAILABLE = {"Retry-After": header("seconds until a retry is worth it", SECONDS)}
 NO_STORE = {"Cache-Control": header("never cached", {"type": "string", "const": "no-store"})}
 
 
@@ -70,7 +72,7 @@ def error_responses(access_control: bool, limit_headers: dict) -> dict:
             503,
             "No statistics yet: the database has not answered since startup, or the first figures of a "
             "large database are being prepared (the message says how far along).",
-            {"Retry-After": header("seconds until a retry is worth it", SECONDS)},
+            RETRY_AFTER_UNAVAILABLE,
         ),
     }
     if access_control:

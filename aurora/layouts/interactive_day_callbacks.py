@@ -2,7 +2,8 @@
 
 - A click on a bar, Enter on a focused bar or a click on a table row's hour (assets/chart_keys.js hands
   those two to the chart's click) writes the selected hour into the address (`#hour=2026-11-28T14:00Z`);
-  the same hour again, Close or Escape (assets/day.js clicks Close) clears it. The panel follows the address, so a reload or a shared link shows it.
+  the same hour again, Close or Escape (assets/day.js clicks Close) clears it. The panel follows the
+  address, so a reload or a shared link shows it.
 - The panel's numbers come from the hour breakdowns of the app's context (`aurora.stats.hours`).
 - Times follow the viewer's zone (`aurora.layouts.zones`): the browser's zone (assets/day.js, through
   `Intl`) unless UTC was chosen; the choice is kept in the browser's local storage.

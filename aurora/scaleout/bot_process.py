@@ -17,7 +17,7 @@ from aurora.scaleout.redis_link import describe
 from aurora.scaleout.roles import connect_shared
 from aurora.scaleout.snapshots import OffLoopPublisher, RedisSnapshotStore
 from aurora.settings import SHUTDOWN_SECONDS, Settings
-from aurora.startup import StartupError, hold_bot_lease, prepare_database, start_bot, stats_service
+from aurora.startup import StartupError, hold_bot_lease, prepare_database, start_bot, wire_stats_service
 from aurora.stats.service import StatsService, utc_now
 from aurora.storage.engine import create_db_engine
 
@@ -57,7 +57,7 @@ class BotProcess:
             )
             self._publisher = OffLoopPublisher(store, self._clock)
             # For the bot's own /stats command; shares the web processes' computation.
-            service = self._service = stats_service(
+            service = self._service = wire_stats_service(
                 settings, self._engine, self._publisher, self._shared, demo=demo, clock=self._clock
             )
             self._runner = start_bot(settings, self._engine, self._publisher, service, self._clock,

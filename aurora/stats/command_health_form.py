@@ -77,10 +77,6 @@ CSV_COLUMNS = {
 }
 
 
-def command_health_to_dict(health: CommandHealth | None) -> dict | None:
-    return COMMAND_HEALTH.write(health)
-
-
 def command_health_csv(health: CommandHealth | None) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")

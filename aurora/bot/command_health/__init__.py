@@ -8,4 +8,7 @@ which failed, which Discord saw answered too late, and how the gateway connectio
 - `discord_time`: Discord's clock read through the host's stopwatch, from the `Date` of its answers.
 - `tracker`: one interaction from its creation to its answer and its end, counted once.
 - `redis_window`: the window kept in Redis so a restart keeps it.
+- `process`: the bot process's memory and CPU share.
+- `monitor`: these parts in one object, as the bot and its cogs hold them.
+- `exposition`: the durations and late answers for /metrics.
 """

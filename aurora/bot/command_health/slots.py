@@ -13,9 +13,9 @@ from aurora.bot.command_health.figures import InteractionKind
 
 SLOT = timedelta(minutes=5)
 SLOT_SECONDS = int(SLOT.total_seconds())
-SLOTS_KEPT = 24 * 12
-RECENT_SLOTS = 3  # "the last 15 minutes"
-HOUR_SLOTS = 12
+HOUR_SLOTS = timedelta(hours=1) // SLOT
+SLOTS_KEPT = 24 * HOUR_SLOTS
+RECENT_SLOTS = timedelta(minutes=15) // SLOT
 GATEWAY_FIELDS = ("guilds_joined", "guilds_left", "reconnects", "resumes", "connected_ms")
 
 
