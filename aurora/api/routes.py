@@ -14,7 +14,7 @@ from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed
 from aurora.api.errors import json_error
 from aurora.api.guards import api_method_error, echo_names, install_request_guards, raw_method, shortened
 from aurora.api.openapi import openapi_json
-from aurora.api.stream import STREAM_HEADER, StreamSlots, TooManyStreams
+from aurora.api.stream import STREAM_HEADER, STREAM_PATH, StreamSlots, TooManyStreams
 from aurora.settings import Settings
 from aurora.stats.command_health_form import command_health_csv
 from aurora.stats.hour_address import BreakdownUnavailable, HourOutOfRange, MalformedHour, parse_hour
@@ -22,7 +22,6 @@ from aurora.stats.hours import HourBreakdowns
 from aurora.stats.json_form import activity_to_csv, hour_breakdown_to_dict
 from aurora.stats.model import iso_utc
 from aurora.stats.service import StatsService, StatsUnavailable
-from aurora.web.context import context_of
 from aurora.web.security import client_address
 
 log = logging.getLogger(__name__)
@@ -41,16 +40,6 @@ OPERATION_MEDIA_TYPES = {
 }
 API_BLUEPRINT = "api"
 API_ENDPOINTS = tuple(f"{API_BLUEPRINT}.{operation}" for operation in OPERATION_MEDIA_TYPES)
-
-
-def stats_service() -> StatsService:
-    """The current app's stats service, for the page's callbacks (the routes below are handed theirs)."""
-    return context_of().service
-
-
-def stream_slots_and_client() -> tuple[StreamSlots, str]:
-    """The current app's live-stream slots and the key this request's client is counted under."""
-    return context_of().streams, client_address()
 
 
 def reject_query_parameters() -> None:
@@ -123,7 +112,7 @@ def create_api_blueprint(
     def commands_csv() -> Response:
         return csv_download("commands", lambda stats: command_health_csv(stats.bot.command_health))
 
-    @api.route("/stats/realtime", methods=API_METHODS, provide_automatic_options=False)
+    @api.route(STREAM_PATH.removeprefix("/api"), methods=API_METHODS, provide_automatic_options=False)
     def stats_realtime() -> Response:
         reject_query_parameters()
         client = client_address()

@@ -5,12 +5,11 @@ render as the rest of the page (the bot's snapshot is part of every stats versio
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import plotly.graph_objects as go
 from dash import Output, dcc, html
 
 from aurora.bot.command_health.figures import CommandHealth, CommandTiming
+from aurora.bot.command_health.slots import SLOT, SLOTS_KEPT
 from aurora.bot.snapshot import BotSnapshot
 from aurora.layouts import ids
 from aurora.layouts.figures import (
@@ -27,7 +26,6 @@ from aurora.stats.command_health_form import failure_percent
 
 LATE_COLOUR = "#D55E00"  # Okabe-Ito vermillion, apart from the p95 line's blue for any colour vision
 FAILING_PERCENT = 5.0
-WINDOW = timedelta(hours=24)
 SORTS = {
     "p95": ("Slowest", lambda row: -(row.p95_ms or 0)),
     "failures": ("Most failures", lambda row: -failure_percent(row)),
@@ -158,7 +156,7 @@ def summary_text(health: CommandHealth) -> str:
 
 def since_text(health: CommandHealth, now, zone: ViewZone) -> str:
     """Said only when the window holds less than 24 h (a restart without Redis started it afresh)."""
-    if health.since > now - WINDOW + timedelta(minutes=5):
+    if health.since > now - SLOTS_KEPT * SLOT + SLOT:
         return f"Since {clock_time(health.since, zone)}: the bot restarted and its window fills up to 24 h."
     return ""
 

@@ -17,7 +17,6 @@ from dash import ClientsideFunction, Dash, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 from flask import has_request_context, request
 
-from aurora.api.routes import stats_service, stream_slots_and_client
 from aurora.layouts import bot_health, ids
 from aurora.layouts.bot_health import section_values, values_by_sort
 from aurora.layouts.interactive_day_callbacks import (
@@ -33,7 +32,9 @@ from aurora.layouts.renders import PageRender, RenderMemo, as_sent, current_rend
 from aurora.layouts.zones import UTC_VIEW, ViewZone, view_zone
 from aurora.stats.model import Stats
 from aurora.stats.service import StatsUnavailable
+from aurora.web.context import context_of
 from aurora.web.metrics import PAGE_RENDERS
+from aurora.web.security import client_address
 
 # The refresh callback's outputs: the page's figures, the chart's table, bot health, room for a stream.
 UPDATE_OUTPUTS = [*OUTPUTS, Output(ids.ACTIVITY_TABLE, "children"), *bot_health.OUTPUTS,
@@ -50,7 +51,7 @@ UPDATE_INPUTS = [
 def render_page(stats: Stats, version: str, zone: ViewZone) -> PageRender:
     """Everything a refresh sends a page showing `version` in `zone` (counted: renders per version)."""
     PAGE_RENDERS.inc()
-    failure = stats_service().failure
+    failure = context_of().service.failure
     same_hour = stats.glance.same_hour if stats.glance else ()
     return PageRender(
         page=as_sent(page_values(stats, zone, version, failure[0] if failure else None)),
@@ -63,7 +64,7 @@ def view_parts(memo: RenderMemo, zone: ViewZone, sort: str | None, wanted: str |
     """(OUTPUTS' values, the chart's table, bot health's values) for a page in `zone` sorting bot health
     by `sort`: from the render of stats version `wanted` (or the current one) shared by every page
     asking for it; or what the page says without figures (bot health then from the bot's own snapshot)."""
-    service = stats_service()
+    service = context_of().service
     try:
         render = current_render(memo, zone, wanted=wanted)
     except StatsUnavailable as unavailable:
@@ -82,7 +83,7 @@ def refresh_values(memo: RenderMemo, zone: ViewZone = UTC_VIEW) -> list:
 
 def live_stream_room() -> bool:
     """Whether this client could open a live stream now (the page polls instead while it cannot)."""
-    slots, client = stream_slots_and_client()
+    slots, client = context_of().streams, client_address()
     return slots.has_room(client)
 
 
@@ -114,7 +115,7 @@ def install_page(app: Dash, refresh_seconds: int) -> None:
         # the first result the page says "Loading…" and the refresh callback fills it in). Dash
         # also calls this to validate the layout at setup, which must not start database work.
         serving_page = has_request_context() and request.path.endswith("/_dash-layout")
-        return build_layout(refresh_seconds, stats_service().current_if_ready() if serving_page else None)
+        return build_layout(refresh_seconds, context_of().service.current_if_ready() if serving_page else None)
 
     app.layout = serve_layout
     register_callbacks(app)

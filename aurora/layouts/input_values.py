@@ -34,10 +34,6 @@ def _object(value: object) -> bool:
     return value is None or isinstance(value, dict)
 
 
-def _texts(value: object) -> bool:
-    return value is None or (isinstance(value, list) and all(isinstance(item, str) for item in value))
-
-
 def _chart_click(value: object) -> bool:
     """Plotly's clickData: {"points": [{...}, ...]} (each point is read for its customdata)."""
     if value is None:
@@ -49,7 +45,6 @@ def _chart_click(value: object) -> bool:
 COUNT = ValueKind("a whole number from 0, or null", _count)
 TEXT = ValueKind("a string, or null", _text)
 OBJECT = ValueKind("an object, or null", _object)
-TEXTS = ValueKind("a list of strings, or null", _texts)
 CHART_CLICK = ValueKind('a chart click (an object whose "points" is a list of objects), or null', _chart_click)
 
 # The same property means the same thing on every component that has it.

@@ -24,10 +24,6 @@ class ViewZone:
     zone: tzinfo
     name: str  # "UTC" or the browser's IANA name
 
-    @property
-    def is_utc(self) -> bool:
-        return self.zone is UTC
-
     def shown(self, moment: datetime) -> tuple[datetime, str]:
         """`moment` as the page shows it, with its abbreviation ("UTC", or the zone's short name then,
         e.g. "CET", "IST"). Within a day of 0001-01-01 or 9999-12-31 a zone's time may be no date
