@@ -8,22 +8,29 @@
 // stream with no stats to send, the database failing from the start, leaves the page polling).
 // A new stats event sets the live store after a random moment of up to spreadMilliseconds (every
 // open page gets the event at the same moment: the server then sees their requests over a few
-// seconds rather than in one burst). A stream that ends or fails turns the interval back on (the
+// seconds rather than in one burst); events arriving meanwhile only move that store to the newest. A stream that ends or fails turns the interval back on (the
 // page polls) and is reopened on the same terms after retryMilliseconds.
 (function () {
   "use strict";
   var source = null;
   var notBefore = 0;
+  var pending = null;
+  var newestEventId = null;
 
   function open(settings) {
     var clientside = window.dash_clientside;
     source = new EventSource(settings.streamPath);
     source.addEventListener("stats", function (event) {
-      var eventId = event.lastEventId;
       clientside.set_props(settings.interval, { disabled: true });
-      window.setTimeout(function () {
-        clientside.set_props(settings.liveStats, { data: eventId });
-      }, Math.random() * settings.spreadMilliseconds);
+      // One timer at a time, and it sets the newest event: a second event inside the spread must
+      // not get its own timer, which could fire first and leave the page on the older stats.
+      newestEventId = event.lastEventId;
+      if (pending === null) {
+        pending = window.setTimeout(function () {
+          pending = null;
+          clientside.set_props(settings.liveStats, { data: newestEventId });
+        }, Math.random() * settings.spreadMilliseconds);
+      }
     });
     source.addEventListener("error", function () {
       source.close();
