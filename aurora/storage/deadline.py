@@ -48,6 +48,12 @@ class CallDeadline:
         self.silence_seconds = silence_seconds
         self.disposed = threading.Event()
 
+    def dispose(self) -> None:
+        """End the calls of every connection made so far. Connections made afterwards get a switch
+        of their own: SQLAlchemy lets an engine be used again after `dispose()`."""
+        ended, self.disposed = self.disposed, threading.Event()
+        ended.set()
+
 
 class DeadlineConnection(psycopg2.extensions.connection):
     """A psycopg2 connection that carries its engine's `CallDeadline` (psycopg2's documented
@@ -55,6 +61,7 @@ class DeadlineConnection(psycopg2.extensions.connection):
 
     def __init__(self, dsn: str, *args, call_deadline: CallDeadline, **kwargs) -> None:
         self.call_deadline = call_deadline
+        self.ended_by_dispose = call_deadline.disposed  # the switch of the pool it joins
         super().__init__(dsn, *args, **kwargs)
 
 
@@ -97,7 +104,7 @@ def wait_with_deadline(conn) -> None:
             continue
         if deadline is None:
             continue
-        if deadline.disposed.is_set():
+        if conn.ended_by_dispose.is_set():
             raise DatabaseSilent("could not receive data from server: the app is stopping")
         if deadline.silence_seconds is not None and time.monotonic() - silent_since > deadline.silence_seconds:
             raise DatabaseSilent(
@@ -115,4 +122,4 @@ def bounded_connect_args(silence_seconds: float | None) -> tuple[dict, CallDeadl
 
 def end_calls_on_dispose(engine: Engine, deadline: CallDeadline) -> None:
     """`engine.dispose()` (the app's shutdown) also ends the calls still waiting on the server."""
-    event.listen(engine, "engine_disposed", lambda _engine: deadline.disposed.set())
+    event.listen(engine, "engine_disposed", lambda _engine: deadline.dispose())

@@ -115,6 +115,8 @@ def test_every_call_to_a_silent_postgres_ends_within_its_deadline_or_at_dispose(
         proxy.restore()
         with engine.connect() as conn:  # a database that answers is used again
             assert conn.execute(text("SELECT 4")).scalar() == 4
+            # ... and its calls that take longer than a wait's slice are not ended by the old dispose
+            assert conn.execute(text("SELECT 5 FROM pg_sleep(0.3)")).scalar() == 5
     finally:
         engine.dispose()
         proxy.close()
