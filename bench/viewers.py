@@ -184,10 +184,9 @@ def fetch_closed(proxy: NginxProxy, path: str) -> float:
 
 
 def warm_up(proxy: NginxProxy) -> dict[str, list[float]]:
-    """Every thread the steady state has (the app's two pools, the stream fan-out's) started; idle timings."""
-    # One round on the API: its rate limit (60 a minute per address) must leave room for the idle timings.
-    for path in ("/", "/", "/", "/api/stats"):
-        workers = [threading.Thread(target=fetch_closed, args=(proxy, path)) for _ in range(APP_THREADS * 2)]
+    """Every thread the steady state has (the app's pool, the stream fan-out's) started; idle timings."""
+    for _ in range(3):
+        workers = [threading.Thread(target=fetch_closed, args=(proxy, "/")) for _ in range(APP_THREADS * 2)]
         for worker in workers:
             worker.start()
         for worker in workers:

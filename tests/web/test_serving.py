@@ -9,7 +9,6 @@ import json
 import logging
 import socket
 import ssl
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -356,30 +355,6 @@ def test_many_requests_at_once_are_all_answered(make_app, live_server):
     with ThreadPoolExecutor(max_workers=40) as pool:
         statuses = list(pool.map(lambda _: requests.get(f"{server.url}/api/stats", timeout=10).status_code, range(200)))
     assert statuses == [200] * 200
-
-
-def test_the_api_is_answered_while_every_page_thread_is_busy(make_app, live_server):
-    # A refresh sends every open page's callbacks at once; the API does not queue behind them.
-    app = make_app(app_threads=1, rate_limit="10000/minute")
-    entered, release = threading.Event(), threading.Event()
-
-    @app.server.before_request
-    def hold_the_page_thread():
-        if flask.request.path == "/a-busy-page":
-            entered.set()
-            release.wait(10)
-
-    server = live_server(app)
-    context_of(app).service.current()
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        page = pool.submit(requests.get, f"{server.url}/a-busy-page", timeout=15)
-        assert entered.wait(5)
-        try:
-            answer = requests.get(f"{server.url}/api/stats", timeout=3)
-            assert answer.status_code == 200 and not page.done()
-        finally:
-            release.set()
-        assert page.result().status_code in (200, 404)
 
 
 def test_the_systemd_unit_keeps_the_spool_where_its_user_can_write():

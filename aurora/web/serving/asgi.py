@@ -8,10 +8,6 @@ layer strips that header, takes the client's stream slot (429 if another stream 
 meanwhile) and writes the events from the process's one `StatsFanOut` until the client
 disconnects: an open stream costs a connection and a small task, not a thread.
 
-The API (`/api/...`) and the pages run in two pools of `app_threads` threads each, the same Flask
-app in both: a refresh sends every open page's callbacks at once, and in one first-come pool an
-`/api/stats` answer (about a millisecond of work) queued behind them for up to ~270 ms at 100 pages.
-
 Slow or silent clients, header and body sizes are the reverse proxy's job (deploy/nginx.conf):
 this layer and uvicorn have no deadlines for them.
 """
@@ -39,7 +35,6 @@ Send = Callable[[Message], Awaitable[None]]
 
 STREAM_HEADER_BYTES = STREAM_HEADER.lower().encode()
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-API_PREFIX = "/api/"
 
 
 def json_error_messages(status: int, message: str, headers: list[tuple[bytes, bytes]]) -> tuple[Message, Message]:
@@ -71,8 +66,7 @@ class AuroraASGI:
         *,
         on_shutdown: Callable[[], None] | None = None,
     ) -> None:
-        self._pages = WSGIMiddleware(wsgi_app, workers=settings.app_threads)
-        self._api = WSGIMiddleware(wsgi_app, workers=settings.app_threads)
+        self._app = WSGIMiddleware(wsgi_app, workers=settings.app_threads)
         self._settings = settings
         self._fan_out = fan_out
         self._slots = slots
@@ -117,8 +111,7 @@ class AuroraASGI:
 
     def close(self) -> None:
         """Stop the app's threads and run the shutdown the entry point asked for (once)."""
-        for pool in (self._pages, self._api):
-            pool.executor.shutdown(wait=False, cancel_futures=True)
+        self._app.executor.shutdown(wait=False, cancel_futures=True)
         on_shutdown, self._on_shutdown = self._on_shutdown, None
         if on_shutdown is not None:
             on_shutdown()
@@ -134,8 +127,7 @@ class AuroraASGI:
                 await send(message)
             # else: the view's empty body; the events below take its place
 
-        app = self._api if scope["path"].startswith(API_PREFIX) else self._pages
-        await app(scope, receive, send_unless_stream)
+        await self._app(scope, receive, send_unless_stream)
         if stream_start is not None:
             await self._stream(scope, stream_start, receive, send)
 
