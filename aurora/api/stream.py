@@ -102,9 +102,11 @@ class StatsFanOut:
     (in a worker thread: the service may take a lock or start a refresh) and wakes every stream
     when it changed. Streams only read what it holds."""
 
-    def __init__(self, service: StatsService, poll_seconds: float = POLL_SECONDS) -> None:
+    def __init__(self, service: StatsService, poll_seconds: float = POLL_SECONDS, min_gap_seconds: float = 0.0) -> None:
         self._service = service
         self._poll_seconds = poll_seconds
+        self._min_gap_seconds = min_gap_seconds
+        self._published_at = float("-inf")
         self._listeners = 0
         self._latest: tuple[bytes, str] | None = None
         self._changed = asyncio.Event()
@@ -127,10 +129,15 @@ class StatsFanOut:
             return None
 
     async def _poll(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             body = await asyncio.to_thread(self._current_body)
-            if body is not None and (self._latest is None or body != self._latest[0]):
-                self._latest = (body, event_id(body))
+            # At most one new version per `min_gap_seconds`, for every stream at the same moment: a
+            # gap kept per stream would follow each stream's own phase, and a version coming soon
+            # after another would reach some pages a whole interval after the rest.
+            if body is not None and (self._latest is None or body != self._latest[0]) and (
+                    self._latest is None or loop.time() >= self._published_at + self._min_gap_seconds):
+                self._latest, self._published_at = (body, event_id(body)), loop.time()
                 changed, self._changed = self._changed, asyncio.Event()
                 changed.set()
             await asyncio.sleep(self._poll_seconds)
@@ -151,28 +158,24 @@ class StatsFanOut:
         self,
         *,
         last_event_id: str | None,
-        min_gap_seconds: float,
         heartbeat_seconds: float,
         max_seconds: float,
     ) -> AsyncIterator[bytes]:
-        """One stream: `retry:`, the stats at once and on change (at most once per `min_gap_seconds`),
+        """One stream: `retry:`, the stats at once and on each version the fan-out publishes,
         heartbeats in between, and an end after `max_seconds` (the client reconnects on its own)."""
         loop = asyncio.get_running_loop()
         self._subscribe()
         try:
             started = loop.time()
             yield f"retry: {RETRY_MILLISECONDS}\n\n".encode()
-            sent_id, last_sent, last_write = last_event_id, float("-inf"), started
+            sent_id, last_write = last_event_id, started
             while not self._closed and (now := loop.time()) < started + max_seconds:
                 changed, latest = self._changed, self._latest
                 wake_at = min(started + max_seconds, last_write + heartbeat_seconds)
                 if latest is not None and latest[1] != sent_id:
-                    if now >= last_sent + min_gap_seconds:
-                        yield stats_event(*latest)
-                        sent_id, last_sent, last_write = latest[1], now, now
-                        continue
-                    # Something waits to go out at its turn; news meanwhile only wakes this loop early.
-                    wake_at = min(wake_at, last_sent + min_gap_seconds)
+                    yield stats_event(*latest)
+                    sent_id, last_write = latest[1], now
+                    continue
                 if now >= last_write + heartbeat_seconds:
                     yield HEARTBEAT
                     last_write = now

@@ -162,7 +162,6 @@ class AuroraASGI:
         settings = self._settings
         events = self._fan_out.events(
             last_event_id=last_event_id,
-            min_gap_seconds=settings.refresh_seconds,
             heartbeat_seconds=settings.stream_heartbeat_seconds,
             max_seconds=settings.stream_max_seconds,
         )
@@ -175,5 +174,5 @@ class AuroraASGI:
 def asgi_app(app, *, on_shutdown: Callable[[], None] | None = None) -> AuroraASGI:
     """The served application for a Dash app made by `create_app`."""
     context = context_of(app)
-    return AuroraASGI(app.server, context.settings, StatsFanOut(context.service), context.streams,
-                      on_shutdown=on_shutdown)
+    fan_out = StatsFanOut(context.service, min_gap_seconds=context.settings.refresh_seconds)
+    return AuroraASGI(app.server, context.settings, fan_out, context.streams, on_shutdown=on_shutdown)
