@@ -85,6 +85,8 @@ def test_the_section_renders_and_sorts_in_chromium(page, make_app, live_server, 
     first_row.locator("th", has_text="stats").wait_for(timeout=15_000)
     assert "worst" in first_row.get_attribute("class")
     assert "✖ failing" in first_row.inner_text()
+    # The refresh its stream's first event set off has answered (it carries the default order).
+    page.wait_for_load_state("networkidle")
     page.get_by_label("Name").check()
     first_row.locator("th", has_text="(buttons)").wait_for(timeout=10_000)
     page.wait_for_selector(f"#{ids.BOT_HEALTH_CHART} .main-svg")
