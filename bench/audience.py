@@ -78,6 +78,8 @@ class Figures:
     event_done: dict[str, list[float]] = field(default_factory=dict)
     requests_sent: dict[str, list[int]] = field(default_factory=dict)  # stats event id -> per page
     rss_kib: list[int] = field(default_factory=list)
+    # as nginx timed them (its access log): path -> [(request_time, upstream_response_time)]
+    nginx_seconds: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     renders: float = 0.0
 
 
@@ -232,7 +234,21 @@ def refresh_seconds_of(base: str) -> float:
     return int(next(group for group in found.groups() if group)) / 1000
 
 
-async def audience(base: str, pages: int, seconds: float, worker: int, server: str) -> Figures:
+def nginx_timings(access_log: Path, offset: int) -> dict[str, list[tuple[float, float]]]:
+    """(request time, the app server's time) of each request nginx logged after `offset`, by path: the
+    server side's share of a request, without the load generator's own delays."""
+    timings: dict[str, list[tuple[float, float]]] = {}
+    with access_log.open("rb") as log:
+        log.seek(offset)
+        for line in log.read().decode(errors="replace").splitlines():
+            found = re.search(r'"\w+ (\S+) [^"]*" \d+ \d+ ([\d.]+) ([\d.]+)$', line)
+            if found:
+                path = found.group(1).split("?")[0]
+                timings.setdefault(path, []).append((float(found.group(2)), float(found.group(3))))
+    return timings
+
+
+async def audience(base: str, pages: int, seconds: float, worker: int, server: str, access_log: Path) -> Figures:
     """Pages and pollers ask `base` (nginx); the layout and /metrics are read from `server` directly."""
     figures, stop, callbacks = Figures(), asyncio.Event(), load_recording()
     every = refresh_seconds_of(server)
@@ -244,6 +260,7 @@ async def audience(base: str, pages: int, seconds: float, worker: int, server: s
     # Each page first shows what it was served (its first stream event is then already shown).
     await asyncio.gather(*(page.change({ZONE_INPUT: page.values[ZONE_INPUT]}) for page in page_list))
     figures.page_seconds.clear()
+    log_offset = access_log.stat().st_size
     renders_before = await renders_so_far(server)
     tasks = [asyncio.create_task(coroutine) for coroutine in (
         *(page.stream(stop) for page in page_list),
@@ -266,6 +283,7 @@ async def audience(base: str, pages: int, seconds: float, worker: int, server: s
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     figures.renders = await renders_so_far(server) - renders_before
+    figures.nginx_seconds = nginx_timings(access_log, log_offset)
     for session in sessions:
         await session.close()
     for event in shown_at_start:  # what every page showed already: not a refresh
@@ -287,12 +305,25 @@ def run_audience(pages: int, seconds: float) -> Figures:
             # Each page's connections (a stream and up to 6 more) and their upstreams, with room.
             connections = 2 * (pages * 7 + POLLERS) + 512
             with nginx_proxy(Path(folder) / "nginx", int(url.rsplit(":", 1)[1]), connections=connections) as proxy:
-                return asyncio.run(audience(proxy.url, pages, seconds, worker, url))
+                return asyncio.run(audience(proxy.url, pages, seconds, worker, url, proxy.prefix / "access.log"))
 
 
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
+
+
+def nginx_lines(timings: dict[str, list[tuple[float, float]]]) -> list[str]:
+    def ms(values: list[float]) -> str:
+        return f"{percentile(values, 0.5) * 1000:,.0f} / {percentile(values, 0.99) * 1000:,.0f} ms"
+
+    lines = ["", "As nginx timed them (its `$request_time`: TLS and the app server, not the load generator's "
+             "own delays; and `$upstream_response_time`: the app server's share), p50 / p99:"]
+    for label, path in (("`/api/stats`", "/api/stats"), ("page requests", UPDATE_PATH)):
+        pairs = timings.get(path, [])
+        lines.append(f"- {label}: {ms([total for total, _ in pairs])}; app server {ms([app for _, app in pairs])} "
+                     f"({len(pairs):,} requests)")
+    return lines
 
 
 def report(pages: int, figures: Figures) -> str:
@@ -306,6 +337,8 @@ def report(pages: int, figures: Figures) -> str:
         "| open pages | `/api/stats` p50 / p99 | page requests p50 / p99 |",
         "| --- | --- | --- |",
         f"| {pages:,} | {ms(figures.api_seconds)} | {ms(figures.page_seconds)} |",
+        "",
+        *nginx_lines(figures.nginx_seconds),
         "",
         "`/api/stats` first answer of each poller (a new TLS connection, not in the p99 above): "
         + (f"median {percentile(figures.api_first_seconds, 0.5) * 1000:,.0f} ms, "

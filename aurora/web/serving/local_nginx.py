@@ -29,7 +29,11 @@ pid {prefix}/nginx.pid;
 error_log {prefix}/error.log info;
 events {{ worker_connections {connections}; }}
 http {{
-    access_log {prefix}/access.log;
+    # The combined format's fields, then how long nginx took over the request and how long the app
+    # server took to answer it (seconds): what the benches read as the server side's latency.
+    log_format timed '$remote_addr - [$time_local] "$request" $status $body_bytes_sent '
+                     '$request_time $upstream_response_time';
+    access_log {prefix}/access.log timed;
     client_body_temp_path {prefix}/client_body;
     proxy_temp_path {prefix}/proxy;
     fastcgi_temp_path {prefix}/fastcgi;
