@@ -100,4 +100,11 @@ def view_zone(choice: str | None, browser: dict | None) -> ViewZone:
     name = browser.get("zone")
     if not isinstance(name, str) or len(name) > LONGEST_ZONE_NAME or name not in known_zones():
         return UTC_VIEW
+    return named_view(name)
+
+
+@cache
+def named_view(name: str) -> ViewZone:
+    """The view of a known zone, made once: ZoneInfo keeps only a few zones it opened, and a page
+    request would otherwise read the zone's file again (bounded by `known_zones`)."""
     return ViewZone(ZoneInfo(name), name)
