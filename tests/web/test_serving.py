@@ -9,6 +9,7 @@ import json
 import logging
 import socket
 import ssl
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -21,6 +22,7 @@ import requests
 from aurora.api.stream import STREAM_HEADER, StreamSlots
 from aurora.demo.simulation.server import SimulatedDiscord
 from aurora.web.context import context_of
+from aurora.web.dash_routes import refresh_body_from
 from aurora.web.serving import capacity
 from aurora.web.serving.local_nginx import client_tls, free_port, nginx_proxy
 from tests.fakes.gunicorn_server import gunicorn_server
@@ -314,6 +316,34 @@ def test_a_stream_whose_answer_turned_into_an_error_sends_the_error_and_takes_no
     answer = requests.get(f"{server.url}/api/stats/realtime", timeout=5)
     assert answer.status_code == 500 and answer.json()["error"]["status"] == 500
     assert context_of(app).streams.open_streams == 0
+
+
+def test_the_api_and_the_health_check_never_queue_behind_the_pages_callbacks(make_app, live_server):
+    """Every open page asks for its update at the same moment: that burst runs in a pool of its own."""
+    app = make_app(rate_limit="10000/minute", app_threads=1)
+    held, release = threading.Event(), threading.Event()
+
+    @app.server.before_request
+    def hold_the_callbacks():  # every thread the callbacks have is busy
+        if flask.request.path == DASH_CALLBACK:
+            held.set()
+            release.wait(30)
+
+    server = live_server(app)
+    assert requests.get(f"{server.url}/api/stats", timeout=10).status_code == 200  # the first figures are in
+    with ThreadPoolExecutor(1) as pool:
+        body = refresh_body_from(requests.get(f"{server.url}/_dash-dependencies", timeout=10).json())
+        callback = pool.submit(requests.post, f"{server.url}{DASH_CALLBACK}", data=body,
+                               headers={"Content-Type": "application/json"}, timeout=30)
+        try:
+            assert held.wait(10)
+            assert requests.get(f"{server.url}/api/stats", timeout=5).status_code == 200
+            assert requests.get(f"{server.url}/healthz", timeout=5).status_code == 200
+            assert requests.get(f"{server.url}/", timeout=5).status_code == 200
+            assert not callback.done()
+        finally:
+            release.set()
+        assert callback.result().status_code == 200
 
 
 def test_the_server_ignores_x_forwarded_for_without_trusted_proxies(make_app, live_server):

@@ -8,6 +8,10 @@ layer strips that header, takes the client's stream slot (429 if another stream 
 meanwhile) and writes the events from the process's one `StatsFanOut` until the client
 disconnects: an open stream costs a connection and a small task, not a thread.
 
+The page's callbacks run in a pool of their own: every open page asks for its update at about the
+same moment (a burst of one request per page after each stats event), and in one shared pool the
+API's, the health check's and the page loads' requests waited in the queue behind that burst.
+
 Slow or silent clients, header and body sizes are the reverse proxy's job (deploy/nginx.conf):
 this layer and uvicorn have no deadlines for them.
 """
@@ -27,6 +31,7 @@ from aurora.api.errors import error_body
 from aurora.api.stream import STREAM_HEADER, StatsFanOut, StreamSlots, TooManyStreams
 from aurora.settings import Settings
 from aurora.web.context import context_of
+from aurora.web.dash_routes import CALLBACK_ROUTE
 
 Scope = dict
 Message = dict
@@ -35,6 +40,7 @@ Send = Callable[[Message], Awaitable[None]]
 
 STREAM_HEADER_BYTES = STREAM_HEADER.lower().encode()
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+CALLBACK_PATH = "/" + CALLBACK_ROUTE
 
 
 def json_error_messages(status: int, message: str, headers: list[tuple[bytes, bytes]]) -> tuple[Message, Message]:
@@ -67,6 +73,7 @@ class AuroraASGI:
         on_shutdown: Callable[[], None] | None = None,
     ) -> None:
         self._app = WSGIMiddleware(wsgi_app, workers=settings.app_threads)
+        self._callbacks = WSGIMiddleware(wsgi_app, workers=settings.app_threads)
         self._settings = settings
         self._fan_out = fan_out
         self._slots = slots
@@ -111,7 +118,8 @@ class AuroraASGI:
 
     def close(self) -> None:
         """Stop the app's threads and run the shutdown the entry point asked for (once)."""
-        self._app.executor.shutdown(wait=False, cancel_futures=True)
+        for pool in (self._app, self._callbacks):
+            pool.executor.shutdown(wait=False, cancel_futures=True)
         on_shutdown, self._on_shutdown = self._on_shutdown, None
         if on_shutdown is not None:
             on_shutdown()
@@ -127,7 +135,8 @@ class AuroraASGI:
                 await send(message)
             # else: the view's empty body; the events below take its place
 
-        await self._app(scope, receive, send_unless_stream)
+        app = self._callbacks if scope["path"].endswith(CALLBACK_PATH) else self._app
+        await app(scope, receive, send_unless_stream)
         if stream_start is not None:
             await self._stream(scope, stream_start, receive, send)
 
