@@ -18,8 +18,7 @@ import time
 import aiohttp
 import discord
 
-from aurora.bot.client import IDENTIFY_DELAY_SECONDS, AuroraBot, create_bot
-from aurora.bot.cogs.presence import TICK_SECONDS
+from aurora.bot.client import AuroraBot, BotParts, create_bot
 from aurora.bot.cogs.slash_commands import CommandServices
 from aurora.bot.command_health.monitor import CommandHealthMonitor, WindowStore
 from aurora.bot.recorder import CommandRecorder
@@ -67,14 +66,13 @@ class BotRunner:
         services: CommandServices,
         *,
         clock: Clock,
-        tick_seconds: float = TICK_SECONDS,
-        identify_delay_seconds: float = IDENTIFY_DELAY_SECONDS,
-        sync_commands: bool = True,
         client_options: dict | None = None,
         retry_seconds: float = RETRY_SECONDS,
         retry_cap_seconds: float = RETRY_CAP_SECONDS,
         health_store: WindowStore | None = None,
+        **tuning,
     ) -> None:
+        """`tuning`: the bot's timers and switches, as `BotParts` names them (tests shorten them)."""
         if not settings.discord_token:
             raise ValueError("BotRunner needs DISCORD_TOKEN")
         self._settings = settings
@@ -86,11 +84,8 @@ class BotRunner:
         # spell, samples, history, and the commands' timings since the runner started.
         self._state = BotState()
         self._health = CommandHealthMonitor(clock, health_store)
-        self._bot_parts = dict(
-            snapshots=snapshots, recorder=recorder, services=services, clock=clock, tick_seconds=tick_seconds,
-            identify_delay_seconds=identify_delay_seconds, sync_commands=sync_commands,
-            client_options=client_options,
-        )
+        self._parts = BotParts(snapshots, recorder, services, clock, **tuning)
+        self._client_options = client_options
         self._loop: asyncio.AbstractEventLoop | None = None
         self._bot: AuroraBot | None = None
         self._stopping = threading.Event()
@@ -167,7 +162,9 @@ class BotRunner:
         token Discord rejects ends it: no retry can make that token work."""
         attempts = 0  # failed attempts since the bot was last connected
         while True:
-            bot = create_bot(self._settings, state=self._state, health=self._health, **self._bot_parts)
+            bot = create_bot(
+                self._settings, self._parts, client_options=self._client_options, state=self._state, health=self._health
+            )
             self._bot = bot
             bot.publish_snapshot()
             self._loop_ready.set()
