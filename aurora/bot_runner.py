@@ -18,6 +18,7 @@ import time
 import aiohttp
 import discord
 
+from aurora.background import StoppableThread
 from aurora.bot.client import AuroraBot, BotParts, create_bot
 from aurora.bot.cogs.slash_commands import CommandServices
 from aurora.bot.command_health.monitor import CommandHealthMonitor, WindowStore
@@ -88,12 +89,11 @@ class BotRunner:
         self._client_options = client_options
         self._loop: asyncio.AbstractEventLoop | None = None
         self._bot: AuroraBot | None = None
-        self._stopping = threading.Event()
         self._admitted = threading.Event()
         self._refused = False
         self._loop_ready = threading.Event()
         name = bot_thread_name(settings.discord_token)
-        self._thread = threading.Thread(target=self._thread_main, name=name, daemon=True)
+        self._thread = StoppableThread(name, self._thread_main)
 
     # --- lifecycle, called from other threads -------------------------------------------------
     def start(self) -> None:
@@ -117,7 +117,7 @@ class BotRunner:
         keep them for the next start), all within `timeout`; safe to call more than once."""
         deadline = time.monotonic() + timeout
         closing_deadline = deadline - min(RECORDER_FLOOR_SECONDS, timeout / 3)
-        self._stopping.set()
+        self._thread.stopping.set()
         loop, bot = self._loop, self._bot
         if loop is not None and bot is not None and self._thread.is_alive() and not loop.is_closed():
             try:
@@ -125,8 +125,7 @@ class BotRunner:
             # The loop may end (cancelling the close) while this waits: that is a stop too.
             except (TimeoutError, RuntimeError, asyncio.CancelledError, concurrent.futures.CancelledError) as error:
                 log.warning("bot did not close cleanly: %s", error.__class__.__name__)
-        if self._thread.ident is not None:
-            self._thread.join(_left(closing_deadline))
+        self._thread.stop(_left(closing_deadline))
         self._recorder.stop(_left(deadline))
 
     @property
@@ -168,11 +167,11 @@ class BotRunner:
             self._bot = bot
             bot.publish_snapshot()
             self._loop_ready.set()
-            if self._stopping.is_set():
+            if self._thread.stopping.is_set():
                 return
             offline_before = self._state.offline
             cause = await self._run_once(bot)
-            if cause is None or cause == "rejected_token" or self._stopping.is_set():
+            if cause is None or cause == "rejected_token" or self._thread.stopping.is_set():
                 return
             # The same offline spell (no connection since the last failure) waits longer each time.
             attempts = attempts + 1 if offline_before is not None and self._state.offline is offline_before else 1
@@ -186,9 +185,9 @@ class BotRunner:
         # Looks at the stop flag a few times a second: on the loop, so a process that exits during a
         # long wait has no thread of it to wait for.
         deadline = time.monotonic() + seconds
-        while not self._stopping.is_set() and (remaining := deadline - time.monotonic()) > 0:
+        while not self._thread.stopping.is_set() and (remaining := deadline - time.monotonic()) > 0:
             await asyncio.sleep(min(STOP_CHECK_SECONDS, remaining))
-        return self._stopping.is_set()
+        return self._thread.stopping.is_set()
 
     async def _run_once(self, bot: AuroraBot) -> OfflineCause | None:
         """One client's life: log in, stay connected until closed; why it ended, None for a stop."""
@@ -197,7 +196,7 @@ class BotRunner:
                 await bot.start(self._settings.discord_token)
             return None
         except Exception as error:
-            if self._stopping.is_set():
+            if self._thread.stopping.is_set():
                 # Stopped while it was still logging in: closing the bot closes its HTTP session and
                 # connector under the login's requests ("Session is closed"). That is the stop asked for.
                 return None
@@ -209,7 +208,7 @@ class BotRunner:
         finally:
             # The window outlives this client: its connected time ends with it, whatever it said last.
             self._health.window.disconnected(self._clock())
-            if self._stopping.is_set() or self._state.offline is None or self._state.offline.cause == "rejected_token":
+            if self._thread.stopping.is_set() or self._state.offline is None or self._state.offline.cause == "rejected_token":
                 self._state.mark_disconnected()
             bot.publish_snapshot()
 
