@@ -18,8 +18,8 @@ import time
 import aiohttp
 import discord
 
-from aurora.bot.client import IDENTIFY_DELAY_SECONDS, AuroraBot, create_bot
-from aurora.bot.cogs.presence import TICK_SECONDS
+from aurora.background import StoppableThread
+from aurora.bot.client import AuroraBot, BotParts, create_bot
 from aurora.bot.cogs.slash_commands import CommandServices
 from aurora.bot.command_health.monitor import CommandHealthMonitor, WindowStore
 from aurora.bot.recorder import CommandRecorder
@@ -67,14 +67,13 @@ class BotRunner:
         services: CommandServices,
         *,
         clock: Clock,
-        tick_seconds: float = TICK_SECONDS,
-        identify_delay_seconds: float = IDENTIFY_DELAY_SECONDS,
-        sync_commands: bool = True,
         client_options: dict | None = None,
         retry_seconds: float = RETRY_SECONDS,
         retry_cap_seconds: float = RETRY_CAP_SECONDS,
         health_store: WindowStore | None = None,
+        **tuning,
     ) -> None:
+        """`tuning`: the bot's timers and switches, as `BotParts` names them (tests shorten them)."""
         if not settings.discord_token:
             raise ValueError("BotRunner needs DISCORD_TOKEN")
         self._settings = settings
@@ -86,19 +85,15 @@ class BotRunner:
         # spell, samples, history, and the commands' timings since the runner started.
         self._state = BotState()
         self._health = CommandHealthMonitor(clock, health_store)
-        self._bot_parts = dict(
-            snapshots=snapshots, recorder=recorder, services=services, clock=clock, tick_seconds=tick_seconds,
-            identify_delay_seconds=identify_delay_seconds, sync_commands=sync_commands,
-            client_options=client_options,
-        )
+        self._parts = BotParts(snapshots, recorder, services, clock, **tuning)
+        self._client_options = client_options
         self._loop: asyncio.AbstractEventLoop | None = None
         self._bot: AuroraBot | None = None
-        self._stopping = threading.Event()
         self._admitted = threading.Event()
         self._refused = False
         self._loop_ready = threading.Event()
         name = bot_thread_name(settings.discord_token)
-        self._thread = threading.Thread(target=self._thread_main, name=name, daemon=True)
+        self._thread = StoppableThread(name, self._thread_main)
 
     # --- lifecycle, called from other threads -------------------------------------------------
     def start(self) -> None:
@@ -122,7 +117,7 @@ class BotRunner:
         keep them for the next start), all within `timeout`; safe to call more than once."""
         deadline = time.monotonic() + timeout
         closing_deadline = deadline - min(RECORDER_FLOOR_SECONDS, timeout / 3)
-        self._stopping.set()
+        self._thread.stopping.set()
         loop, bot = self._loop, self._bot
         if loop is not None and bot is not None and self._thread.is_alive() and not loop.is_closed():
             try:
@@ -130,8 +125,7 @@ class BotRunner:
             # The loop may end (cancelling the close) while this waits: that is a stop too.
             except (TimeoutError, RuntimeError, asyncio.CancelledError, concurrent.futures.CancelledError) as error:
                 log.warning("bot did not close cleanly: %s", error.__class__.__name__)
-        if self._thread.ident is not None:
-            self._thread.join(_left(closing_deadline))
+        self._thread.stop(_left(closing_deadline))
         self._recorder.stop(_left(deadline))
 
     @property
@@ -167,15 +161,17 @@ class BotRunner:
         token Discord rejects ends it: no retry can make that token work."""
         attempts = 0  # failed attempts since the bot was last connected
         while True:
-            bot = create_bot(self._settings, state=self._state, health=self._health, **self._bot_parts)
+            bot = create_bot(
+                self._settings, self._parts, client_options=self._client_options, state=self._state, health=self._health
+            )
             self._bot = bot
             bot.publish_snapshot()
             self._loop_ready.set()
-            if self._stopping.is_set():
+            if self._thread.stopping.is_set():
                 return
             offline_before = self._state.offline
             cause = await self._run_once(bot)
-            if cause is None or cause == "rejected_token" or self._stopping.is_set():
+            if cause is None or cause == "rejected_token" or self._thread.stopping.is_set():
                 return
             # The same offline spell (no connection since the last failure) waits longer each time.
             attempts = attempts + 1 if offline_before is not None and self._state.offline is offline_before else 1
@@ -189,9 +185,9 @@ class BotRunner:
         # Looks at the stop flag a few times a second: on the loop, so a process that exits during a
         # long wait has no thread of it to wait for.
         deadline = time.monotonic() + seconds
-        while not self._stopping.is_set() and (remaining := deadline - time.monotonic()) > 0:
+        while not self._thread.stopping.is_set() and (remaining := deadline - time.monotonic()) > 0:
             await asyncio.sleep(min(STOP_CHECK_SECONDS, remaining))
-        return self._stopping.is_set()
+        return self._thread.stopping.is_set()
 
     async def _run_once(self, bot: AuroraBot) -> OfflineCause | None:
         """One client's life: log in, stay connected until closed; why it ended, None for a stop."""
@@ -200,7 +196,7 @@ class BotRunner:
                 await bot.start(self._settings.discord_token)
             return None
         except Exception as error:
-            if self._stopping.is_set():
+            if self._thread.stopping.is_set():
                 # Stopped while it was still logging in: closing the bot closes its HTTP session and
                 # connector under the login's requests ("Session is closed"). That is the stop asked for.
                 return None
@@ -212,7 +208,7 @@ class BotRunner:
         finally:
             # The window outlives this client: its connected time ends with it, whatever it said last.
             self._health.window.disconnected(self._clock())
-            if self._stopping.is_set() or self._state.offline is None or self._state.offline.cause == "rejected_token":
+            if self._thread.stopping.is_set() or self._state.offline is None or self._state.offline.cause == "rejected_token":
                 self._state.mark_disconnected()
             bot.publish_snapshot()
 

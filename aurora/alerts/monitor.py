@@ -14,6 +14,7 @@ from aurora.alerts.messages import alert_payload
 from aurora.alerts.sender import DRAIN_SECONDS, WebhookSender
 from aurora.alerts.state import AlertEvent, AlertLedger
 from aurora.alerts.store import MemoryAlertStore, RedisAlertStore
+from aurora.background import RepeatingThread
 from aurora.protocols import Clock, SnapshotSource
 from aurora.scaleout.redis_link import RedisError
 from aurora.scaleout.roles import SharedRedis
@@ -51,15 +52,12 @@ class AlertMonitor:
         self._check_seconds = check_seconds
         self._figures = RecentFigures()
         self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._checks = RepeatingThread("aurora-alerts", self._check_logged, first_wait=check_seconds)
 
     def start(self) -> None:
         self.sender.start()
         self._service.observe_refreshes(self.poke)
-        self._thread = threading.Thread(target=self._run, name="aurora-alerts", daemon=True)
-        self._thread.start()
+        self._checks.start()
 
     @property
     def sending(self) -> bool:
@@ -68,28 +66,21 @@ class AlertMonitor:
 
     def poke(self) -> None:
         """A refresh happened: check soon (never blocks: the service calls it under its lock)."""
-        self._wake.set()
+        self._checks.wake()
 
     def close(self, timeout: float = 2.0 + DRAIN_SECONDS) -> None:
         """Stop checking, then deliver what is queued (a "resolved" message just raised); at most `timeout` s."""
         deadline = time.monotonic() + timeout
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(min(2.0, timeout))
+        self._checks.stop(min(2.0, timeout))
         self.sender.close(max(0.0, min(DRAIN_SECONDS, deadline - time.monotonic())))
         self._store.release()
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self._check_seconds)
-            self._wake.clear()
-            if self._stop.is_set():
-                return
-            try:
-                self.check()
-            except Exception as error:  # the next refresh checks again
-                log.warning("alert check failed (%s)", error.__class__.__name__)
+    def _check_logged(self) -> float:
+        try:
+            self.check()
+        except Exception as error:  # the next refresh checks again
+            log.warning("alert check failed (%s)", error.__class__.__name__)
+        return self._check_seconds
 
     def check(self) -> list[AlertEvent]:
         """Evaluate now (as of the clock); the messages this process queued."""

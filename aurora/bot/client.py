@@ -54,45 +54,48 @@ def bot_intents() -> discord.Intents:
     return intents
 
 
+@dataclasses.dataclass(frozen=True)
+class BotParts:
+    """What the bot is built from, the same for the client of every login (`aurora.bot_runner`)."""
+
+    snapshots: SnapshotSink
+    recorder: CommandRecorder
+    services: CommandServices
+    clock: Clock
+    tick_seconds: float = TICK_SECONDS
+    identify_delay_seconds: float = IDENTIFY_DELAY_SECONDS
+    sync_commands: bool = True
+
+
 class AuroraBot(commands.Bot):
     """One gateway connection. `ShardedAuroraBot` is the same bot over several shards."""
 
     def __init__(
         self,
+        parts: BotParts,
         *,
-        snapshots: SnapshotSink,
-        recorder: CommandRecorder,
-        services: CommandServices,
-        clock: Clock,
-        tick_seconds: float = TICK_SECONDS,
-        identify_delay_seconds: float = IDENTIFY_DELAY_SECONDS,
-        sync_commands: bool = True,
         state: BotState | None = None,
         health: CommandHealthMonitor | None = None,
         **options,
     ) -> None:
         # Before the client: discord.py takes the HTTP trace that times the answers at construction.
-        self.health = health or CommandHealthMonitor(clock)
+        self.health = health or CommandHealthMonitor(parts.clock)
         super().__init__(
             command_prefix=commands.when_mentioned, intents=bot_intents(), help_command=None,
             http_trace=self.health.trace_config(), **options,
         )
         # Handed in by the runner, so what the bot knows about itself outlives a failed login's client.
         self.state = state or BotState()
-        self.clock = clock
-        self.recorder = recorder
-        self.services = services
-        self.tick_seconds = tick_seconds
-        self.identify_delay_seconds = identify_delay_seconds
-        self.sync_commands = sync_commands
-        self._snapshots = snapshots
+        self.parts = parts
+        self.clock = parts.clock
 
     async def setup_hook(self) -> None:
-        await self.add_cog(AuroraCommands(self, self.services))
-        await self.add_cog(CommandLog(self, self.recorder))
-        await self.add_cog(Presence(self, tick_seconds=self.tick_seconds))
-        await self.add_cog(Health(self, tick_seconds=self.tick_seconds))
-        if self.sync_commands:
+        parts = self.parts
+        await self.add_cog(AuroraCommands(self, parts.services))
+        await self.add_cog(CommandLog(self, parts.recorder))
+        await self.add_cog(Presence(self, tick_seconds=parts.tick_seconds))
+        await self.add_cog(Health(self, tick_seconds=parts.tick_seconds))
+        if parts.sync_commands:
             try:
                 await self.tree.sync()
             except discord.HTTPException as error:
@@ -100,8 +103,8 @@ class AuroraBot(commands.Bot):
 
     async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
         # Only reconnects wait (a fresh IDENTIFY after an invalid session); a loopback fake needs none.
-        if not initial and self.identify_delay_seconds:
-            await asyncio.sleep(self.identify_delay_seconds)
+        if not initial and self.parts.identify_delay_seconds:
+            await asyncio.sleep(self.parts.identify_delay_seconds)
 
     def shard_readings(self) -> list[ShardReading]:
         return [ShardReading(0, self.latency, self.is_closed())]
@@ -123,7 +126,7 @@ class AuroraBot(commands.Bot):
             commands_registered=len(self.tree.get_commands()),
             shards=shards,
         )
-        self._snapshots.publish(dataclasses.replace(snapshot, command_health=self.health.summary(now)))
+        self.parts.snapshots.publish(dataclasses.replace(snapshot, command_health=self.health.summary(now)))
 
 
 class ShardedAuroraBot(AuroraBot, commands.AutoShardedBot):
@@ -133,14 +136,14 @@ class ShardedAuroraBot(AuroraBot, commands.AutoShardedBot):
         return [ShardReading(info.id, info.latency, info.is_closed()) for info in self.shards.values()]
 
 
-def create_bot(settings: Settings, *, client_options: dict | None = None, **parts) -> AuroraBot:
+def create_bot(settings: Settings, parts: BotParts, *, client_options: dict | None = None, **bot_options) -> AuroraBot:
     """The bot for `settings`, pointed at its Discord endpoints; build it on the loop it runs on.
 
-    `parts` are AuroraBot's keyword arguments; `client_options` go to discord.py's client.
+    `bot_options` are AuroraBot's keyword arguments; `client_options` go to discord.py's client.
     """
     point_discord_at(settings)
     quiet_voice_warnings()
-    options = {**(client_options or {}), **parts}
+    options = {**(client_options or {}), **bot_options}
     if settings.discord_shard_count is not None:
-        return ShardedAuroraBot(shard_count=settings.discord_shard_count, **options)
-    return AuroraBot(**options)
+        return ShardedAuroraBot(parts, shard_count=settings.discord_shard_count, **options)
+    return AuroraBot(parts, **options)

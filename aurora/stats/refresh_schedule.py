@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
+from aurora.background import RepeatingThread
 from aurora.protocols import Clock, StatsCompute
 from aurora.stats.model import DatabaseStats, FiguresPreparing
 from aurora.stats.refresh_record import RefreshRecord
@@ -73,7 +74,7 @@ class RefreshSchedule:
         self._changed = threading.Condition()
         self._running: threading.Thread | None = None
         self._given_up: threading.Thread | None = None
-        self._schedule: threading.Thread | None = None
+        self._schedule = RepeatingThread("aurora-stats-schedule", self._scheduled_check)
         self._closed = False
         self._first_attempt_started: float | None = None
         self._observers: list[Callable[[], None]] = []
@@ -125,27 +126,22 @@ class RefreshSchedule:
         """Stop the schedule and let a refresh under way finish (at most `timeout`)."""
         with self._changed:
             self._closed = True
-            self._changed.notify_all()
-            schedule = self._schedule
-        if schedule is not None and schedule is not threading.current_thread():
-            schedule.join(timeout)
+        self._schedule.stop(timeout)
         self.wait_idle(timeout)
 
     def _start_schedule(self) -> None:
         """Called with the condition held."""
-        if self._schedule is None and not self._closed:
-            self._schedule = threading.Thread(target=self._run_schedule, name="aurora-stats-schedule", daemon=True)
+        if not self._schedule.started and not self._closed:
             self._schedule.start()
 
-    def _run_schedule(self) -> None:
+    def _scheduled_check(self) -> float:
         with self._changed:
-            while not self._closed:
-                now = self._clock()
-                self._start_refresh_if_due(now)
-                self._changed.wait(self._seconds_to_next_check(now))
+            now = self._clock()
+            self._start_refresh_if_due(now)
+            return self._seconds_to_next_check(now)
 
     def _seconds_to_next_check(self, now: datetime) -> float:
-        """Real seconds until the schedule should look again (woken earlier by any change)."""
+        """Real seconds until the schedule should look again (woken earlier when a refresh ends)."""
         state = self._state
         if state.refreshing:
             moment = state.last_attempt_at + self._refresh_deadline + timedelta(milliseconds=10)
@@ -154,7 +150,7 @@ class RefreshSchedule:
         seconds = (moment - now).total_seconds()
         if seconds <= 0:
             # Due, yet nothing could start (a hung refresh runs beside a given-up one): the end of
-            # either notifies. A clock that does not follow real time (tests move it by hand) is
+            # either wakes it. A clock that does not follow real time (tests move it by hand) is
             # looked at again at least once per interval.
             return self._interval.total_seconds()
         return min(seconds, self._interval.total_seconds())
@@ -172,6 +168,7 @@ class RefreshSchedule:
         with self._changed:
             self._state.finish(generation, result, error, progress, now)
             self._changed.notify_all()
+            self._schedule.wake()
             self._refreshed()
 
     def _start_refresh_if_due(self, now: datetime) -> None:

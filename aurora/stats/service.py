@@ -26,6 +26,9 @@ def utc_now() -> datetime:
 
 
 class StatsService:
+    """The stats requests get; the database figures' refresh members (`refresh_count` to
+    `database_stats`) pass through to `RefreshSchedule`, which documents them."""
+
     def __init__(
         self,
         engine: Engine,
@@ -59,42 +62,29 @@ class StatsService:
 
     @property
     def refresh_count(self) -> int:
-        """How many times the database queries ran (successfully or not)."""
         return self._refresh.refresh_count
 
     @property
     def preparing(self) -> float | None:
-        """While the first figures are being prepared, the share done (0..1); else None."""
         return self._refresh.preparing
 
     @property
     def failure(self) -> tuple[str, datetime] | None:
-        """While refreshes fail: what went wrong (with the fix) and since when; else None."""
         return self._refresh.failure
 
-    @property
-    def refresh_grace(self) -> timedelta:
-        """How long new figures may be awaited before the old ones count as stale."""
-        return self._refresh.refresh_grace
-
     def observe_refreshes(self, observer: Callable[[], None]) -> None:
-        """Call `observer` after every refresh attempt; it must only signal, never block."""
         self._refresh.observe_refreshes(observer)
 
     def start(self) -> None:
-        """Refresh on schedule from now on (the first refresh at once); idempotent."""
         self._refresh.start()
 
     def close(self, timeout: float = 5.0) -> None:
-        """Stop the schedule and let a refresh under way finish (at most `timeout`)."""
         self._refresh.close(timeout)
 
     def wait_idle(self, timeout: float = 5.0) -> None:
-        """Let a refresh under way finish (at most `timeout`), e.g. before closing the engine."""
         self._refresh.wait_idle(timeout)
 
     def database_stats(self, *, wait_for_first: bool = True) -> DatabaseStats:
-        """The newest figures; before the first ones, wait for them (bounded) unless told not to."""
         return self._refresh.database_stats(wait_for_first=wait_for_first)
 
     def bot_snapshot(self) -> BotSnapshot:

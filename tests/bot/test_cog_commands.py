@@ -9,7 +9,7 @@ import logging
 import pytest
 from sqlalchemy import select
 
-from aurora.bot.client import AuroraBot
+from aurora.bot.client import AuroraBot, BotParts
 from aurora.bot.cogs.command_log import CommandLog
 from aurora.bot.cogs.slash_commands import CommandServices
 from aurora.bot.recorder import CommandRecorder
@@ -81,10 +81,10 @@ def test_a_command_that_failed_after_deferring_gets_no_second_answer(make_runner
 
 def test_the_tree_error_handler_is_the_cogs_only_while_it_is_loaded(bot_engine, clock):
     async def scenario() -> None:
-        bot = AuroraBot(snapshots=RecordingSink(clock), recorder=CommandRecorder(bot_engine),
-                        services=CommandServices(stats=no_stats, balance_of=no_balance), clock=clock)
+        bot = AuroraBot(BotParts(snapshots=RecordingSink(clock), recorder=CommandRecorder(bot_engine),
+                                 services=CommandServices(stats=no_stats, balance_of=no_balance), clock=clock))
         default_handler = bot.tree.on_error
-        cog = CommandLog(bot, bot.recorder)
+        cog = CommandLog(bot, bot.parts.recorder)
         await bot.add_cog(cog)
         assert bot.tree.on_error == cog.on_tree_error
         await bot.remove_cog(cog.qualified_name)
