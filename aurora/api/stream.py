@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -21,6 +22,7 @@ from aurora.stats.service import StatsService, StatsUnavailable
 
 STREAM_PATH = "/api/stats/realtime"
 RETRY_MILLISECONDS = 5000
+log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
 HEARTBEAT = b": heartbeat\n\n"
 # A refused stream's Retry-After: a slot frees only when another stream ends, which nothing here can
@@ -100,10 +102,14 @@ def stats_event(body: bytes, body_id: str) -> bytes:
 class StatsFanOut:
     """One per process: while anyone listens, reads the service's current JSON every `poll_seconds`
     (in a worker thread: the service may take a lock or start a refresh) and wakes every stream
-    when it changed. Streams only read what it holds."""
+    when it changed. Streams only read what it holds. Before announcing a change it runs `prepare`
+    (in a worker thread; the page renders the new version's views there, before every open page asks
+    for them at once)."""
 
-    def __init__(self, service: StatsService, poll_seconds: float = POLL_SECONDS, min_gap_seconds: float = 0.0) -> None:
+    def __init__(self, service: StatsService, poll_seconds: float = POLL_SECONDS, min_gap_seconds: float = 0.0,
+                 prepare: Callable[[], object] | None = None) -> None:
         self._service = service
+        self._prepare = prepare
         self._poll_seconds = poll_seconds
         self._min_gap_seconds = min_gap_seconds
         self._published_at = float("-inf")
@@ -128,6 +134,12 @@ class StatsFanOut:
         except StatsUnavailable:
             return None
 
+    def _prepared(self) -> None:
+        try:
+            self._prepare()
+        except Exception:  # the pages then render on demand: never a reason to hold the announcement
+            log.exception("preparing the new stats version failed")
+
     async def _poll(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
@@ -137,6 +149,8 @@ class StatsFanOut:
             # after another would reach some pages a whole interval after the rest.
             if body is not None and (self._latest is None or body != self._latest[0]) and (
                     self._latest is None or loop.time() >= self._published_at + self._min_gap_seconds):
+                if self._latest is not None and self._prepare is not None:
+                    await asyncio.to_thread(self._prepared)
                 self._latest, self._published_at = (body, event_id(body)), loop.time()
                 changed, self._changed = self._changed, asyncio.Event()
                 changed.set()

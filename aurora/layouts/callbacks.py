@@ -13,6 +13,8 @@ builds many apps per process (tests, several instances).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from dash import ClientsideFunction, Dash, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 from flask import has_request_context, request
@@ -28,7 +30,14 @@ from aurora.layouts.interactive_day_callbacks import (
 from aurora.layouts.interactive_day_components import activity_table
 from aurora.layouts.page import build_layout
 from aurora.layouts.page_values import OUTPUTS, failure_values, page_values, unavailable_values
-from aurora.layouts.renders import PageRender, RenderMemo, as_sent, current_render, rendered_once_per_view
+from aurora.layouts.renders import (
+    PageRender,
+    RenderMemo,
+    as_sent,
+    current_render,
+    prepare_current,
+    rendered_once_per_view,
+)
 from aurora.layouts.zones import UTC_VIEW, ViewZone, view_zone
 from aurora.stats.model import Stats
 from aurora.stats.service import StatsUnavailable
@@ -107,8 +116,10 @@ def update_values(memo: RenderMemo, triggers: set[str], zone: ViewZone, *, live_
     return [*page, table, *health, live_stream_room()]
 
 
-def install_page(app: Dash, refresh_seconds: int) -> None:
-    """The layout (built per page load, with the current figures) and its refresh callback."""
+def install_page(app: Dash, refresh_seconds: int) -> Callable[[], int]:
+    """The layout (built per page load, with the current figures) and its refresh callback. Returns what
+    renders the current stats version in the views pages asked for lately (the live stream's fan-out
+    calls it before announcing a new version)."""
 
     def serve_layout():
         # Figures only for a browser's layout request, and never waiting for the database (before
@@ -118,10 +129,16 @@ def install_page(app: Dash, refresh_seconds: int) -> None:
         return build_layout(refresh_seconds, context_of().service.current_if_ready() if serving_page else None)
 
     app.layout = serve_layout
-    register_callbacks(app)
+    memo = register_callbacks(app)
+
+    def prepare_views() -> int:
+        with app.server.app_context():
+            return prepare_current(memo, context_of().service)
+
+    return prepare_views
 
 
-def register_callbacks(app: Dash) -> None:
+def register_callbacks(app: Dash) -> RenderMemo:
     # One memo per app: every page this app serves shares its renders.
     memo = rendered_once_per_view(render_page)
 
@@ -148,3 +165,4 @@ def register_callbacks(app: Dash) -> None:
         State(ids.PAGE_SETTINGS, "data"),
     )
     register_day_callbacks(app)
+    return memo

@@ -7,6 +7,11 @@ for everyone). So the rendering is memoised by (stats version, zone): a bounded 
 for by the requests that want it rather than made again (cachetools' `condition`: single flight).
 A new stats version has a new key; the renders of older ones age out of the LRU.
 
+Before the live stream announces a new version, the views pages asked for during the last one are
+rendered (`prepare`, for at most `PREPARE_SECONDS`): every open page asks for the new version within
+a few seconds of the announcement, and the renders then no longer hold the interpreter during that
+burst of requests; a view nobody asked for meanwhile is rendered on demand, once, as before.
+
 A page asks for the version its stream announced, a moment later (pages spread their requests over
 a few seconds): if the stats changed meanwhile, it is still answered with the announced version
 (the memo keeps the last few versions' stats), so a version the stream skipped is never rendered
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,12 +35,15 @@ from plotly.utils import PlotlyJSONEncoder
 from aurora.api.stream import event_id
 from aurora.layouts.zones import ViewZone
 from aurora.stats.model import Stats
+from aurora.stats.service import StatsUnavailable
 from aurora.web.context import context_of
 
 # Zones a browser may name are a few hundred; renders of one version are some tens of KB each.
 MAX_VIEWS = 256
 # Versions whose stats are kept to answer pages asking for an announced version after a newer one came.
 KEPT_VERSIONS = 4
+# How long the views of a new version may be rendered before the stream announces it.
+PREPARE_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -78,10 +87,32 @@ class RenderMemo:
         )(render)
         self._versions: OrderedDict[str, Stats] = OrderedDict()
         self._kept = kept_versions
+        self._max_views = max_views
+        self._asked: OrderedDict[str, ViewZone] = OrderedDict()  # views asked for since the last `prepare`
         self._lock = threading.Lock()
 
     def __call__(self, stats: Stats, version: str, zone: ViewZone) -> PageRender:
+        with self._lock:
+            self._asked[zone.name] = zone
+            self._asked.move_to_end(zone.name)
+            if len(self._asked) > self._max_views:
+                self._asked.popitem(last=False)
         return self._render(stats, version, zone)
+
+    def prepare(self, stats: Stats, version: str, seconds: float = PREPARE_SECONDS) -> int:
+        """Render `version` in each view asked for since the last call, the latest asked first, for at
+        most `seconds`; remembers `version` as the newest. Returns how many views it rendered."""
+        self.pinned(stats, version, None)
+        with self._lock:
+            asked, self._asked = list(reversed(self._asked.values())), OrderedDict()
+        deadline = time.monotonic() + seconds
+        prepared = 0
+        for zone in asked:
+            if time.monotonic() >= deadline:
+                break
+            self._render(stats, version, zone)  # not an ask: a view nobody asks for again is not kept up
+            prepared += 1
+        return prepared
 
     def pinned(self, stats: Stats, version: str, wanted: str | None) -> tuple[Stats, str]:
         """The stats of `wanted` if it is among the last versions seen, else (`stats`, `version`), the
@@ -106,3 +137,12 @@ def current_render(memo: RenderMemo, zone: ViewZone, *, wanted: str | None = Non
     stats the service holds now, in `zone` (StatsUnavailable before the first)."""
     stats, body = context_of().service.current_with_json(wait_for_first=wait_for_first)
     return memo(*memo.pinned(stats, event_id(body), wanted), zone)
+
+
+def prepare_current(memo: RenderMemo, service) -> int:
+    """`memo.prepare` for the stats the service holds now (nothing before the first)."""
+    try:
+        stats, body = service.current_with_json(wait_for_first=False)
+    except StatsUnavailable:
+        return 0
+    return memo.prepare(stats, event_id(body))

@@ -7,6 +7,7 @@ no way to hand them anything) and the entry points (app.py, the ASGI layer) ask 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -44,6 +45,9 @@ class AuroraContext:
     hours: HourBreakdowns | None = None  # one hour's breakdown (the API's and the page's hour panel)
     alerts: AlertMonitor | None = None
     simulation: Simulation | None = None  # the demo's simulated Discord the bot is logged in to
+    # Renders the current stats version in the views pages asked for lately (the page installs it; the
+    # live stream's fan-out calls it before announcing a new version).
+    prepare_views: Callable[[], int] | None = None
 
     def shutdown(self, timeout: float = SHUTDOWN_SECONDS) -> None:
         """Within `timeout` in all: stop the bot (its gateway connection closed, its queued records

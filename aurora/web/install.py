@@ -3,6 +3,7 @@ guards and headers, /metrics and /healthz, the API and the page, each handed the
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from dash import Dash
@@ -33,8 +34,6 @@ def dash_app() -> Dash:
 def install_app(app: Dash, parts: AuroraContext) -> None:
     """The context, the guards and headers, the API and the page, on `app`."""
     server, settings = app.server, parts.settings
-    # The page's callbacks reach the parts through the context (a Flask extension entry).
-    install_context(server, parts)
     # Bodies past the limit are refused (413, JSON) once the app reads them; nginx refuses them first.
     server.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     install_proxy_fix(app, settings)
@@ -48,7 +47,9 @@ def install_app(app: Dash, parts: AuroraContext) -> None:
     server.register_blueprint(api)
     install_health(server, parts.service)
     register_error_handlers(server)
-    install_page(app, settings.refresh_seconds)
+    prepare_views = install_page(app, settings.refresh_seconds)
+    # The page's callbacks reach the parts through the context (a Flask extension entry).
+    install_context(server, replace(parts, prepare_views=prepare_views))
     install_page_guard(app)
     # Dash sets itself up on a worker's first request and marks that done before it is: other
     # first requests arriving meanwhile (a browser fetching scripts from a fresh gunicorn worker)

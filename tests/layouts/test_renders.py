@@ -3,13 +3,20 @@ one render, each view its own, and the memo holds at most its bound."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from datetime import timedelta
 
 import pytest
+import requests
 
+from aurora.layouts import ids
 from aurora.layouts.renders import KEPT_VERSIONS, PageRender, rendered_once_per_view
 from aurora.layouts.zones import UTC_VIEW, view_zone
+from aurora.web.dash_routes import refresh_body_from
+from aurora.web.metrics import PROCESS_REGISTRY
+from tests.support import Stream, command, insert_rows
 
 KOLKATA = view_zone(None, {"zone": "Asia/Kolkata"})
 
@@ -92,3 +99,77 @@ def test_only_the_last_few_versions_are_kept():
         memo.pinned(number, f"v{number}", None)
     assert memo.pinned("now", "v-now", "v0") == ("now", "v-now")  # aged out
     assert memo.pinned("now", "v-now", f"v{KEPT_VERSIONS}") == (KEPT_VERSIONS, f"v{KEPT_VERSIONS}")
+
+
+def test_prepare_renders_the_views_asked_for_since_the_last_one_newest_first():
+    render, made = counting_render()
+    memo = rendered_once_per_view(render)
+    tokyo = view_zone(None, {"zone": "Asia/Tokyo"})
+    for zone in (UTC_VIEW, KOLKATA, UTC_VIEW):
+        memo(None, "v1", zone)
+    made.clear()
+    assert memo.prepare(None, "v2") == 2
+    assert made == [("v2", "UTC"), ("v2", "Asia/Kolkata")]  # the latest asked first
+    for zone in (UTC_VIEW, KOLKATA):  # the pages' requests that follow render nothing
+        assert memo(None, "v2", zone).page == ["v2", zone.name]
+    assert len(made) == 2
+    memo(None, "v2", tokyo)
+    made.clear()
+    # Only what was asked for during v2; a view prepared but never asked for is not kept up.
+    assert memo.prepare(None, "v3") == 3
+    assert memo.prepare(None, "v4") == 0
+    assert ("v4", "UTC") not in made
+
+
+def test_prepare_stops_after_its_time():
+    render, made = counting_render(pause=0.2)
+    memo = rendered_once_per_view(render)
+    zones = [view_zone(None, {"zone": name}) for name in ("Asia/Tokyo", "Europe/Paris", "America/Denver", "UTC")]
+    for zone in zones:
+        memo(None, "v1", zone)
+    made.clear()
+    assert memo.prepare(None, "v2", seconds=0.3) == 2
+    assert len(made) == 2
+
+
+def test_prepare_remembers_the_version_it_was_handed():
+    render, _made = counting_render()
+    memo = rendered_once_per_view(render)
+    memo.prepare("stats of v1", "v1")
+    assert memo.pinned("stats of v2", "v2", wanted="v1") == ("stats of v1", "v1")
+
+
+@pytest.fixture
+def database_url(sqlite_url):
+    return sqlite_url
+
+
+def page_asks_for(server_url: str, version: str, zone: str) -> None:
+    """What a page in `zone` posts when its stream announced `version`."""
+    body = json.loads(refresh_body_from(requests.get(f"{server_url}/_dash-dependencies", timeout=10).json()))
+    values = {f"{ids.LIVE_STATS}.data": version, f"{ids.BROWSER_ZONE}.data": {"zone": zone, "offsetMinutes": 0}}
+    for item in body["inputs"]:
+        item["value"] = values.get(f"{item['id']}.{item['property']}", item["value"])
+    body["changedPropIds"] = [f"{ids.LIVE_STATS}.data"]
+    answer = requests.post(f"{server_url}/_dash-update-component", json=body, timeout=10)
+    assert answer.status_code == 200
+
+
+def test_the_stream_announces_a_version_once_the_views_pages_asked_for_are_rendered(make_app, live_server, engine,
+                                                                                     clock):
+    def renders() -> float:
+        return PROCESS_REGISTRY.get_sample_value("aurora_page_renders_total") or 0.0
+
+    server = live_server(make_app(refresh_seconds=1, rate_limit="10000/minute"))
+    stream = Stream(server.url)
+    try:
+        page_asks_for(server.url, stream.next_event()["id"], "Asia/Tokyo")
+        before = renders()
+        insert_rows(engine, transaction_rows=[command(clock() - timedelta(minutes=1))])
+        clock.advance(seconds=2)
+        requests.get(f"{server.url}/api/stats", timeout=10)  # due: refresh behind this request
+        while stream.next_event()["data"]["commands"]["total"] != 1:
+            pass
+        assert renders() - before == 1  # the new version in Tokyo, before any page asked for it
+    finally:
+        stream.close()

@@ -183,5 +183,6 @@ class AuroraASGI:
 def asgi_app(app, *, on_shutdown: Callable[[], None] | None = None) -> AuroraASGI:
     """The served application for a Dash app made by `create_app`."""
     context = context_of(app)
-    fan_out = StatsFanOut(context.service, min_gap_seconds=context.settings.refresh_seconds)
+    fan_out = StatsFanOut(context.service, min_gap_seconds=context.settings.refresh_seconds,
+                          prepare=context.prepare_views)
     return AuroraASGI(app.server, context.settings, fan_out, context.streams, on_shutdown=on_shutdown)
