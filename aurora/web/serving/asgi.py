@@ -8,9 +8,10 @@ layer strips that header, takes the client's stream slot (429 if another stream 
 meanwhile) and writes the events from the process's one `StatsFanOut` until the client
 disconnects: an open stream costs a connection and a small task, not a thread.
 
-The page's callbacks run in a pool of their own: every open page asks for its update at about the
-same moment (a burst of one request per page after each stats event), and in one shared pool the
-API's, the health check's and the page loads' requests waited in the queue behind that burst.
+The open pages' own requests (their callbacks and live streams) run in a pool of their own: every
+open page asks for its update at about the same moment (a burst of one request per page after each
+stats event; after a restart every page reopens its stream at once), and in one shared pool the
+API's, the health check's and the page loads' requests waited in the queue behind such a burst.
 
 Slow or silent clients, header and body sizes are the reverse proxy's job (deploy/nginx.conf):
 this layer and uvicorn have no deadlines for them.
@@ -28,7 +29,7 @@ from contextlib import aclosing
 from a2wsgi import WSGIMiddleware
 
 from aurora.api.errors import error_body
-from aurora.api.stream import STREAM_HEADER, StatsFanOut, StreamSlots, TooManyStreams
+from aurora.api.stream import STREAM_HEADER, STREAM_PATH, StatsFanOut, StreamSlots, TooManyStreams
 from aurora.settings import Settings
 from aurora.web.context import context_of
 from aurora.web.dash_routes import CALLBACK_ROUTE
@@ -73,7 +74,7 @@ class AuroraASGI:
         on_shutdown: Callable[[], None] | None = None,
     ) -> None:
         self._app = WSGIMiddleware(wsgi_app, workers=settings.app_threads)
-        self._callbacks = WSGIMiddleware(wsgi_app, workers=settings.app_threads)
+        self._pages = WSGIMiddleware(wsgi_app, workers=settings.app_threads)
         self._settings = settings
         self._fan_out = fan_out
         self._slots = slots
@@ -118,7 +119,7 @@ class AuroraASGI:
 
     def close(self) -> None:
         """Stop the app's threads and run the shutdown the entry point asked for (once)."""
-        for pool in (self._app, self._callbacks):
+        for pool in (self._app, self._pages):
             pool.executor.shutdown(wait=False, cancel_futures=True)
         on_shutdown, self._on_shutdown = self._on_shutdown, None
         if on_shutdown is not None:
@@ -135,7 +136,8 @@ class AuroraASGI:
                 await send(message)
             # else: the view's empty body; the events below take its place
 
-        app = self._callbacks if scope["path"].endswith(CALLBACK_PATH) else self._app
+        path = scope["path"]
+        app = self._pages if path.endswith(CALLBACK_PATH) or path == STREAM_PATH else self._app
         await app(scope, receive, send_unless_stream)
         if stream_start is not None:
             await self._stream(scope, stream_start, receive, send)
