@@ -54,10 +54,11 @@ POLLERS = 10
 AUDIENCE_SECONDS = 75  # two refreshes at AURORA_REFRESH_SECONDS' default
 POLL_SECONDS = 1.0
 REQUEST_TIMEOUT = 30
-# Well below the server's keep-alive (5 s, aurora.web.serving.worker), with room for either event loop
-# lagging under load: a connection the server is closing is not reused (a browser would retry such a
-# request on a fresh connection; this client would count it as failed).
-CLIENT_KEEP_ALIVE_SECONDS = 2
+# A page keeps its connection from one update to the next, as a browser does (over HTTP/2 its one
+# connection carries the stream and the updates; over HTTP/1.1 it reuses the idle one): below nginx's
+# keep-alive (65 s, deploy/nginx.conf), so a connection nginx is closing is not reused (a browser
+# would retry such a request on a fresh connection; this client would count it as failed).
+CLIENT_KEEP_ALIVE_SECONDS = 60
 STREAM_RETRY_SECONDS = RETRY_MILLISECONDS / 1000  # live.js reopens an ended stream after this pause
 
 

@@ -58,8 +58,7 @@ def test_a_hundred_streams_and_thirty_slow_clients_change_nothing_for_the_others
     assert statuses["/api/stats"] <= {200, 429} and 200 in statuses["/api/stats"]
     assert statuses["/"] == {200}
     assert statuses["/_dash-update-component"] <= {200, 429}
-    assert run.cut_off.head > 0  # the request-head deadline did its work; the idle ones were closed too
-    assert run.cut_off.idle > 0
+    assert run.cut_off.head > 0  # the request-head deadline did its work (idle ones are held 65 s by nginx)
     # Streams hold connections, not threads: a hundred of them add a connection each and no thread
     # (a stats refresh may be running, and the loop's executor may have grown; neither depends on
     # how many streams are open). Everything they held is given back.

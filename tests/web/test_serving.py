@@ -21,10 +21,12 @@ import requests
 
 from aurora.api.stream import STREAM_HEADER, StreamSlots
 from aurora.demo.simulation.server import SimulatedDiscord
+from aurora.layouts import ids
+from aurora.settings import Settings
 from aurora.web.context import context_of
 from aurora.web.dash_routes import refresh_body_from
 from aurora.web.serving import capacity
-from aurora.web.serving.local_nginx import client_tls, free_port, nginx_proxy
+from aurora.web.serving.local_nginx import SHIPPED_TIMEOUTS, client_tls, free_port, nginx_proxy
 from tests.fakes.gunicorn_server import gunicorn_server
 from tests.support import Stream, command, insert_rows
 
@@ -124,6 +126,57 @@ def test_a_client_too_slow_with_its_head_or_body_is_cut_off_by_nginx(make_app, b
         assert read_answer(stalled_body) == (0, {}, b"")
         assert time.monotonic() - started < 5
     wait_for(lambda: proxy.access_log().count('" 408 ') == 2, timeout=5)
+
+
+def test_an_idle_connection_is_kept_between_two_updates_then_closed_by_nginx(make_app, behind_nginx):
+    # Shipped: 65 s, longer than two refreshes at the default 30 s apart (a page's connection is
+    # reused for its next update instead of a new TLS handshake); shortened here.
+    proxy = behind_nginx(make_app(trusted_proxy_hops=1), keepalive_timeout="2s")
+    client = https_client(proxy, "127.0.0.2")
+    try:
+        assert status_of(client, "/api/openapi.json") == 200
+        first = client.sock
+        time.sleep(1)
+        assert status_of(client, "/api/openapi.json") == 200
+        assert client.sock is first  # the same connection, no new handshake
+        started = time.monotonic()
+        assert first.recv(1) == b""  # then closed by nginx once idle for 2 s
+        assert 1.5 < time.monotonic() - started < 5
+    finally:
+        client.close()
+    assert int(SHIPPED_TIMEOUTS["keepalive_timeout"].removesuffix("s")) > 2 * Settings.refresh_seconds
+
+
+def test_nginx_offers_http2_so_a_page_keeps_one_connection_for_its_stream_and_updates(make_app, behind_nginx):
+    proxy = behind_nginx(make_app(trusted_proxy_hops=1))
+    tls = client_tls()
+    tls.set_alpn_protocols(["h2", "http/1.1"])
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as raw:
+        with tls.wrap_socket(raw, server_hostname="localhost") as connection:
+            assert connection.selected_alpn_protocol() == "h2"
+
+
+@pytest.mark.browser
+def test_a_page_through_nginx_gets_its_figures_and_stream_over_http2(make_app, behind_nginx, browser):
+    app = make_app(trusted_proxy_hops=1)
+    proxy = behind_nginx(app)
+    context = browser.new_context(ignore_https_errors=True, timezone_id="UTC")
+    try:
+        page = context.new_page()
+        errors = []
+        page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(proxy.url + "/")
+        page.wait_for_selector(f"#{ids.kpi_value(ids.KPI_COMMANDS)}:text-is('0')", timeout=20_000)
+        for _ in range(100):  # Playwright hands over the page's events only inside its own calls
+            if context_of(app).streams.open_streams == 1:
+                break
+            page.wait_for_timeout(100)
+        assert context_of(app).streams.open_streams == 1
+        assert page.evaluate("performance.getEntriesByType('navigation')[0].nextHopProtocol") == "h2"
+        assert errors == []
+    finally:
+        context.close()
 
 
 def test_a_body_over_the_limit_gets_413_json_from_nginx(make_app, behind_nginx):

@@ -9,6 +9,7 @@ certificate (a self-signed one made here). Clients talk TLS to it, as in product
 from __future__ import annotations
 
 import http.client
+import os
 import shutil
 import socket
 import ssl
@@ -19,11 +20,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 # The deadlines as shipped; a test may shorten them (`timeouts=`) rather than wait for them.
-SHIPPED_TIMEOUTS = {"client_header_timeout": "10s", "client_body_timeout": "30s", "send_timeout": "30s"}
+SHIPPED_TIMEOUTS = {"client_header_timeout": "10s", "client_body_timeout": "30s", "send_timeout": "30s",
+                    "keepalive_timeout": "65s"}
 SITE = ROOT / "deploy" / "nginx.conf"
 # nginx's main context (what deploy/nginx.conf leaves to the host's /etc/nginx/nginx.conf).
 MAIN = """\
-worker_processes 1;
+{user}worker_processes 1;
 worker_rlimit_nofile {files};
 pid {prefix}/nginx.pid;
 error_log {prefix}/error.log info;
@@ -102,7 +104,7 @@ def site_config(upstream_port: int, http_port: int, https_port: int, certificate
         **{f"{name} {value};": f"{name} {timeouts[name]};" for name, value in SHIPPED_TIMEOUTS.items() if name in timeouts},
         "server 127.0.0.1:8050;": f"server 127.0.0.1:{upstream_port};",
         "listen 80;": f"listen 127.0.0.1:{http_port};",
-        "listen 443 ssl;": f"listen 127.0.0.1:{https_port} ssl;",
+        "listen 443 ssl http2;": f"listen 127.0.0.1:{https_port} ssl http2;",
         "/etc/ssl/certs/aurora.example.org.pem": str(certificate),
         "/etc/ssl/private/aurora.example.org.key": str(key),
     }
@@ -122,7 +124,10 @@ def nginx_proxy(prefix: Path, upstream_port: int, *, connections: int = 1024, ti
     http_port, https_port = free_port(), free_port()
     (prefix / "aurora.conf").write_text(site_config(upstream_port, http_port, https_port, certificate, key, timeouts or {}))
     config = prefix / "nginx.conf"
-    config.write_text(MAIN.format(prefix=prefix, connections=connections, files=2 * connections + 64))
+    # Started as root, nginx's workers would run as nobody, who cannot write the answers it buffers to
+    # disk (a script of some MB) into a private temporary folder: they run as the starting user.
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    config.write_text(MAIN.format(user=user, prefix=prefix, connections=connections, files=2 * connections + 64))
     command = [binary, "-p", str(prefix), "-c", str(config), "-e", str(prefix / "error.log")]
     subprocess.run([*command, "-t"], check=True, capture_output=True, timeout=30)
     subprocess.run([*command, "-g", "daemon on;"], check=True, capture_output=True, timeout=30)
