@@ -7,8 +7,6 @@ from __future__ import annotations
 from dash import dcc, html
 
 from aurora.layouts import ids
-from aurora.layouts.interactive_day_components import glance_items
-from aurora.stats.model import Stats
 
 SHOW_TABLE = "Show as table"
 HIDE_TABLE = "Hide table"
@@ -66,10 +64,13 @@ def hour_panel_section() -> html.Section:
     )
 
 
-def glance_section(stats: Stats | None) -> html.Section:
-    return html.Section(
-        id=ids.GLANCE, className="grid-2 glance", children=glance_items(stats.glance) if stats else []
-    )
+def glance_section() -> html.Section:
+    """Empty in the layout: the refresh callback's first answer fills it, with the recent events and
+    the top commands. Its sixty-odd components pre-filled cost more than they show: Dash's renderer
+    works per component mounted, against every component already mounted, before the page's first
+    paint, and the KPI figures above waited for them (the glance is below the chart, and the refresh
+    sent it again at once)."""
+    return html.Section(id=ids.GLANCE, className="grid-2 glance", children=[])
 
 
 def day_stores() -> list:

@@ -33,12 +33,13 @@ from aurora.layouts.interactive_day_components import (
     hour_title,
 )
 from aurora.layouts.labels import kind_label
+from aurora.layouts.page import build_layout
 from aurora.layouts.zones import LOCAL_CHOICE, UTC_CHOICE, UTC_VIEW, view_zone
 from aurora.scaleout import codec
 from aurora.stats.hours import HourBreakdowns
 from aurora.stats.model import ActivityPoint, DatabaseStats, DayAtAGlance, KindTotals, SameHourTotals
 from aurora.storage.engine import create_db_engine
-from tests.layouts.test_page import ACTIVITY, CONNECTED, stats_with
+from tests.layouts.test_page import ACTIVITY, CONNECTED, find_component, stats_with
 from tests.support import NOW, command, insert_rows
 
 pytestmark = pytest.mark.clock
@@ -222,6 +223,24 @@ def test_the_glance_shows_each_figure_against_its_daily_mean():
     assert "Coins spent 900 +200.0% vs 30-day daily mean" in text
     assert "Coins earned 500 no daily mean from the 30 days before" in text
     assert "Moderation cases 2 +300.0% vs 30-day daily mean" in text
+
+
+def components_in(component) -> int:
+    """How many Dash components a layout holds (strings are none: Dash's renderer mounts them as text)."""
+    if isinstance(component, list | tuple):
+        return sum(components_in(child) for child in component)
+    if component is None or isinstance(component, str | int | float):
+        return 0
+    return 1 + components_in(getattr(component, "children", None))
+
+
+def test_the_layout_leaves_the_glance_to_the_refresh_and_stays_small():
+    # Dash's renderer, mounting a component, spends time on every component mounted before it, all
+    # before the page's first paint: the KPI figures in the layout show only once all of it is mounted.
+    layout = build_layout(30, replace(stats_with(CONNECTED), glance=GLANCE))
+    assert find_component(layout, ids.GLANCE).children == []
+    assert components_in(layout) <= 85  # 125 with the glance in it
+    assert components_in(glance_items(GLANCE)) > 20  # what the refresh's first answer brings instead
 
 
 def test_the_refresh_fills_the_day_outputs_and_the_glance_crosses_redis():

@@ -174,7 +174,7 @@ def test_a_bot_in_the_simulated_discord_is_said_so_beside_the_demo_badge():
     stats = replace(stats_with(CONNECTED), demo=True, simulated=True)
     badge = find_component(build_layout(30, stats), ids.SIMULATED_BADGE)
     name, note = badge.children
-    assert (badge.hidden, name.children) == (False, "Simulated Discord")
+    assert (badge.hidden, name) == (False, "Simulated Discord")
     assert note.children == badge.title  # the explanation, shown as text where there is no hover
     by_id = {(output.component_id, output.component_property): value for output, value in zip(OUTPUTS, page_values(stats), strict=True)}
     assert by_id[(ids.SIMULATED_BADGE, "hidden")] is False

@@ -4,6 +4,7 @@ stream hand-off and its slot, the body limit, no Nagle delay, a health route).""
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import json
 import logging
@@ -449,3 +450,30 @@ def test_the_systemd_unit_keeps_the_spool_where_its_user_can_write():
                        if line.startswith("Environment="))
     spool = environment.get("AURORA_SPOOL_DIR", "")
     assert settings.get("StateDirectory") and spool.startswith(f"/var/lib/{settings['StateDirectory']}/")
+
+
+def test_nginx_compresses_the_pages_scripts_and_json_but_not_the_stream(make_app, behind_nginx):
+    proxy = behind_nginx(make_app(trusted_proxy_hops=1))
+    connection = proxy.http()
+    try:
+        connection.request("GET", "/")
+        page = connection.getresponse().read().decode()
+        script = next(part.split('"')[0] for part in page.split('<script src="')[1:] if "dash_renderer" in part)
+        for path in (script, "/_dash-layout", "/_dash-dependencies"):
+            connection.request("GET", path, headers={"Accept-Encoding": "gzip"})
+            response = connection.getresponse()
+            compressed = response.read()
+            assert response.status == 200 and response.getheader("Content-Encoding") == "gzip", path
+            connection.request("GET", path)
+            plain = connection.getresponse().read()
+            assert gzip.decompress(compressed) == plain and len(compressed) < len(plain) / 2
+    finally:
+        connection.close()
+    stream = proxy.http()
+    try:
+        stream.request("GET", "/api/stats/realtime", headers={"Accept-Encoding": "gzip"})
+        response = stream.getresponse()
+        assert response.getheader("Content-Type", "").startswith("text/event-stream")
+        assert response.getheader("Content-Encoding") is None
+    finally:
+        stream.close()
