@@ -174,19 +174,21 @@ def poll(proxy: NginxProxy, source: str, requests: list[tuple[str, bytes | None]
         connection.close()
 
 
-def fetch_closed(proxy: NginxProxy, path: str) -> float:
+def fetch_closed(proxy: NginxProxy, path: str, body: bytes | None = None) -> float:
     """One request on a fresh connection closed right after (leaves no idle keep-alive behind)."""
     connection = proxy.http(timeout=30)
     try:
-        return timed_get(connection, path)[1]
+        return timed_get(connection, path, body)[1]
     finally:
         connection.close()
 
 
-def warm_up(proxy: NginxProxy) -> dict[str, list[float]]:
-    """Every thread the steady state has (the app's pool, the stream fan-out's) started; idle timings."""
+def warm_up(proxy: NginxProxy, callback_body: bytes) -> dict[str, list[float]]:
+    """Every thread the steady state has (the app's two pools, the stream fan-out's) started; idle timings."""
     for _ in range(3):
         workers = [threading.Thread(target=fetch_closed, args=(proxy, "/")) for _ in range(APP_THREADS * 2)]
+        workers += [threading.Thread(target=fetch_closed, args=(proxy, "/_dash-update-component", callback_body))
+                    for _ in range(APP_THREADS * 2)]
         for worker in workers:
             worker.start()
         for worker in workers:
@@ -243,7 +245,8 @@ def visit_pages(url: str, stop: threading.Event, page_ms: list[float]) -> None:
 
 
 def load(url: str, proxy: NginxProxy, worker: int, *, seconds: float, streams: int, slow: int, browser: bool) -> ViewersRun:
-    idle = warm_up(proxy)
+    callback = [("/_dash-update-component", refresh_callback_body(url))]
+    idle = warm_up(proxy, callback[0][1])
     time.sleep(0.5)
     before = process_figures(worker)
     stop, errors, answers, cut_off = threading.Event(), [], {}, Counter()
@@ -257,7 +260,6 @@ def load(url: str, proxy: NginxProxy, worker: int, *, seconds: float, streams: i
     threads.append(threading.Thread(target=hold_stream, args=(proxy, address(20, 0), stop, extra)))
     threads[-1].start()
     wait_for_answers([extra], 10)
-    callback = [("/_dash-update-component", refresh_callback_body(url))]
     others = [
         *(threading.Thread(target=slow_client, args=(proxy, address(30, i), ("head", "body", "idle")[i % 3], stop, cut_off))
           for i in range(slow)),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import itertools
 import json
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -180,3 +182,10 @@ def connected_snapshot(**changes) -> BotSnapshot:
         command_failures=(CommandCount("balance", 2),),
     )
     return replace(snapshot, **changes)
+
+
+def run_in_own_loop(coroutine):
+    """`asyncio.run(coroutine)` in a thread of its own: in a process that ran a browser test first,
+    Playwright's loop is running in the main thread, where asyncio.run refuses to start another."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

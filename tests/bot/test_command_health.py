@@ -3,7 +3,6 @@ the interaction tracker, without a bot."""
 
 from __future__ import annotations
 
-import asyncio
 import random
 import tracemalloc
 from datetime import datetime, timedelta
@@ -19,7 +18,7 @@ from aurora.bot.command_health.monitor import CommandHealthMonitor
 from aurora.bot.command_health.slots import SLOTS_KEPT, Run, SlotData, slot_of
 from aurora.bot.command_health.tracker import InteractionTracker
 from aurora.bot.command_health.window import HealthWindow
-from tests.support import NOW, FrozenClock
+from tests.support import NOW, FrozenClock, run_in_own_loop
 
 pytestmark = pytest.mark.clock
 
@@ -309,6 +308,6 @@ def test_the_store_is_read_once_however_many_clients_load_the_monitor():
     store = KeptWindow()
     monitor = CommandHealthMonitor(clock, store)
     for _ in range(3):  # each new login's client loads its cogs again
-        asyncio.run(monitor.load())
+        run_in_own_loop(monitor.load())
     (row,) = monitor.window.summary(clock()).commands
     assert (row.name, row.runs, store.loads) == ("ping", 1, 1)
