@@ -54,6 +54,7 @@ def run(args: list[str]) -> int:
 
 
 SHIFTED_MOMENTS_DAYS = (-365, 365)
+TEST_PROCESSES = 3
 
 
 def test(args: list[str]) -> int:
@@ -62,8 +63,13 @@ def test(args: list[str]) -> int:
     lint = subprocess.call([str(PYTHON), "-m", "ruff", "check", "."], cwd=ROOT)
     if lint != 0:
         return lint
-    result = subprocess.call([str(PYTHON), "-m", "pytest", *args], cwd=ROOT)
-    if result != 0 or args:
+    if args:
+        return subprocess.call([str(PYTHON), "-m", "pytest", *args], cwd=ROOT)
+    # The whole suite in TEST_PROCESSES processes at once (pytest-xdist; every test has its own schema,
+    # Redis prefix and ports), a test file's tests in one of them: most tests wait on servers,
+    # browsers and timers rather than on a core.
+    result = subprocess.call([str(PYTHON), "-m", "pytest", "-n", str(TEST_PROCESSES), "--dist", "loadfile"], cwd=ROOT)
+    if result != 0:
         return result
     # Both shifted passes at once (every test has its own schema, Redis prefix and ports), each
     # one's output printed whole when it ends.
