@@ -54,7 +54,14 @@ def run(args: list[str]) -> int:
 
 
 SHIFTED_MOMENTS_DAYS = (-365, 365)
-TEST_PROCESSES = 3
+# Processes per pass (pytest-xdist; every test has its own schema, Redis prefix and ports; a test
+# file's tests stay in one process): most tests wait on servers, browsers and timers, not on a core.
+MAIN_PASS_PROCESSES = 3
+SHIFTED_PASS_PROCESSES = 2
+
+
+def in_processes(count: int) -> list[str]:
+    return ["-n", str(count), "--dist", "loadfile"]
 
 
 def test(args: list[str]) -> int:
@@ -65,17 +72,15 @@ def test(args: list[str]) -> int:
         return lint
     if args:
         return subprocess.call([str(PYTHON), "-m", "pytest", *args], cwd=ROOT)
-    # The whole suite in TEST_PROCESSES processes at once (pytest-xdist; every test has its own schema,
-    # Redis prefix and ports), a test file's tests in one of them: most tests wait on servers,
-    # browsers and timers rather than on a core.
-    result = subprocess.call([str(PYTHON), "-m", "pytest", "-n", str(TEST_PROCESSES), "--dist", "loadfile"], cwd=ROOT)
+    result = subprocess.call([str(PYTHON), "-m", "pytest", *in_processes(MAIN_PASS_PROCESSES)], cwd=ROOT)
     if result != 0:
         return result
-    # Both shifted passes at once (every test has its own schema, Redis prefix and ports), each
-    # one's output printed whole when it ends.
+    # Both shifted passes at once, each one's output printed whole when it ends.
     passes = {
         days: subprocess.Popen(
-            [str(PYTHON), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "clock"], cwd=ROOT,
+            [str(PYTHON), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "clock",
+             *in_processes(SHIFTED_PASS_PROCESSES)],
+            cwd=ROOT,
             env={**os.environ, "AURORA_TEST_SHIFT_DAYS": str(days)},
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
