@@ -54,14 +54,6 @@ def run(args: list[str]) -> int:
 
 
 SHIFTED_MOMENTS_DAYS = (-365, 365)
-# Processes per pass (pytest-xdist; every test has its own schema, Redis prefix and ports; a test
-# file's tests stay in one process): most tests wait on servers, browsers and timers, not on a core.
-MAIN_PASS_PROCESSES = 3
-SHIFTED_PASS_PROCESSES = 1  # both passes run at once: four processes on 2 cores timed out a 0.5 s Redis read
-
-
-def in_processes(count: int) -> list[str]:
-    return ["-n", str(count), "--dist", "loadfile"]
 
 
 def test(args: list[str]) -> int:
@@ -70,17 +62,14 @@ def test(args: list[str]) -> int:
     lint = subprocess.call([str(PYTHON), "-m", "ruff", "check", "."], cwd=ROOT)
     if lint != 0:
         return lint
-    if args:
-        return subprocess.call([str(PYTHON), "-m", "pytest", *args], cwd=ROOT)
-    result = subprocess.call([str(PYTHON), "-m", "pytest", *in_processes(MAIN_PASS_PROCESSES)], cwd=ROOT)
-    if result != 0:
+    result = subprocess.call([str(PYTHON), "-m", "pytest", *args], cwd=ROOT)
+    if result != 0 or args:
         return result
-    # Both shifted passes at once, each one's output printed whole when it ends.
+    # Both shifted passes at once (every test has its own schema, Redis prefix and ports), each
+    # one's output printed whole when it ends.
     passes = {
         days: subprocess.Popen(
-            [str(PYTHON), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "clock",
-             *in_processes(SHIFTED_PASS_PROCESSES)],
-            cwd=ROOT,
+            [str(PYTHON), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "clock"], cwd=ROOT,
             env={**os.environ, "AURORA_TEST_SHIFT_DAYS": str(days)},
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
