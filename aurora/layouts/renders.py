@@ -77,7 +77,9 @@ class RenderMemo:
     of the stats' JSON) says everything `stats` holds, the zone's name everything a view adds. Also
     keeps the stats of the last `kept_versions` versions it was handed, by version."""
 
-    def __init__(self, render: Render, max_views: int = MAX_VIEWS, kept_versions: int = KEPT_VERSIONS) -> None:
+    def __init__(self, render: Render, max_views: int = MAX_VIEWS, kept_versions: int = KEPT_VERSIONS,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic  # times `prepare`'s bound
         lock = threading.RLock()
         self._render = cached(
             LRUCache(maxsize=max_views),
@@ -105,10 +107,10 @@ class RenderMemo:
         self.pinned(stats, version, None)
         with self._lock:
             asked, self._asked = list(reversed(self._asked.values())), OrderedDict()
-        deadline = time.monotonic() + seconds
+        deadline = self._monotonic() + seconds
         prepared = 0
         for zone in asked:
-            if time.monotonic() >= deadline:
+            if self._monotonic() >= deadline:
                 break
             self._render(stats, version, zone)  # not an ask: a view nobody asks for again is not kept up
             prepared += 1

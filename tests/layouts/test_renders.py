@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from aurora.layouts import ids
-from aurora.layouts.renders import KEPT_VERSIONS, PageRender, rendered_once_per_view
+from aurora.layouts.renders import KEPT_VERSIONS, PageRender, RenderMemo, rendered_once_per_view
 from aurora.layouts.zones import UTC_VIEW, view_zone
 from aurora.web.dash_routes import refresh_body_from
 from aurora.web.metrics import PROCESS_REGISTRY
@@ -122,8 +122,14 @@ def test_prepare_renders_the_views_asked_for_since_the_last_one_newest_first():
 
 
 def test_prepare_stops_after_its_time():
-    render, made = counting_render(pause=0.2)
-    memo = rendered_once_per_view(render)
+    now = [0.0]
+    counted, made = counting_render()
+
+    def render(stats, version, zone) -> PageRender:
+        now[0] += 0.2  # each render takes 0.2 s on the memo's clock
+        return counted(stats, version, zone)
+
+    memo = RenderMemo(render, monotonic=lambda: now[0])
     zones = [view_zone(None, {"zone": name}) for name in ("Asia/Tokyo", "Europe/Paris", "America/Denver", "UTC")]
     for zone in zones:
         memo(None, "v1", zone)
